@@ -1,0 +1,44 @@
+# snapback — every target runs on the project's own Node (>= 22) and tools under .tools/.
+SHELL := /bin/bash
+TOOLS := $(CURDIR)/.tools
+export PATH := $(TOOLS)/bin:$(TOOLS)/criu/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+
+.PHONY: setup build test lint format bench demo clean node-tools system-tools
+
+## setup: install everything (Node 24, npm packages, criu 4.2, helpers) and build. Idempotent.
+setup: node-tools system-tools node_modules/.installed build
+
+node-tools:
+	@bash scripts/setup-node.sh $(TOOLS)
+
+system-tools:
+	@bash scripts/setup-criu.sh $(TOOLS)/criu
+
+node_modules/.installed: package.json package-lock.json | node-tools
+	npm ci --no-audit --no-fund
+	@touch $@
+
+build: node_modules/.installed
+	@bash scripts/gen-proto.sh
+	tsc -p tsconfig.json
+
+## test: the whole suite (unit, integration on loopback, real CRIU). Needs root for CRIU.
+test: setup
+	tsc -p tsconfig.test.json
+	c8 --reporter=text-summary node --import tsx --test --test-concurrency=1 --test-reporter=spec 'test/**/*.test.ts'
+
+lint: node_modules/.installed
+	biome check .
+	madge --circular --extensions ts --ts-config tsconfig.json src functions
+
+format: node_modules/.installed
+	biome check --write .
+
+bench: build
+	@echo "make bench: not built yet" >&2; exit 1
+
+demo: setup
+	@echo "make demo: not built yet" >&2; exit 1
+
+clean:
+	rm -rf dist coverage src/agent/generated

@@ -1,0 +1,66 @@
+/**
+ * CRIU, driven through the shared runner: `check`, `dump`, `restore`. Failures carry the tail of CRIU's
+ * own log (its reasons are there, not on stderr), and a timeout always bounds a run.
+ */
+import { readFile } from 'node:fs/promises';
+import { ErrorCode, SnapbackError } from '../../errors.js';
+import type { Runner } from '../runner/index.js';
+import {
+  type CriuSettings,
+  type DumpOptions,
+  dumpArgs,
+  type RestoreOptions,
+  restoreArgs,
+} from './options.js';
+
+export * from './options.js';
+
+export interface Criu {
+  readonly binary: string;
+  version(): Promise<string>;
+  /** `criu check`: FAILED_PRECONDITION naming what the kernel lacks, when it does. */
+  check(signal?: AbortSignal): Promise<void>;
+  dump(options: DumpOptions, signal?: AbortSignal): Promise<void>;
+  /** Restores detached; returns the PID of the restored root task. */
+  restore(options: RestoreOptions, signal?: AbortSignal, extraFds?: readonly number[]): Promise<number>;
+  readonly settings: CriuSettings;
+}
+
+export function createCriu(binary: string, settings: CriuSettings, run: Runner): Criu {
+  return {
+    binary,
+    settings,
+    async version() {
+      const { stdout } = await run(binary, ['--version'], {
+        timeoutMs: 10_000,
+        failureCode: ErrorCode.FAILED_PRECONDITION,
+      });
+      return /Version:\s*(\S+)/.exec(stdout)?.[1] ?? stdout.trim();
+    },
+    async check(signal) {
+      await run(binary, ['check'], { timeoutMs: 30_000, signal, failureCode: ErrorCode.FAILED_PRECONDITION });
+    },
+    async dump(options, signal) {
+      await run(binary, dumpArgs(settings, options), {
+        timeoutMs: settings.timeoutMs,
+        signal,
+        logFile: options.logFile,
+        failureCode: ErrorCode.INTERNAL,
+      });
+    },
+    async restore(options, signal, extraFds) {
+      await run(binary, restoreArgs(settings, options), {
+        timeoutMs: settings.timeoutMs,
+        signal,
+        logFile: options.logFile,
+        extraFds,
+        failureCode: ErrorCode.INTERNAL,
+      });
+      const pid = Number.parseInt((await readFile(options.pidFile, 'utf8')).trim(), 10);
+      if (!Number.isInteger(pid) || pid <= 0) {
+        throw new SnapbackError(ErrorCode.INTERNAL, `criu restore wrote no valid pid to ${options.pidFile}`);
+      }
+      return pid;
+    },
+  };
+}

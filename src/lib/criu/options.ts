@@ -1,0 +1,103 @@
+/**
+ * CRIU's command-line options, built from validated settings. Each setting follows CRIU's own
+ * documentation (criu(8), https://criu.org/CLI); nothing here reads the environment.
+ */
+
+export interface CriuSettings {
+  /** Keep the tree running after a dump (snapback's default: a checkpoint must not stop the workload). */
+  leaveRunning: boolean;
+  /** Dump established TCP connections (criu --tcp-established); without it criu refuses to dump them. */
+  tcpEstablished: boolean;
+  /** Dump and restore file locks (--file-locks). */
+  fileLocks: boolean;
+  /** Re-link open-but-unlinked files (--link-remap) instead of failing on them. */
+  linkRemap: boolean;
+  /** Largest deleted-but-open file copied into the image (--ghost-limit), in bytes. */
+  ghostLimitBytes: number;
+  /** Allow a tree attached to a terminal / session outside it (--shell-job). */
+  shellJob: boolean;
+  /** Allow external unix sockets (--ext-unix-sk). */
+  extUnixSockets: boolean;
+  /** criu -v level: 0 (errors) … 4 (debug). */
+  logLevel: number;
+  /** How cgroups are handled (--manage-cgroups). */
+  manageCgroups: 'ignore' | 'soft' | 'full' | 'strict' | 'none';
+  /** Network lock method (--network-lock), needed when iptables-restore is missing. */
+  networkLock: 'iptables' | 'nftables' | 'skip' | undefined;
+  /** Upper bound for one criu run. */
+  timeoutMs: number;
+}
+
+export const defaultCriuSettings: CriuSettings = {
+  leaveRunning: true,
+  tcpEstablished: true,
+  fileLocks: true,
+  linkRemap: true,
+  ghostLimitBytes: 16 * 1024 * 1024,
+  shellJob: false,
+  extUnixSockets: true,
+  logLevel: 4,
+  manageCgroups: 'ignore',
+  networkLock: undefined,
+  timeoutMs: 10 * 60_000,
+};
+
+export interface DumpOptions {
+  pid: number;
+  imagesDir: string;
+  logFile: string;
+  leaveRunning: boolean;
+  /** `--external` descriptors (mounts, namespaces) decided by the runtime. */
+  externals?: readonly string[];
+  /** Anything the runtime must add (e.g. `--root`). */
+  extraArgs?: readonly string[];
+}
+
+export interface RestoreOptions {
+  imagesDir: string;
+  logFile: string;
+  pidFile: string;
+  /** `--inherit-fd fd[N]:RESOURCE` pairs: the restored process gets fd N of criu for RESOURCE. */
+  inheritFds?: readonly { fd: number; resource: string }[];
+  lazyPagesAddress?: string;
+  extraArgs?: readonly string[];
+}
+
+/** The common flags of every dump and restore, in CRIU's spelling. */
+function commonArgs(s: CriuSettings): string[] {
+  const args = [`-v${s.logLevel}`, `--manage-cgroups=${s.manageCgroups}`];
+  if (s.tcpEstablished) args.push('--tcp-established');
+  if (s.fileLocks) args.push('--file-locks');
+  if (s.shellJob) args.push('--shell-job');
+  if (s.extUnixSockets) args.push('--ext-unix-sk');
+  if (s.networkLock !== undefined) args.push(`--network-lock=${s.networkLock}`);
+  return args;
+}
+
+export function dumpArgs(s: CriuSettings, o: DumpOptions): string[] {
+  const args = ['dump', '-t', String(o.pid), '-D', o.imagesDir, '-o', o.logFile, ...commonArgs(s)];
+  if (o.leaveRunning) args.push('--leave-running');
+  if (s.linkRemap) args.push('--link-remap');
+  args.push('--ghost-limit', String(s.ghostLimitBytes));
+  for (const external of o.externals ?? []) args.push('--external', external);
+  args.push(...(o.extraArgs ?? []));
+  return args;
+}
+
+export function restoreArgs(s: CriuSettings, o: RestoreOptions): string[] {
+  const args = [
+    'restore',
+    '-D',
+    o.imagesDir,
+    '-o',
+    o.logFile,
+    '-d',
+    '--pidfile',
+    o.pidFile,
+    ...commonArgs(s),
+  ];
+  for (const { fd, resource } of o.inheritFds ?? []) args.push('--inherit-fd', `fd[${fd}]:${resource}`);
+  if (o.lazyPagesAddress !== undefined) args.push('--lazy-pages', '--address', o.lazyPagesAddress);
+  args.push(...(o.extraArgs ?? []));
+  return args;
+}

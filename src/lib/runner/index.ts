@@ -1,0 +1,116 @@
+/**
+ * The one way snapback runs an external tool (criu, cuda-checkpoint, nsenter …): execa with a timeout,
+ * an AbortSignal, and on failure a SnapbackError that names the command, its exit status and the tail
+ * of what it said. Callers may swap the runner (e.g. to record calls), but real-tool tests use this one.
+ */
+import { readFile } from 'node:fs/promises';
+import { execa } from 'execa';
+import { ErrorCode, SnapbackError } from '../../errors.js';
+
+export interface RunOptions {
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  cwd?: string;
+  env?: Record<string, string | undefined>;
+  /** Extra file descriptors for the child, from 3 on (e.g. criu's --inherit-fd). */
+  extraFds?: readonly number[];
+  /** Read on failure to explain it (criu writes its reasons to a log file, not stderr). */
+  logFile?: string;
+  /** Error code when the tool exits non-zero (default INTERNAL). */
+  failureCode?: ErrorCode;
+  /** Tolerated non-zero exit statuses: returned instead of thrown. */
+  allowExitCodes?: readonly number[];
+  input?: string;
+}
+
+export interface RunResult {
+  command: string;
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+}
+
+export type Runner = (file: string, args: readonly string[], options?: RunOptions) => Promise<RunResult>;
+
+const TAIL_LINES = 12;
+
+export const runTool: Runner = async (file, args, options = {}) => {
+  const started = performance.now();
+  const command = [file, ...args].join(' ');
+  const stdio = ['pipe', 'pipe', 'pipe', ...(options.extraFds ?? [])] as const;
+  const result = await execa(file, args, {
+    reject: false,
+    timeout: options.timeoutMs,
+    cancelSignal: options.signal,
+    cwd: options.cwd,
+    env: options.env,
+    extendEnv: true,
+    stdio: stdio as unknown as ['pipe', 'pipe', 'pipe'],
+    input: options.input,
+    stripFinalNewline: true,
+    forceKillAfterDelay: 5_000,
+  });
+  const durationMs = performance.now() - started;
+  const exitCode = result.exitCode ?? -1;
+  const out = {
+    command,
+    exitCode,
+    stdout: String(result.stdout ?? ''),
+    stderr: String(result.stderr ?? ''),
+    durationMs,
+  };
+  if (!result.failed || (result.exitCode !== undefined && options.allowExitCodes?.includes(result.exitCode)))
+    return out;
+
+  const tail = await explain(out.stderr, options.logFile);
+  if (result.isCanceled) {
+    const reason = options.signal?.reason;
+    if (reason instanceof SnapbackError) throw reason;
+    throw new SnapbackError(ErrorCode.CANCELLED, `${file} was cancelled`, { cause: result });
+  }
+  if (result.timedOut) {
+    throw new SnapbackError(
+      ErrorCode.DEADLINE_EXCEEDED,
+      `${file} did not finish in ${options.timeoutMs} ms${tail}`,
+      {
+        cause: result,
+      },
+    );
+  }
+  if (result.code === 'ENOENT' || (result.cause as { code?: string } | undefined)?.code === 'ENOENT') {
+    throw new SnapbackError(ErrorCode.FAILED_PRECONDITION, `${file} is not installed (not found on PATH)`, {
+      cause: result,
+    });
+  }
+  const how = result.signal ? `was killed by ${result.signal}` : `exited with status ${exitCode}`;
+  throw new ToolError(options.failureCode ?? ErrorCode.INTERNAL, `${command} ${how}${tail}`, out, tail);
+};
+
+/** A tool's failure: what ran, how it ended and what it said. */
+export class ToolError extends SnapbackError {
+  readonly result: RunResult;
+  readonly tail: string;
+  constructor(code: ErrorCode, message: string, result: RunResult, tail: string) {
+    super(code, message);
+    this.result = result;
+    this.tail = tail;
+  }
+}
+
+async function explain(stderr: string, logFile: string | undefined): Promise<string> {
+  let text = stderr;
+  if (logFile !== undefined) {
+    try {
+      text = `${text}\n${await readFile(logFile, 'utf8')}`;
+    } catch {
+      // No log to read: the tool failed before writing one.
+    }
+  }
+  const lines = text
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .filter((l) => l !== '');
+  if (lines.length === 0) return '';
+  return `:\n  ${lines.slice(-TAIL_LINES).join('\n  ')}`;
+}

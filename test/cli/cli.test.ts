@@ -1,0 +1,54 @@
+/** The CLI as a user meets it: the built binary, its help, its version and its usage errors. */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { promisify } from 'node:util';
+
+const exec = promisify(execFile);
+const bin = new URL('../../bin/snapback', import.meta.url).pathname;
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
+
+async function snapback(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await exec(bin, args);
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('snapback CLI', () => {
+  it('prints its version', async () => {
+    const { code, stdout } = await snapback('--version');
+    assert.equal(code, 0);
+    assert.equal(stdout.trim(), pkg.version);
+  });
+
+  it('lists every command of the design in --help', async () => {
+    const { code, stdout } = await snapback('--help');
+    assert.equal(code, 0);
+    for (const name of [
+      'agent',
+      'function',
+      'run',
+      'checkpoint',
+      'restore',
+      'list',
+      'inspect',
+      'send',
+      'demo',
+    ]) {
+      assert.match(stdout, new RegExp(`^  ${name} `, 'm'), name);
+    }
+  });
+
+  it('answers an unknown command with exit 2 and the help', async () => {
+    const { code, stderr } = await snapback('frobnicate');
+    assert.equal(code, 2);
+    assert.match(stderr, /unknown command "frobnicate"/);
+  });
+});

@@ -6,13 +6,17 @@ export PATH := $(TOOLS)/bin:$(TOOLS)/criu/bin:$(CURDIR)/node_modules/.bin:$(PATH
 .PHONY: setup build test lint format bench demo clean node-tools system-tools
 
 ## setup: install everything (Node 24, npm packages, criu 4.2, helpers) and build. Idempotent.
-setup: node-tools system-tools node_modules/.installed build
+setup: node-tools system-tools $(TOOLS)/bin/snapback-no-io-uring node_modules/.installed build
 
 node-tools:
 	@bash scripts/setup-node.sh $(TOOLS)
 
 system-tools:
 	@bash scripts/setup-criu.sh $(TOOLS)/criu
+
+$(TOOLS)/bin/snapback-no-io-uring: native/no-io-uring.c
+	@mkdir -p $(TOOLS)/bin
+	cc -O2 -Wall -Wextra -o $@ $<
 
 node_modules/.installed: package.json package-lock.json | node-tools
 	npm ci --no-audit --no-fund

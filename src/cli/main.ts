@@ -2,13 +2,12 @@
  * The `snapback` entry point: one binary for every process (agent, functions, clients, demo).
  * Exit status: 0 success, 2 usage error, other non-zero per error code (src/errors.ts).
  */
-import { createRequire } from 'node:module';
 import { ErrorCode, exitCodeOf, SnapbackError } from '../errors.js';
 import type { Command, CommandIo } from './command.js';
 import { commands } from './commands/index.js';
 import { commandHelp, mainHelp } from './help.js';
+import { packageVersion as version } from './version.js';
 
-const version = (createRequire(import.meta.url)('../../../package.json') as { version: string }).version;
 
 export async function main(argv: readonly string[], io: CommandIo): Promise<number> {
   const [name, ...rest] = argv;

@@ -43,7 +43,7 @@ export function loadConfig<S extends OptionsSpec>(
       if (option.default !== undefined) values[key] = structuredClone(option.default);
       continue;
     }
-    const parsed = parseValue(option, text);
+    const parsed = parseValue(option, text, fromArgv === undefined);
     if (parsed.ok) values[key] = parsed.value;
     else problems.push({ field: source ?? flagOf(key), message: parsed.message });
   }
@@ -124,19 +124,16 @@ function scanArgv(spec: OptionsSpec, argv: readonly string[], problems: ErrorDet
 
 type Parsed = { ok: true; value: unknown } | { ok: false; message: string };
 
-function parseValue(option: OptionSpec, text: readonly string[]): Parsed {
+/** Lists come one per flag on the command line, comma-separated in an environment variable. */
+function parseValue(option: OptionSpec, text: readonly string[], fromEnv: boolean): Parsed {
   const last = text[text.length - 1]!;
   switch (option.type) {
     case 'string':
       return { ok: true, value: last };
-    case 'string[]':
-      return {
-        ok: true,
-        value: text
-          .flatMap((t) => t.split(','))
-          .map((s) => s.trim())
-          .filter(Boolean),
-      };
+    case 'string[]': {
+      const items = fromEnv ? text.flatMap((t) => t.split(',')) : text;
+      return { ok: true, value: items.map((s) => s.trim()).filter(Boolean) };
+    }
     case 'boolean': {
       const lowered = last.toLowerCase();
       if (['true', '1', 'yes', 'on'].includes(lowered)) return { ok: true, value: true };

@@ -1,15 +1,20 @@
 /** Every `snapback` subcommand, in the order help lists them (DESIGN §6). */
 import type { Command } from '../command.js';
+import { agentCommand } from './agent.js';
+import { checkpointCommand } from './checkpoint.js';
+import { inspectCommand, listCommand } from './list.js';
 import { notBuilt } from './not-built.js';
+import { restoreCommand } from './restore.js';
+import { runCommand } from './run.js';
 
 export const commands: readonly Command[] = [
-  notBuilt('agent', 'serve the node agent (gRPC) that checkpoints and restores workloads'),
+  agentCommand,
   notBuilt('function', 'serve the event functions: checkpoint, restore, preemption, or all'),
-  notBuilt('run', 'start a workload under the process runtime, known to the agent by name'),
-  notBuilt('checkpoint', 'checkpoint a workload through an agent'),
-  notBuilt('restore', 'restore a checkpoint through an agent'),
-  notBuilt('list', 'list the checkpoints an agent holds'),
-  notBuilt('inspect', "show a checkpoint's manifest"),
+  runCommand,
+  checkpointCommand,
+  restoreCommand,
+  listCommand,
+  inspectCommand,
   notBuilt('send', 'post a CloudEvent to a function'),
   notBuilt('demo', 'run the end-to-end demo on this machine'),
 ];

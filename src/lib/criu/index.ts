@@ -20,9 +20,10 @@ export interface Criu {
   version(): Promise<string>;
   /** `criu check`: FAILED_PRECONDITION naming what the kernel lacks, when it does. */
   check(signal?: AbortSignal): Promise<void>;
-  dump(options: DumpOptions, signal?: AbortSignal): Promise<void>;
+  /** Runs `criu dump`; `via` is a command prefix that runs it elsewhere (e.g. nsenter into namespaces). */
+  dump(options: DumpOptions, signal?: AbortSignal, via?: readonly string[]): Promise<void>;
   /** Restores detached; returns the PID of the restored root task. */
-  restore(options: RestoreOptions, signal?: AbortSignal, extraFds?: readonly number[]): Promise<number>;
+  restore(options: RestoreOptions, signal?: AbortSignal, extraFds?: readonly number[], via?: readonly string[]): Promise<number>;
   readonly settings: CriuSettings;
 }
 
@@ -40,16 +41,18 @@ export function createCriu(binary: string, settings: CriuSettings, run: Runner):
     async check(signal) {
       await run(binary, ['check'], { timeoutMs: 30_000, signal, failureCode: ErrorCode.FAILED_PRECONDITION });
     },
-    async dump(options, signal) {
-      await run(binary, dumpArgs(settings, options), {
+    async dump(options, signal, via = []) {
+      const [file, args] = wrap(via, binary, dumpArgs(settings, options));
+      await run(file, args, {
         timeoutMs: settings.timeoutMs,
         signal,
         logFile: options.logFile,
         failureCode: ErrorCode.INTERNAL,
       });
     },
-    async restore(options, signal, extraFds) {
-      await run(binary, restoreArgs(settings, options), {
+    async restore(options, signal, extraFds, via = []) {
+      const [file, args] = wrap(via, binary, restoreArgs(settings, options));
+      await run(file, args, {
         timeoutMs: settings.timeoutMs,
         signal,
         logFile: options.logFile,
@@ -63,4 +66,9 @@ export function createCriu(binary: string, settings: CriuSettings, run: Runner):
       return pid;
     },
   };
+}
+
+function wrap(via: readonly string[], binary: string, args: string[]): [string, string[]] {
+  if (via.length === 0) return [binary, args];
+  return [via[0]!, [...via.slice(1), binary, ...args]];
 }

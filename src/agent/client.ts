@@ -1,0 +1,95 @@
+/**
+ * A typed client of the agent: streaming Checkpoint/Restore with progress, and the unary calls, each
+ * with a deadline and an AbortSignal. Failures arrive as SnapbackError with the phase the agent named.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { SnapbackError } from '../errors.js';
+import type { AgentClient } from './generated/snapback/agent/v1/Agent.js';
+import type { CheckpointRequest } from './generated/snapback/agent/v1/CheckpointRequest.js';
+import type { CheckpointResult__Output } from './generated/snapback/agent/v1/CheckpointResult.js';
+import type { Progress__Output } from './generated/snapback/agent/v1/Progress.js';
+import type { RestoreRequest } from './generated/snapback/agent/v1/RestoreRequest.js';
+import type { RestoreResult__Output } from './generated/snapback/agent/v1/RestoreResult.js';
+import { agentProto, ERROR_PHASE_KEY } from './proto.js';
+
+export type { AgentClient, CheckpointResult__Output as CheckpointResult, Progress__Output as Progress, RestoreResult__Output as RestoreResult };
+
+export interface CallOptions {
+  /** Absolute deadline; propagates to the agent, which aborts and rolls back when it passes. */
+  deadline?: Date;
+  signal?: AbortSignal;
+  onProgress?: (progress: Progress__Output) => void;
+}
+
+export function connectAgent(address: string, credentials = grpc.credentials.createInsecure()): AgentClient {
+  return new agentProto.snapback.agent.v1.Agent(address, credentials, {
+    'grpc.max_receive_message_length': 16 * 1024 * 1024,
+  });
+}
+
+export function checkpointCall(client: AgentClient, request: CheckpointRequest, options: CallOptions = {}): Promise<CheckpointResult__Output> {
+  return streamToResult(client.Checkpoint(request, callOptions(options)), options, 'checkpoint');
+}
+
+export function restoreCall(client: AgentClient, request: RestoreRequest, options: CallOptions = {}): Promise<RestoreResult__Output> {
+  return streamToResult(client.Restore(request, callOptions(options)), options, 'restore');
+}
+
+/** Promisifies one unary method: `unaryCall(client, 'ListCheckpoints', {})`. */
+export function unaryCall<M extends UnaryMethod>(
+  client: AgentClient,
+  method: M,
+  request: UnaryRequest<M>,
+  options: CallOptions = {},
+): Promise<UnaryResponse<M>> {
+  return new Promise((resolve, reject) => {
+    const fn = client[method] as unknown as (
+      req: unknown,
+      opts: grpc.CallOptions,
+      cb: (err: grpc.ServiceError | null, res?: UnaryResponse<M>) => void,
+    ) => grpc.ClientUnaryCall;
+    const call = fn.call(client, request, callOptions(options), (err, res) => {
+      if (err) reject(fromServiceError(err));
+      else resolve(res as UnaryResponse<M>);
+    });
+    options.signal?.addEventListener('abort', () => call.cancel(), { once: true });
+  });
+}
+
+type UnaryMethod = 'ListCheckpoints' | 'GetCheckpoint' | 'DeleteCheckpoint' | 'StartWorkload' | 'ListWorkloads' | 'StopWorkload' | 'GetInfo';
+type UnaryRequest<M extends UnaryMethod> = Parameters<AgentClient[M]>[0];
+type UnaryResponse<M extends UnaryMethod> = Parameters<Extract<Parameters<AgentClient[M]>[1], (...args: never[]) => unknown>>[1] extends
+  | infer R
+  | undefined
+  ? NonNullable<R>
+  : never;
+
+function callOptions(options: CallOptions): grpc.CallOptions {
+  return options.deadline === undefined ? {} : { deadline: options.deadline };
+}
+
+function streamToResult<T>(
+  call: grpc.ClientReadableStream<{ progress?: Progress__Output | null; result?: T | null; update?: string }>,
+  options: CallOptions,
+  what: string,
+): Promise<T> {
+  return new Promise((resolve, reject) => {
+    let result: T | undefined;
+    options.signal?.addEventListener('abort', () => call.cancel(), { once: true });
+    call.on('data', (update) => {
+      if (update.progress) options.onProgress?.(update.progress);
+      if (update.result) result = update.result;
+    });
+    call.on('error', (err: grpc.ServiceError) => reject(fromServiceError(err)));
+    call.on('end', () => {
+      if (result !== undefined) resolve(result);
+      else reject(new SnapbackError('INTERNAL', `the agent ended the ${what} stream without a result`));
+    });
+  });
+}
+
+export function fromServiceError(err: grpc.ServiceError): SnapbackError {
+  const mapped = SnapbackError.from(err);
+  const phase = err.metadata?.get(ERROR_PHASE_KEY)[0];
+  return typeof phase === 'string' ? mapped.inPhase(phase) : mapped;
+}

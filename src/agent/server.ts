@@ -1,0 +1,45 @@
+/**
+ * The agent's gRPC server: the Agent service plus the standard grpc.health.v1 service. Built from its
+ * dependencies (no environment read here); `listen` binds, `close` drains running operations first.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
+import { ErrorCode, SnapbackError } from '../errors.js';
+import { createOperationRegistry, type OperationRegistry } from './operations.js';
+import { AGENT_SERVICE, agentService } from './proto.js';
+import { type AgentServiceDeps, createAgentService } from './service.js';
+
+export interface AgentServer {
+  readonly server: grpc.Server;
+  readonly operations: OperationRegistry;
+  /** Binds `address` (HOST:PORT, port 0 for any) and returns the bound port. */
+  listen(address: string, credentials?: grpc.ServerCredentials): Promise<number>;
+  /** Stops accepting calls, waits for running operations, then shuts down. */
+  close(): Promise<void>;
+}
+
+export function createAgentServer(deps: Omit<AgentServiceDeps, 'operations'>): AgentServer {
+  const operations = createOperationRegistry();
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
+  server.addService(agentService, createAgentService({ ...deps, operations }) as unknown as grpc.UntypedServiceImplementation);
+  const health = new HealthImplementation({ '': 'SERVING', [AGENT_SERVICE]: 'SERVING' });
+  health.addToServer(server);
+  return {
+    server,
+    operations,
+    listen(address, credentials = grpc.ServerCredentials.createInsecure()) {
+      return new Promise((resolve, reject) => {
+        server.bindAsync(address, credentials, (err, port) => {
+          if (err) reject(new SnapbackError(ErrorCode.UNAVAILABLE, `cannot listen on ${address}: ${err.message}`, { cause: err }));
+          else resolve(port);
+        });
+      });
+    },
+    async close() {
+      health.setStatus('', 'NOT_SERVING');
+      health.setStatus(AGENT_SERVICE, 'NOT_SERVING');
+      await operations.drain();
+      await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,54 @@
+/** Options every agent client command shares, and the helpers they use to talk and print. */
+import { type AgentClient, connectAgent } from '../agent/client.js';
+import type { OptionsSpec } from '../config/options.js';
+import type { CommandIo } from './command.js';
+
+export const agentAddressOption = {
+  type: 'string',
+  env: 'SNAPBACK_AGENT',
+  default: '127.0.0.1:7070',
+  valueName: 'HOST:PORT',
+  description: 'address of the agent',
+  schema: { pattern: '^(\\[[0-9a-fA-F:]+\\]|[^:\\s]+):\\d{1,5}$' },
+} as const;
+
+export const clientOptions = {
+  agent: agentAddressOption,
+  json: { type: 'boolean', default: false, description: 'print one JSON object on stdout' },
+  timeout: { type: 'integer', default: 900, valueName: 'SECONDS', description: 'deadline of the call', schema: { minimum: 1 } },
+} as const satisfies OptionsSpec;
+
+export async function withAgent<T>(address: string, work: (client: AgentClient) => Promise<T>): Promise<T> {
+  const client = connectAgent(address);
+  try {
+    return await work(client);
+  } finally {
+    client.close();
+  }
+}
+
+export function deadlineIn(seconds: number): Date {
+  return new Date(Date.now() + seconds * 1000);
+}
+
+export function printJson(io: CommandIo, value: unknown): void {
+  io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** `inspect 12.3 ms, criuDump 2041.0 ms, …` */
+export function formatDurations(durations: Record<string, number>): string {
+  return Object.entries(durations)
+    .map(([phase, ms]) => `${phase} ${ms.toFixed(1)} ms`)
+    .join(', ');
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+}

@@ -1,0 +1,59 @@
+/** `snapback checkpoint`: checkpoint a workload through an agent. */
+import { checkpointCall } from '../../agent/client.js';
+import { loadConfig } from '../../config/load-config.js';
+import type { OptionsSpec } from '../../config/options.js';
+import { clientOptions, deadlineIn, formatBytes, formatDurations, printJson, withAgent } from '../client-options.js';
+import { defineCommand } from '../command.js';
+import { createProgressPrinter } from '../progress.js';
+
+const options = {
+  ...clientOptions,
+  target: { type: 'string', required: true, valueName: 'NAME', description: 'workload name (process runtime) or pod' },
+  namespace: { type: 'string', default: 'default', description: 'namespace of the pod' },
+  container: { type: 'string', description: 'container of the pod (default: the first)' },
+  id: { type: 'string', valueName: 'ID', description: 'checkpoint id, a DNS-1123 label (default: derived from the target)' },
+  stop: { type: 'boolean', default: false, description: 'stop the workload once the checkpoint is safely stored' },
+  replace: { type: 'boolean', default: false, description: 'replace an existing checkpoint of this id' },
+  noCuda: { type: 'boolean', default: false, description: 'skip the CUDA phase' },
+} as const satisfies OptionsSpec;
+
+export const checkpointCommand = defineCommand({
+  name: 'checkpoint',
+  summary: 'checkpoint a workload through an agent',
+  usage: '--target NAME [--id ID] [--stop] [--replace] [--timeout S] [--json]',
+  options,
+  async run(argv, io) {
+    const { values } = loadConfig(options, argv, io.env);
+    const progress = createProgressPrinter(io.stderr, !values.json);
+    const result = await withAgent(values.agent, (client) =>
+      checkpointCall(
+        client,
+        {
+          target: { namespace: values.namespace, pod: values.target, container: values.container ?? '' },
+          checkpointId: values.id ?? '',
+          leaveRunning: !values.stop,
+          replace: values.replace,
+          noCuda: values.noCuda,
+        },
+        { deadline: deadlineIn(values.timeout), signal: io.signal, onProgress: progress.update },
+      ),
+    ).finally(progress.done);
+    const output = {
+      checkpointId: result.checkpointId,
+      location: result.location,
+      sizeBytes: Number(result.sizeBytes),
+      durations: result.durationsMs,
+      node: result.node,
+      reused: result.reused,
+      version: result.version,
+      createdAt: result.createdAt,
+    };
+    if (values.json) printJson(io, output);
+    else {
+      const how = result.reused ? 'already existed' : 'written';
+      io.stdout.write(`checkpoint ${output.checkpointId} ${how}: ${formatBytes(output.sizeBytes)} at ${output.location}\n`);
+      io.stdout.write(`  ${formatDurations(output.durations)}\n`);
+    }
+    return 0;
+  },
+});

@@ -1,0 +1,104 @@
+/**
+ * Phase 3, capture: CUDA lock + checkpoint, CRIU dump into staging, CUDA restore + unlock (the workload
+ * keeps running), rootfs diff where the runtime has one, cuda.json, then the manifest with every file's
+ * size and sha256, all fsynced before promotion may publish it.
+ */
+import { join } from 'node:path';
+import { readdir, stat } from 'node:fs/promises';
+import { namespacePid } from '../lib/procfs/index.js';
+import { describeFiles, fsyncTree, writeFileDurably, writeManifest } from '../lib/storage/index.js';
+import type { DumpPlan } from './configure.js';
+import type { ExecutorDeps } from './deps.js';
+import type { PhaseClock } from './phase-clock.js';
+
+export interface CaptureInput {
+  plan: DumpPlan;
+  clock: PhaseClock;
+  checkpointId: string;
+  version: string;
+  signal: AbortSignal;
+  /** Told which pids are suspended on the GPU, so that a failure can roll them back. */
+  onSuspended(pids: number[]): void;
+}
+
+export const CUDA_FILE = 'cuda.json';
+const PROGRESS_INTERVAL_MS = 250;
+
+export async function captureCheckpoint(deps: ExecutorDeps, input: CaptureInput): Promise<{ sizeBytes: number; createdAt: string }> {
+  const { plan, clock, signal } = input;
+  const { inspection } = plan;
+  const cuda = inspection.cudaPids.length > 0 ? deps.cuda : undefined;
+  let gpus: string[] = [];
+  if (cuda) {
+    gpus = await cuda.gpus();
+    input.onSuspended(inspection.cudaPids);
+    await cuda.suspend(inspection.cudaPids, clock, signal);
+  }
+  // The dump is not interrupted by a cancellation: killing CRIU while its parasite runs inside the
+  // workload can kill the workload. It is bounded by CRIU's own timeout; the abort is honoured after.
+  await clock.run('criuDump', () =>
+    withDumpProgress(plan, clock, () => deps.criu.dump(plan.dump, undefined, inspection.criuVia)),
+  );
+  if (cuda) {
+    await cuda.resume(inspection.cudaPids, clock, undefined, signal);
+    input.onSuspended([]);
+  }
+  if (deps.runtime.captureRootfs && inspection.upperDir !== undefined) {
+    await clock.run('rootfs', () => deps.runtime.captureRootfs!(inspection, plan.stagingDir, signal));
+  }
+  const createdAt = new Date().toISOString();
+  let sizeBytes = 0;
+  await clock.run('manifest', async () => {
+    const cudaRecord = cuda ? { pids: await namespacePids(inspection.cudaPids), gpus } : undefined;
+    if (cudaRecord) {
+      await writeFileDurably(join(plan.stagingDir, CUDA_FILE), `${JSON.stringify({ version: 1, ...cudaRecord }, null, 2)}\n`);
+    }
+    const files = await describeFiles(plan.stagingDir);
+    sizeBytes = files.reduce((sum, f) => sum + f.size, 0);
+    const durations = clock.durations();
+    delete durations['total'];
+    await writeManifest(plan.stagingDir, {
+      schemaVersion: 1,
+      checkpointId: input.checkpointId,
+      version: input.version,
+      createdAt,
+      node: deps.node,
+      runtime: deps.runtime.name,
+      target: inspection.target,
+      workload: inspection.workload,
+      criu: { version: await deps.criu.version(), leaveRunning: true },
+      ...(cudaRecord ? { cuda: cudaRecord } : {}),
+      durations,
+      sizeBytes,
+      files,
+    });
+    await fsyncTree(plan.stagingDir);
+  });
+  return { sizeBytes, createdAt };
+}
+
+/** Reports the bytes CRIU has written so far while `work` runs. */
+async function withDumpProgress<T>(plan: DumpPlan, clock: PhaseClock, work: () => Promise<T>): Promise<T> {
+  const timer = setInterval(() => {
+    void dirBytes(plan.imagesDir).then((bytesDone) =>
+      clock.progress({ phase: 'criuDump', state: 'RUNNING', bytesDone, bytesTotal: plan.inspection.residentBytes }),
+    );
+  }, PROGRESS_INTERVAL_MS);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+async function dirBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    total += (await stat(join(dir, name)).catch(() => undefined))?.size ?? 0;
+  }
+  return total;
+}
+
+async function namespacePids(pids: readonly number[]): Promise<number[]> {
+  return Promise.all(pids.map(async (pid) => (await namespacePid(pid)) ?? pid));
+}

@@ -1,0 +1,93 @@
+/**
+ * Checkpoint = inspect → configure → capture → promote (DESIGN §3). On any failure or cancellation:
+ * CUDA processes rolled back to running, the workload left running, staging removed, and the previous
+ * checkpoint of the id untouched (promotion is the only step that changes it, and it is atomic).
+ */
+import { ErrorCode, SnapbackError } from '../errors.js';
+import type { TargetRef } from '../lib/runtime/index.js';
+import { captureCheckpoint } from './capture.js';
+import { configureDump } from './configure.js';
+import type { ExecutorDeps } from './deps.js';
+import { inspectTarget } from './inspect.js';
+import { createPhaseClock, type ProgressListener, throwIfAborted } from './phase-clock.js';
+
+export interface CheckpointInput {
+  target: TargetRef;
+  checkpointId: string;
+  leaveRunning: boolean;
+  noCuda: boolean;
+  signal: AbortSignal;
+  onProgress?: ProgressListener;
+}
+
+export interface CheckpointOutput {
+  checkpointId: string;
+  location: string;
+  sizeBytes: number;
+  durations: Record<string, number>;
+  node: string;
+  version: string;
+  cudaPids: number[];
+  createdAt: string;
+}
+
+export async function checkpoint(deps: ExecutorDeps, input: CheckpointInput): Promise<CheckpointOutput> {
+  const log = deps.logger.child({ checkpointId: input.checkpointId });
+  const clock = createPhaseClock(input.onProgress);
+  throwIfAborted(input.signal);
+  const inspection = await clock.run('inspect', () => inspectTarget(deps, input.target, input.noCuda, input.signal));
+  const staging = await deps.store.createStaging();
+  let suspended: number[] = [];
+  try {
+    const plan = await clock.run('configure', () => configureDump(inspection, staging.dir));
+    const captured = await captureCheckpoint(deps, {
+      plan,
+      clock,
+      checkpointId: input.checkpointId,
+      version: staging.uuid,
+      signal: input.signal,
+      onSuspended: (pids) => {
+        suspended = pids;
+      },
+    });
+    suspended = [];
+    throwIfAborted(input.signal);
+    const location = await clock.run('promote', () => deps.store.promote(input.checkpointId, staging));
+    if (!input.leaveRunning) await clock.run('stop', () => deps.runtime.stop(inspection));
+    const durations = clock.durations();
+    log.info({ durations, sizeBytes: captured.sizeBytes }, 'checkpoint complete');
+    return {
+      checkpointId: input.checkpointId,
+      location,
+      sizeBytes: captured.sizeBytes,
+      durations,
+      node: deps.node,
+      version: staging.uuid,
+      cudaPids: inspection.cudaPids,
+      createdAt: captured.createdAt,
+    };
+  } catch (err) {
+    const error = SnapbackError.from(err);
+    const rollback = suspended.length > 0 && deps.cuda ? await deps.cuda.rollback(suspended) : [];
+    await deps.store.discardStaging(staging).catch((e: unknown) => log.warn({ err: e }, 'could not remove staging'));
+    log.warn({ err: error, phase: error.phase, rollback }, 'checkpoint failed; staging removed');
+    throw rollback.length === 0 ? error : withRollback(error, rollback);
+  }
+}
+
+function withRollback(error: SnapbackError, rollback: string[]): SnapbackError {
+  return new SnapbackError(error.code, `${error.message} (rolled back: ${rollback.join(', ')})`, {
+    cause: error.cause,
+    ...(error.phase === undefined ? {} : { phase: error.phase }),
+    details: [...error.details, ...rollback.map((step) => ({ field: 'rollback', message: step }))],
+  });
+}
+
+export function assertTarget(target: TargetRef | undefined | null): TargetRef {
+  if (!target || target.pod === '') {
+    throw new SnapbackError(ErrorCode.INVALID_ARGUMENT, 'a target (pod or workload name) is required', {
+      details: [{ field: 'target.pod', message: 'is required' }],
+    });
+  }
+  return target;
+}

@@ -1,0 +1,17 @@
+/** What the executor is built from: every dependency is passed in, none is created here. */
+import type { Logger } from '../log.js';
+import type { Criu } from '../lib/criu/index.js';
+import type { Runtime } from '../lib/runtime/index.js';
+import type { CheckpointStore } from '../lib/storage/index.js';
+import type { CudaPhase } from './cuda-phase.js';
+
+export interface ExecutorDeps {
+  store: CheckpointStore;
+  runtime: Runtime;
+  criu: Criu;
+  /** Absent when the node has no CUDA tooling configured. */
+  cuda: CudaPhase | undefined;
+  logger: Logger;
+  /** The node this executor serves, recorded in manifests and results. */
+  node: string;
+}

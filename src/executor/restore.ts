@@ -1,0 +1,128 @@
+/**
+ * Restore = verify → runtime restore (setup, rootfs, CRIU) → CUDA restore (device map) + unlock →
+ * confirm alive (DESIGN §3). A restore that fails after CRIU brought the tree back kills that tree:
+ * it is never left half-alive and reported as restored.
+ */
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ErrorCode, SnapbackError } from '../errors.js';
+import { hostPidsOf, isRunning, processTree } from '../lib/procfs/index.js';
+import type { RestoreOutcome, TargetRef } from '../lib/runtime/index.js';
+import { type Manifest, readManifest, verifyFiles } from '../lib/storage/index.js';
+import { IMAGES_DIR } from './configure.js';
+import type { ExecutorDeps } from './deps.js';
+import { createPhaseClock, type PhaseClock, type ProgressListener, throwIfAborted } from './phase-clock.js';
+
+export interface RestoreInput {
+  checkpointId: string;
+  target: TargetRef | undefined;
+  noCuda: boolean;
+  signal: AbortSignal;
+  onProgress?: ProgressListener;
+  /** CRIU lazy-pages daemon address, when the caller runs one for this restore. */
+  lazyPagesAddress?: string;
+}
+
+export interface RestoreOutput {
+  checkpointId: string;
+  restoredPid: number;
+  namespacePid: number | undefined;
+  workload: string;
+  durations: Record<string, number>;
+  node: string;
+}
+
+export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<RestoreOutput> {
+  const log = deps.logger.child({ checkpointId: input.checkpointId, op: 'restore' });
+  const clock = createPhaseClock(input.onProgress);
+  const { dir, manifest } = await clock.run('verify', () => verifyCheckpoint(deps, input.checkpointId, clock));
+  throwIfAborted(input.signal);
+  const work = await deps.store.createStaging();
+  let outcome: RestoreOutcome | undefined;
+  try {
+    outcome = await deps.runtime.restore({
+      checkpointId: input.checkpointId,
+      workload: manifest.workload,
+      checkpointDir: dir,
+      imagesDir: join(dir, IMAGES_DIR),
+      workDir: work.dir,
+      target: input.target,
+      criu: deps.criu,
+      signal: input.signal,
+      ...(input.lazyPagesAddress === undefined ? {} : { lazyPagesAddress: input.lazyPagesAddress }),
+    });
+    for (const [phase, ms] of Object.entries(outcome.durations)) clock.record(phase, ms);
+    await resumeCuda(deps, manifest, outcome, input, clock);
+    const restored = outcome;
+    await clock.run('confirm', async () => {
+      if (!(await isRunning(restored.pid))) {
+        throw new SnapbackError(ErrorCode.INTERNAL, `restored process ${restored.pid} exited right after the restore`);
+      }
+    });
+    throwIfAborted(input.signal);
+    await rm(work.dir, { recursive: true, force: true });
+    const durations = clock.durations();
+    log.info({ durations, pid: outcome.pid }, 'restore complete');
+    return {
+      checkpointId: input.checkpointId,
+      restoredPid: outcome.pid,
+      namespacePid: outcome.namespacePid,
+      workload: outcome.workload,
+      durations,
+      node: deps.node,
+    };
+  } catch (err) {
+    const error = SnapbackError.from(err);
+    if (outcome !== undefined) {
+      await deps.runtime.abandon(outcome).catch((e: unknown) => log.error({ err: e }, 'could not kill the half-restored tree'));
+    }
+    await deps.store.discardStaging(work).catch(() => {});
+    log.warn({ err: error, phase: error.phase }, 'restore failed');
+    throw error.phase === undefined ? error.inPhase('criuRestore') : error;
+  }
+}
+
+async function verifyCheckpoint(deps: ExecutorDeps, id: string, clock: PhaseClock): Promise<{ dir: string; manifest: Manifest }> {
+  const dir = await deps.store.currentDir(id);
+  if (dir === undefined) throw new SnapbackError(ErrorCode.NOT_FOUND, `no checkpoint with id ${id}`);
+  const manifest = await readManifest(dir);
+  if (manifest.runtime !== deps.runtime.name) {
+    throw new SnapbackError(
+      ErrorCode.FAILED_PRECONDITION,
+      `checkpoint ${id} was taken by the ${manifest.runtime} runtime; this agent runs ${deps.runtime.name}`,
+    );
+  }
+  let done = 0;
+  await verifyFiles(dir, manifest, (n) => {
+    done += n;
+    clock.progress({ phase: 'verify', state: 'RUNNING', bytesDone: done, bytesTotal: manifest.sizeBytes });
+  });
+  return { dir, manifest };
+}
+
+async function resumeCuda(
+  deps: ExecutorDeps,
+  manifest: Manifest,
+  outcome: RestoreOutcome,
+  input: RestoreInput,
+  clock: PhaseClock,
+): Promise<void> {
+  if (manifest.cuda === undefined || manifest.cuda.pids.length === 0 || input.noCuda) return;
+  const cuda = deps.cuda;
+  if (cuda === undefined) {
+    throw new SnapbackError(
+      ErrorCode.FAILED_PRECONDITION,
+      `checkpoint ${manifest.checkpointId} holds CUDA processes, but this agent has no cuda-checkpoint configured`,
+      { phase: 'cudaRestore' },
+    );
+  }
+  // Pids inside the restored namespace are the checkpointed ones; the host sees new ones.
+  const pids = await hostPidsOf(await processTree(outcome.pid), manifest.cuda.pids);
+  if (pids.length !== manifest.cuda.pids.length) {
+    throw new SnapbackError(ErrorCode.INTERNAL, 'not every checkpointed CUDA process was found after the CRIU restore', {
+      phase: 'cudaRestore',
+    });
+  }
+  const deviceMap = await cuda.deviceMap(manifest.cuda.gpus);
+  await cuda.resume(pids, clock, deviceMap, input.signal);
+}

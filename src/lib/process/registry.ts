@@ -1,0 +1,66 @@
+/**
+ * The process runtime's record of its workloads: one folder per name under the state directory, holding
+ * workload.json and the workload's stdout/stderr files. It survives agent restarts, so a restarted agent
+ * still knows its workloads by name.
+ */
+import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ErrorCode, SnapbackError } from '../../errors.js';
+import { writeFileDurably } from '../storage/durable.js';
+
+export interface WorkloadRecord {
+  name: string;
+  /** Host pid of the workload's root: init of its own PID namespace. What CRIU dumps. */
+  pid: number;
+  command: string[];
+  cwd: string;
+  stdoutPath: string;
+  stderrPath: string;
+  startedAt: string;
+  restoredFrom?: string;
+}
+
+const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+export function assertWorkloadName(name: string): string {
+  if (name.length > 63 || !NAME.test(name)) {
+    throw new SnapbackError(
+      ErrorCode.INVALID_ARGUMENT,
+      `workload name "${JSON.stringify(name).slice(1, -1)}" must be a DNS-1123 label (lowercase letters, digits, "-", at most 63)`,
+      { details: [{ field: 'name', message: 'must be a DNS-1123 label' }] },
+    );
+  }
+  return name;
+}
+
+export interface WorkloadRegistry {
+  dirOf(name: string): string;
+  get(name: string): Promise<WorkloadRecord | undefined>;
+  put(record: WorkloadRecord): Promise<void>;
+  list(): Promise<WorkloadRecord[]>;
+}
+
+export function createWorkloadRegistry(stateDir: string): WorkloadRegistry {
+  const root = join(stateDir, 'workloads');
+  const dirOf = (name: string) => join(root, assertWorkloadName(name));
+  const registry: WorkloadRegistry = {
+    dirOf,
+    async get(name) {
+      try {
+        return JSON.parse(await readFile(join(dirOf(name), 'workload.json'), 'utf8')) as WorkloadRecord;
+      } catch {
+        return undefined;
+      }
+    },
+    async put(record) {
+      await mkdir(dirOf(record.name), { recursive: true, mode: 0o700 });
+      await writeFileDurably(join(dirOf(record.name), 'workload.json'), `${JSON.stringify(record, null, 2)}\n`);
+    },
+    async list() {
+      const names = await readdir(root).catch(() => [] as string[]);
+      const records = await Promise.all(names.filter((n) => NAME.test(n)).map((n) => registry.get(n)));
+      return records.filter((r): r is WorkloadRecord => r !== undefined);
+    },
+  };
+  return registry;
+}

@@ -1,0 +1,193 @@
+/**
+ * The `process` runtime: the embedded default for one machine. Workloads are process trees the agent
+ * started (launch.ts), known by name (registry.ts); a restore brings one back under the same or a new
+ * name, beside the original if it still runs (each lives in its own PID namespace).
+ */
+import { mkdir, open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ErrorCode, SnapbackError } from '../../errors.js';
+import type { Inspection, RestoreContext, RestoreOutcome, Runtime, TargetRef } from '../runtime/index.js';
+import { launchWorkload } from './launch.js';
+import { isRunning, namespacePid, pidsWithIoUring, processTree } from '../procfs/index.js';
+import { assertWorkloadName, createWorkloadRegistry, type WorkloadRecord } from './registry.js';
+
+export type { WorkloadRecord };
+
+export interface ProcessRuntimeOptions {
+  stateDir: string;
+  /** Path of snapback-no-io-uring (built from native/no-io-uring.c by `make setup`). */
+  noIoUringLauncher: string;
+  /** Environment given to workloads, before a request's own variables. */
+  baseEnv: Record<string, string>;
+}
+
+export interface StartRequest {
+  name: string;
+  command: string[];
+  cwd: string;
+  env: Record<string, string>;
+}
+
+export interface WorkloadStatus extends WorkloadRecord {
+  running: boolean;
+}
+
+export interface ProcessRuntime extends Runtime {
+  start(request: StartRequest): Promise<WorkloadStatus>;
+  list(): Promise<WorkloadStatus[]>;
+  stopByName(name: string): Promise<WorkloadStatus>;
+}
+
+export function createProcessRuntime(options: ProcessRuntimeOptions): ProcessRuntime {
+  const registry = createWorkloadRegistry(options.stateDir);
+  const withStatus = async (record: WorkloadRecord): Promise<WorkloadStatus> => ({
+    ...record,
+    running: await isRunning(record.pid),
+  });
+  const assertNameFree = async (name: string) => {
+    const existing = await registry.get(name);
+    if (existing !== undefined && (await isRunning(existing.pid))) {
+      throw new SnapbackError(ErrorCode.ALREADY_EXISTS, `a workload named ${name} is already running (pid ${existing.pid})`);
+    }
+  };
+  const killAndWait = async (pid: number) => {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      return;
+    }
+    for (let i = 0; i < 500 && (await isRunning(pid)); i++) await sleep(10);
+  };
+
+  return {
+    name: 'process',
+
+    async start(request) {
+      const name = assertWorkloadName(request.name);
+      if (request.command.length === 0) {
+        throw new SnapbackError(ErrorCode.INVALID_ARGUMENT, 'a workload needs a command', {
+          details: [{ field: 'command', message: 'must not be empty' }],
+        });
+      }
+      await assertNameFree(name);
+      const dir = registry.dirOf(name);
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      const record: WorkloadRecord = {
+        name,
+        pid: 0,
+        command: request.command,
+        cwd: request.cwd,
+        stdoutPath: join(dir, 'stdout.log'),
+        stderrPath: join(dir, 'stderr.log'),
+        startedAt: new Date().toISOString(),
+      };
+      record.pid = await launchWorkload({
+        command: request.command,
+        cwd: request.cwd,
+        env: { ...options.baseEnv, ...request.env },
+        stdoutPath: record.stdoutPath,
+        stderrPath: record.stderrPath,
+        noIoUringLauncher: options.noIoUringLauncher,
+      });
+      await registry.put(record);
+      return withStatus(record);
+    },
+
+    async list() {
+      return Promise.all((await registry.list()).map(withStatus));
+    },
+
+    async stopByName(name) {
+      const record = await registry.get(assertWorkloadName(name));
+      if (record === undefined) throw new SnapbackError(ErrorCode.NOT_FOUND, `no workload named ${name}`);
+      await killAndWait(record.pid);
+      return withStatus(record);
+    },
+
+    async inspect(target: TargetRef): Promise<Inspection> {
+      const name = assertWorkloadName(target.pod);
+      const record = await registry.get(name);
+      if (record === undefined) throw new SnapbackError(ErrorCode.NOT_FOUND, `no workload named ${name} on this agent`);
+      if (!(await isRunning(record.pid))) {
+        throw new SnapbackError(ErrorCode.FAILED_PRECONDITION, `workload ${name} is not running (pid ${record.pid} has exited)`);
+      }
+      const pids = await processTree(record.pid);
+      const withIoUring = await pidsWithIoUring(pids);
+      if (withIoUring.length > 0) {
+        throw new SnapbackError(
+          ErrorCode.FAILED_PRECONDITION,
+          `workload ${name} holds io_uring instances (pids ${withIoUring.join(', ')}), which CRIU cannot dump; ` +
+            'start it through `snapback run` (io_uring blocked) or disable io_uring in the program',
+        );
+      }
+      return {
+        runtime: 'process',
+        target: { namespace: target.namespace || 'default', pod: name },
+        rootPid: record.pid,
+        pids,
+        dumpPid: record.pid,
+        criuVia: [],
+        externals: [],
+        dumpArgs: [],
+        workload: { ...record },
+        description: `workload ${name} (pid ${record.pid})`,
+      };
+    },
+
+    async stop(inspection) {
+      await killAndWait(inspection.rootPid);
+    },
+
+    async restore(context: RestoreContext): Promise<RestoreOutcome> {
+      const setupStarted = performance.now();
+      const original = context.workload as unknown as WorkloadRecord;
+      const name = assertWorkloadName(context.target?.pod || original.name);
+      await assertNameFree(name);
+      const dir = registry.dirOf(name);
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      const record: WorkloadRecord = {
+        ...original,
+        name,
+        pid: 0,
+        stdoutPath: join(dir, 'stdout.log'),
+        stderrPath: join(dir, 'stderr.log'),
+        startedAt: new Date().toISOString(),
+        restoredFrom: context.checkpointId,
+      };
+      // The workload's log files grew after the dump; CRIU would refuse them ("bad size"). It is handed
+      // freshly opened files instead, under the resource names it recorded (path without the leading /).
+      const stdout = await open(record.stdoutPath, 'a', 0o600);
+      const stderr = await open(record.stderrPath, 'a', 0o600);
+      const setup = performance.now() - setupStarted;
+      try {
+        const started = performance.now();
+        const pid = await context.criu.restore(
+          {
+            imagesDir: context.imagesDir,
+            logFile: join(context.workDir, 'restore.log'),
+            pidFile: join(context.workDir, 'restore.pid'),
+            inheritFds: [
+              { fd: 3, resource: original.stdoutPath.replace(/^\//, '') },
+              { fd: 4, resource: original.stderrPath.replace(/^\//, '') },
+            ],
+            ...(context.lazyPagesAddress === undefined ? {} : { lazyPagesAddress: context.lazyPagesAddress }),
+          },
+          context.signal,
+          [stdout.fd, stderr.fd],
+        );
+        const criuRestore = performance.now() - started;
+        record.pid = pid;
+        await registry.put(record);
+        return { pid, namespacePid: await namespacePid(pid), workload: name, durations: { setup, criuRestore } };
+      } finally {
+        await stdout.close();
+        await stderr.close();
+      }
+    },
+
+    async abandon(outcome) {
+      await killAndWait(outcome.pid);
+    },
+  };
+}

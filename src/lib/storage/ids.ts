@@ -1,0 +1,54 @@
+/**
+ * Checkpoint ids are DNS-1123 labels (RFC 1123, as Kubernetes names): they become directory names and
+ * label values, so nothing a request sends is ever used as a path without passing through here.
+ */
+import { createHash } from 'node:crypto';
+import { ErrorCode, SnapbackError } from '../../errors.js';
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+export const MAX_ID_LENGTH = 63;
+/** Names the storage layout uses beside checkpoints (DESIGN §5). */
+const RESERVED_IDS = new Set(['tmp']);
+
+/** Why `id` is not a valid checkpoint id, or undefined when it is. */
+export function checkpointIdProblem(id: string): string | undefined {
+  if (id.length === 0) return 'must not be empty';
+  if (id.length > MAX_ID_LENGTH) return `must be at most ${MAX_ID_LENGTH} characters (got ${id.length})`;
+  if (RESERVED_IDS.has(id)) return `is reserved for the storage layout`;
+  if (!DNS1123_LABEL.test(id)) {
+    return 'must be a DNS-1123 label: lowercase letters, digits and "-", starting and ending with a letter or digit';
+  }
+  return undefined;
+}
+
+export function assertCheckpointId(id: string, field = 'checkpointId'): string {
+  const problem = checkpointIdProblem(id);
+  if (problem !== undefined) {
+    throw new SnapbackError(ErrorCode.INVALID_ARGUMENT, `${field} "${printable(id)}" ${problem}`, {
+      details: [{ field, message: problem }],
+    });
+  }
+  return id;
+}
+
+/**
+ * A stable id for a target: readable parts, then a short hash of the whole so that distinct targets
+ * never collide after truncation or lowercasing.
+ */
+export function deriveCheckpointId(parts: readonly string[]): string {
+  const hash = createHash('sha256').update(parts.join('/')).digest('hex').slice(0, 8);
+  const readable = parts
+    .join('-')
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/-+/g, '-')
+    .replace(/^-|-$/g, '')
+    .slice(0, MAX_ID_LENGTH - hash.length - 1)
+    .replace(/-$/, '');
+  return readable === '' ? `ckpt-${hash}` : `${readable}-${hash}`;
+}
+
+/** Control characters shown escaped, so an error message never carries them raw. */
+function printable(text: string): string {
+  return JSON.stringify(text.slice(0, 80)).slice(1, -1);
+}

@@ -1,0 +1,190 @@
+/**
+ * manifest.json: what a checkpoint holds, with size and sha256 of every file, versioned and
+ * schema-checked. A restore verifies it first, so a truncated or corrupted image is refused with a clear
+ * error before CRIU ever reads it.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { lstat, readdir, readFile } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { ErrorCode, SnapbackError } from '../../errors.js';
+import { ajv, detailsOf } from '../../validation/ajv.js';
+import { writeFileDurably } from './durable.js';
+import { assertInside } from './paths.js';
+
+export const MANIFEST_FILE = 'manifest.json';
+export const MANIFEST_SCHEMA_VERSION = 1;
+
+export interface ManifestFile {
+  path: string;
+  size: number;
+  sha256: string;
+}
+
+export interface Manifest {
+  schemaVersion: 1;
+  checkpointId: string;
+  version: string;
+  createdAt: string;
+  node: string;
+  runtime: string;
+  target: { namespace: string; pod: string; container?: string };
+  /** What the runtime needs to restore (e.g. the workload's command and stdio paths). */
+  workload: Record<string, unknown>;
+  criu: { version: string; leaveRunning: boolean };
+  cuda?: { pids: number[]; gpus: string[] };
+  durations: Record<string, number>;
+  sizeBytes: number;
+  files: ManifestFile[];
+}
+
+const validateManifest = ajv.compile<Manifest>({
+  $id: 'https://snapback.io/schemas/manifest-v1.json',
+  type: 'object',
+  required: ['schemaVersion', 'checkpointId', 'version', 'createdAt', 'node', 'runtime', 'target', 'workload', 'criu', 'durations', 'sizeBytes', 'files'],
+  properties: {
+    schemaVersion: { const: MANIFEST_SCHEMA_VERSION },
+    checkpointId: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63 },
+    version: { type: 'string', format: 'uuid' },
+    createdAt: { type: 'string', format: 'date-time' },
+    node: { type: 'string' },
+    runtime: { type: 'string', enum: ['process', 'containerd'] },
+    target: {
+      type: 'object',
+      required: ['namespace', 'pod'],
+      properties: { namespace: { type: 'string' }, pod: { type: 'string' }, container: { type: 'string' } },
+      additionalProperties: false,
+    },
+    workload: { type: 'object' },
+    criu: {
+      type: 'object',
+      required: ['version', 'leaveRunning'],
+      properties: { version: { type: 'string' }, leaveRunning: { type: 'boolean' } },
+      additionalProperties: false,
+    },
+    cuda: {
+      type: 'object',
+      required: ['pids', 'gpus'],
+      properties: { pids: { type: 'array', items: { type: 'integer' } }, gpus: { type: 'array', items: { type: 'string' } } },
+      additionalProperties: false,
+    },
+    durations: { type: 'object', additionalProperties: { type: 'number', minimum: 0 } },
+    sizeBytes: { type: 'integer', minimum: 0 },
+    files: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['path', 'size', 'sha256'],
+        properties: {
+          // Relative, no `..` segment, no leading slash: a manifest cannot point outside its checkpoint.
+          path: { type: 'string', pattern: '^(?!/)(?!.*(^|/)\\.\\.(/|$))[^\\u0000]+$' },
+          size: { type: 'integer', minimum: 0 },
+          sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+        },
+        additionalProperties: false,
+      },
+    },
+  },
+  additionalProperties: false,
+});
+
+/** Lists every regular file below `dir` (manifest excluded) with its size and sha256. */
+export async function describeFiles(dir: string, onBytes?: (n: number) => void): Promise<ManifestFile[]> {
+  const files: ManifestFile[] = [];
+  for (const path of await walk(dir)) {
+    const rel = relative(dir, path).split(sep).join('/');
+    if (rel === MANIFEST_FILE) continue;
+    const { size, sha256 } = await hashFile(path, onBytes);
+    files.push({ path: rel, size, sha256 });
+  }
+  return files.sort((a, b) => a.path.localeCompare(b.path));
+}
+
+export async function writeManifest(dir: string, manifest: Manifest): Promise<void> {
+  if (!validateManifest(manifest)) {
+    throw new SnapbackError(ErrorCode.INTERNAL, `refusing to write an invalid manifest: ${JSON.stringify(validateManifest.errors)}`);
+  }
+  await writeFileDurably(join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+}
+
+/** Reads and schema-checks a manifest, without touching the files it lists. */
+export async function readManifest(dir: string): Promise<Manifest> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, MANIFEST_FILE), 'utf8');
+  } catch (err) {
+    throw new SnapbackError(ErrorCode.FAILED_PRECONDITION, `checkpoint at ${dir} has no readable ${MANIFEST_FILE}`, { cause: err });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new SnapbackError(ErrorCode.FAILED_PRECONDITION, `${MANIFEST_FILE} of ${dir} is not JSON`, { cause: err });
+  }
+  if (!validateManifest(parsed)) {
+    const details = detailsOf(validateManifest.errors, 'manifest');
+    throw new SnapbackError(
+      ErrorCode.FAILED_PRECONDITION,
+      `${MANIFEST_FILE} of ${dir} is invalid: ${details.map((d) => `${d.field} ${d.message}`).join('; ')}`,
+      { details },
+    );
+  }
+  return parsed;
+}
+
+/** Checks every listed file's size and sha256; FAILED_PRECONDITION naming each file that differs. */
+export async function verifyFiles(dir: string, manifest: Manifest, onBytes?: (n: number) => void): Promise<void> {
+  const problems: string[] = [];
+  for (const file of manifest.files) {
+    const path = join(dir, file.path);
+    assertInside(dir, path);
+    let actual: { size: number; sha256: string };
+    try {
+      const stat = await lstat(path);
+      if (!stat.isFile()) {
+        problems.push(`${file.path} is not a regular file`);
+        continue;
+      }
+      if (stat.size !== file.size) {
+        problems.push(`${file.path} has ${stat.size} bytes, manifest says ${file.size}`);
+        continue;
+      }
+      actual = await hashFile(path, onBytes);
+    } catch {
+      problems.push(`${file.path} is missing`);
+      continue;
+    }
+    if (actual.sha256 !== file.sha256) problems.push(`${file.path} has a different sha256 than the manifest`);
+  }
+  if (problems.length > 0) {
+    throw new SnapbackError(
+      ErrorCode.FAILED_PRECONDITION,
+      `checkpoint ${manifest.checkpointId} is corrupted: ${problems.join('; ')}`,
+      { details: problems.map((message) => ({ field: 'files', message })) },
+    );
+  }
+}
+
+async function hashFile(path: string, onBytes?: (n: number) => void): Promise<{ size: number; sha256: string }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  await pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), async (source: AsyncIterable<Buffer>) => {
+    for await (const chunk of source) {
+      hash.update(chunk);
+      size += chunk.length;
+      onBytes?.(chunk.length);
+    }
+  });
+  return { size, sha256: hash.digest('hex') };
+}
+
+async function walk(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await walk(path)));
+    else if (entry.isFile()) out.push(path);
+  }
+  return out;
+}

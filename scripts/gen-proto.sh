@@ -5,9 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=src/agent/generated
 STAMP=$OUT/.stamp
-if [ -f "$STAMP" ] && [ -z "$(find proto -newer "$STAMP" -name '*.proto' | head -1)" ]; then exit 0; fi
+if [ -f "$STAMP" ] && [ -z "$(find proto/snapback -newer "$STAMP" -name '*.proto' | head -1)" ]; then exit 0; fi
 rm -rf "$OUT"
 proto-loader-gen-types --grpcLib=@grpc/grpc-js --longs=Number --enums=String --defaults --oneofs \
-  --keepCase=false -I proto -O "$OUT" $(cd proto && find . -name '*.proto' | sort)
+  --keepCase=false -I proto -O "$OUT" $(cd proto && find ./snapback -name '*.proto' | sort)
 find "$OUT" -name '*.ts' -exec sed -i -E "s#(from '\.{1,2}/[^']*)'#\1.js'#" {} +
 touch "$STAMP"

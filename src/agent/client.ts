@@ -12,13 +12,20 @@ import type { RestoreRequest } from './generated/snapback/agent/v1/RestoreReques
 import type { RestoreResult__Output } from './generated/snapback/agent/v1/RestoreResult.js';
 import { agentProto, ERROR_PHASE_KEY } from './proto.js';
 
-export type { AgentClient, CheckpointResult__Output as CheckpointResult, Progress__Output as Progress, RestoreResult__Output as RestoreResult };
+export type {
+  AgentClient,
+  CheckpointResult__Output as CheckpointResult,
+  Progress__Output as Progress,
+  RestoreResult__Output as RestoreResult,
+};
 
 export interface CallOptions {
   /** Absolute deadline; propagates to the agent, which aborts and rolls back when it passes. */
   deadline?: Date;
   signal?: AbortSignal;
   onProgress?: (progress: Progress__Output) => void;
+  /** Extra request metadata, e.g. `traceparent`. */
+  metadata?: Readonly<Record<string, string>>;
 }
 
 export function connectAgent(address: string, credentials = grpc.credentials.createInsecure()): AgentClient {
@@ -27,12 +34,22 @@ export function connectAgent(address: string, credentials = grpc.credentials.cre
   });
 }
 
-export function checkpointCall(client: AgentClient, request: CheckpointRequest, options: CallOptions = {}): Promise<CheckpointResult__Output> {
-  return streamToResult(client.Checkpoint(request, callOptions(options)), options, 'checkpoint');
+export function checkpointCall(
+  client: AgentClient,
+  request: CheckpointRequest,
+  options: CallOptions = {},
+): Promise<CheckpointResult__Output> {
+  if (options.signal?.aborted) return Promise.reject(SnapbackError.from(options.signal.reason, 'CANCELLED'));
+  return streamToResult(client.Checkpoint(request, metadataOf(options), callOptions(options)), options, 'checkpoint');
 }
 
-export function restoreCall(client: AgentClient, request: RestoreRequest, options: CallOptions = {}): Promise<RestoreResult__Output> {
-  return streamToResult(client.Restore(request, callOptions(options)), options, 'restore');
+export function restoreCall(
+  client: AgentClient,
+  request: RestoreRequest,
+  options: CallOptions = {},
+): Promise<RestoreResult__Output> {
+  if (options.signal?.aborted) return Promise.reject(SnapbackError.from(options.signal.reason, 'CANCELLED'));
+  return streamToResult(client.Restore(request, metadataOf(options), callOptions(options)), options, 'restore');
 }
 
 /** Promisifies one unary method: `unaryCall(client, 'ListCheckpoints', {})`. */
@@ -45,10 +62,11 @@ export function unaryCall<M extends UnaryMethod>(
   return new Promise((resolve, reject) => {
     const fn = client[method] as unknown as (
       req: unknown,
+      metadata: grpc.Metadata,
       opts: grpc.CallOptions,
       cb: (err: grpc.ServiceError | null, res?: UnaryResponse<M>) => void,
     ) => grpc.ClientUnaryCall;
-    const call = fn.call(client, request, callOptions(options), (err, res) => {
+    const call = fn.call(client, request, metadataOf(options), callOptions(options), (err, res) => {
       if (err) reject(fromServiceError(err));
       else resolve(res as UnaryResponse<M>);
     });
@@ -56,13 +74,26 @@ export function unaryCall<M extends UnaryMethod>(
   });
 }
 
-type UnaryMethod = 'ListCheckpoints' | 'GetCheckpoint' | 'DeleteCheckpoint' | 'StartWorkload' | 'ListWorkloads' | 'StopWorkload' | 'GetInfo';
+type UnaryMethod =
+  | 'ListCheckpoints'
+  | 'GetCheckpoint'
+  | 'DeleteCheckpoint'
+  | 'StartWorkload'
+  | 'ListWorkloads'
+  | 'StopWorkload'
+  | 'GetInfo';
 type UnaryRequest<M extends UnaryMethod> = Parameters<AgentClient[M]>[0];
-type UnaryResponse<M extends UnaryMethod> = Parameters<Extract<Parameters<AgentClient[M]>[1], (...args: never[]) => unknown>>[1] extends
-  | infer R
-  | undefined
+type UnaryResponse<M extends UnaryMethod> = Parameters<
+  Extract<Parameters<AgentClient[M]>[1], (...args: never[]) => unknown>
+>[1] extends infer R | undefined
   ? NonNullable<R>
   : never;
+
+function metadataOf(options: CallOptions): grpc.Metadata {
+  const metadata = new grpc.Metadata();
+  for (const [key, value] of Object.entries(options.metadata ?? {})) metadata.set(key, value);
+  return metadata;
+}
 
 function callOptions(options: CallOptions): grpc.CallOptions {
   return options.deadline === undefined ? {} : { deadline: options.deadline };
@@ -75,13 +106,20 @@ function streamToResult<T>(
 ): Promise<T> {
   return new Promise((resolve, reject) => {
     let result: T | undefined;
-    options.signal?.addEventListener('abort', () => call.cancel(), { once: true });
+    const onAbort = () => call.cancel();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
     call.on('data', (update) => {
       if (update.progress) options.onProgress?.(update.progress);
       if (update.result) result = update.result;
     });
-    call.on('error', (err: grpc.ServiceError) => reject(fromServiceError(err)));
+    call.on('error', (err: grpc.ServiceError) => {
+      options.signal?.removeEventListener('abort', onAbort);
+      // A call we cancelled ends with CANCELLED; the caller's own reason says more.
+      const reason = options.signal?.aborted ? options.signal.reason : undefined;
+      reject(reason instanceof SnapbackError ? reason : fromServiceError(err));
+    });
     call.on('end', () => {
+      options.signal?.removeEventListener('abort', onAbort);
       if (result !== undefined) resolve(result);
       else reject(new SnapbackError('INTERNAL', `the agent ended the ${what} stream without a result`));
     });

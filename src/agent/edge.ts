@@ -13,7 +13,9 @@ export function toStatus(err: unknown, log: Logger): Partial<grpc.StatusObject> 
 }
 
 /** Aborts when the call is cancelled or its deadline passes, with the matching error. */
-export function signalOf(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>): AbortSignal {
+export function signalOf(
+  call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>,
+): AbortSignal {
   const controller = new AbortController();
   const deadline = call.getDeadline();
   const ms = deadline instanceof Date ? deadline.getTime() : Number(deadline);
@@ -22,7 +24,10 @@ export function signalOf(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.Ser
     if (controller.signal.aborted) return;
     const expired = expires !== undefined && Date.now() >= expires - 5;
     controller.abort(
-      new SnapbackError(expired ? 'DEADLINE_EXCEEDED' : 'CANCELLED', expired ? 'the call deadline expired' : 'the caller cancelled'),
+      new SnapbackError(
+        expired ? 'DEADLINE_EXCEEDED' : 'CANCELLED',
+        expired ? 'the call deadline expired' : 'the caller cancelled',
+      ),
     );
   };
   call.on('cancelled', abort);

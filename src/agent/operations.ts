@@ -57,14 +57,20 @@ export function createOperationRegistry(): OperationRegistry {
       const sameId = byId.get(idKey);
       if (sameId !== undefined) {
         if (sameId.key !== target) {
-          throw new SnapbackError(ErrorCode.ALREADY_EXISTS, `${kind} ${id} is already running for ${sameId.key}`);
+          throw new SnapbackError(
+            ErrorCode.ALREADY_EXISTS,
+            `${kind} ${id} is already running for ${sameId.key}`,
+          );
         }
         sameId.listeners.add(onProgress);
         return { promise: sameId.promise as Promise<T>, joined: true, controller: sameId.controller };
       }
       const busy = byTarget.get(target);
       if (busy !== undefined) {
-        throw new SnapbackError(ErrorCode.ALREADY_EXISTS, `${target} is busy: ${busy.kind} ${busy.id} is running`);
+        throw new SnapbackError(
+          ErrorCode.ALREADY_EXISTS,
+          `${target} is busy: ${busy.kind} ${busy.id} is running`,
+        );
       }
       const listeners = new Set<ProgressListener>([onProgress]);
       const controller = new AbortController();

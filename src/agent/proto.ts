@@ -32,5 +32,4 @@ const definition = loadSync('snapback/agent/v1/agent.proto', {
 
 export const agentProto = grpc.loadPackageDefinition(definition) as unknown as ProtoGrpcType;
 export const agentService = agentProto.snapback.agent.v1.Agent.service;
-export type { AgentClient } from './generated/snapback/agent/v1/Agent.js';
-export type { AgentHandlers } from './generated/snapback/agent/v1/Agent.js';
+export type { AgentClient, AgentHandlers } from './generated/snapback/agent/v1/Agent.js';

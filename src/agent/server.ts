@@ -21,7 +21,10 @@ export interface AgentServer {
 export function createAgentServer(deps: Omit<AgentServiceDeps, 'operations'>): AgentServer {
   const operations = createOperationRegistry();
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
-  server.addService(agentService, createAgentService({ ...deps, operations }) as unknown as grpc.UntypedServiceImplementation);
+  server.addService(
+    agentService,
+    createAgentService({ ...deps, operations }) as unknown as grpc.UntypedServiceImplementation,
+  );
   const health = new HealthImplementation({ '': 'SERVING', [AGENT_SERVICE]: 'SERVING' });
   health.addToServer(server);
   return {
@@ -30,7 +33,12 @@ export function createAgentServer(deps: Omit<AgentServiceDeps, 'operations'>): A
     listen(address, credentials = grpc.ServerCredentials.createInsecure()) {
       return new Promise((resolve, reject) => {
         server.bindAsync(address, credentials, (err, port) => {
-          if (err) reject(new SnapbackError(ErrorCode.UNAVAILABLE, `cannot listen on ${address}: ${err.message}`, { cause: err }));
+          if (err)
+            reject(
+              new SnapbackError(ErrorCode.UNAVAILABLE, `cannot listen on ${address}: ${err.message}`, {
+                cause: err,
+              }),
+            );
           else resolve(port);
         });
       });

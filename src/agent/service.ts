@@ -11,12 +11,12 @@ import { restore } from '../executor/restore.js';
 import type { ProcessRuntime, WorkloadStatus } from '../lib/process/index.js';
 import type { TargetRef } from '../lib/runtime/index.js';
 import { assertCheckpointId, deriveCheckpointId, type StoredCheckpoint } from '../lib/storage/index.js';
+import { signalOf, toStatus, unary } from './edge.js';
 import type { AgentHandlers } from './generated/snapback/agent/v1/Agent.js';
 import type { CheckpointResult } from './generated/snapback/agent/v1/CheckpointResult.js';
 import type { Progress } from './generated/snapback/agent/v1/Progress.js';
 import type { Target__Output } from './generated/snapback/agent/v1/Target.js';
 import type { Workload } from './generated/snapback/agent/v1/Workload.js';
-import { signalOf, toStatus, unary } from './edge.js';
 import type { OperationRegistry } from './operations.js';
 import type { AccessPolicy } from './policy.js';
 
@@ -47,7 +47,14 @@ export function createAgentService(deps: AgentServiceDeps): AgentHandlers {
     (async () => {
       const request = stream.request;
       const target = await deps.policy.authorize(toTarget(request.target));
-      const id = request.checkpointId === '' ? deriveCheckpointId([target.namespace, target.pod, target.container ?? '']) : assertCheckpointId(request.checkpointId);
+      const id =
+        request.checkpointId === ''
+          ? deriveCheckpointId(`${target.namespace}-${target.pod}`, [
+              target.namespace,
+              target.pod,
+              target.container ?? '',
+            ])
+          : assertCheckpointId(request.checkpointId);
       if (!request.replace) {
         const existing = await executor.store.get(id);
         if (existing !== undefined) return reusedResult(existing, target, executor.node);
@@ -85,16 +92,33 @@ export function createAgentService(deps: AgentServiceDeps): AgentHandlers {
   };
 
   const Restore: grpc.handleServerStreamingCall<never, never> = (call) => {
-    const stream = call as unknown as grpc.ServerWritableStream<Parameters<AgentHandlers['Restore']>[0]['request'], object>;
+    const stream = call as unknown as grpc.ServerWritableStream<
+      Parameters<AgentHandlers['Restore']>[0]['request'],
+      object
+    >;
     const signal = signalOf(stream);
     (async () => {
       const request = stream.request;
       const id = assertCheckpointId(request.checkpointId);
-      const target = request.target && request.target.pod !== '' ? await deps.policy.authorize(toTarget(request.target)) : undefined;
+      const target =
+        request.target && request.target.pod !== ''
+          ? await deps.policy.authorize(toTarget(request.target))
+          : undefined;
       // Without a target the restore takes the checkpointed name: one such restore per checkpoint at a time.
       const key = target ? targetKey(target) : `restore-of/${id}`;
-      const { promise } = operations.start('restore', key, id, (u) => stream.write({ progress: toProgress(u) }), (opSignal, progress) =>
-        restore(executor, { checkpointId: id, target, noCuda: request.noCuda, signal: AbortSignal.any([opSignal, signal]), onProgress: progress }),
+      const { promise } = operations.start(
+        'restore',
+        key,
+        id,
+        (u) => stream.write({ progress: toProgress(u) }),
+        (opSignal, progress) =>
+          restore(executor, {
+            checkpointId: id,
+            target,
+            noCuda: request.noCuda,
+            signal: AbortSignal.any([opSignal, signal]),
+            onProgress: progress,
+          }),
       );
       const r = await promise;
       return {
@@ -116,7 +140,10 @@ export function createAgentService(deps: AgentServiceDeps): AgentHandlers {
 
   const requireProcessRuntime = (): ProcessRuntime => {
     if (deps.processRuntime === undefined) {
-      throw new SnapbackError(ErrorCode.FAILED_PRECONDITION, 'workloads are started by the agent only under the process runtime');
+      throw new SnapbackError(
+        ErrorCode.FAILED_PRECONDITION,
+        'workloads are started by the agent only under the process runtime',
+      );
     }
     return deps.processRuntime;
   };
@@ -127,15 +154,29 @@ export function createAgentService(deps: AgentServiceDeps): AgentHandlers {
     ListCheckpoints: unary(log, async () => ({ checkpoints: (await executor.store.list()).map(toInfo) })),
     GetCheckpoint: unary(log, async (request) => {
       const found = await executor.store.get(assertCheckpointId(request.checkpointId));
-      if (found === undefined) throw new SnapbackError(ErrorCode.NOT_FOUND, `no checkpoint with id ${request.checkpointId}`);
+      if (found === undefined)
+        throw new SnapbackError(ErrorCode.NOT_FOUND, `no checkpoint with id ${request.checkpointId}`);
       return toInfo(found);
     }),
-    DeleteCheckpoint: unary(log, async (request) => ({ deleted: await executor.store.remove(assertCheckpointId(request.checkpointId)) })),
+    DeleteCheckpoint: unary(log, async (request) => ({
+      deleted: await executor.store.remove(assertCheckpointId(request.checkpointId)),
+    })),
     StartWorkload: unary(log, async (request) =>
-      toWorkload(await requireProcessRuntime().start({ name: request.name, command: request.command, cwd: request.cwd || process.cwd(), env: request.env })),
+      toWorkload(
+        await requireProcessRuntime().start({
+          name: request.name,
+          command: request.command,
+          cwd: request.cwd || process.cwd(),
+          env: request.env,
+        }),
+      ),
     ),
-    ListWorkloads: unary(log, async () => ({ workloads: (await requireProcessRuntime().list()).map(toWorkload) })),
-    StopWorkload: unary(log, async (request) => toWorkload(await requireProcessRuntime().stopByName(request.name))),
+    ListWorkloads: unary(log, async () => ({
+      workloads: (await requireProcessRuntime().list()).map(toWorkload),
+    })),
+    StopWorkload: unary(log, async (request) =>
+      toWorkload(await requireProcessRuntime().stopByName(request.name)),
+    ),
     GetInfo: unary(log, async () => ({
       node: executor.node,
       runtime: executor.runtime.name,
@@ -148,9 +189,13 @@ export function createAgentService(deps: AgentServiceDeps): AgentHandlers {
 
 function toTarget(target: Target__Output | null): TargetRef {
   if (target === null || target.pod === '') {
-    throw new SnapbackError(ErrorCode.INVALID_ARGUMENT, 'target.pod is required (the pod, or the workload name)', {
-      details: [{ field: 'target.pod', message: 'is required' }],
-    });
+    throw new SnapbackError(
+      ErrorCode.INVALID_ARGUMENT,
+      'target.pod is required (the pod, or the workload name)',
+      {
+        details: [{ field: 'target.pod', message: 'is required' }],
+      },
+    );
   }
   return {
     namespace: target.namespace || 'default',
@@ -165,7 +210,13 @@ function targetKey(t: TargetRef): string {
 }
 
 function toProgress(u: ProgressUpdate): Progress {
-  return { phase: u.phase, state: u.state, bytesDone: u.bytesDone ?? 0, bytesTotal: u.bytesTotal ?? 0, message: u.message ?? '' };
+  return {
+    phase: u.phase,
+    state: u.state,
+    bytesDone: u.bytesDone ?? 0,
+    bytesTotal: u.bytesTotal ?? 0,
+    message: u.message ?? '',
+  };
 }
 
 function reusedResult(existing: StoredCheckpoint, target: TargetRef, node: string): CheckpointResult {

@@ -15,7 +15,13 @@ export const agentAddressOption = {
 export const clientOptions = {
   agent: agentAddressOption,
   json: { type: 'boolean', default: false, description: 'print one JSON object on stdout' },
-  timeout: { type: 'integer', default: 900, valueName: 'SECONDS', description: 'deadline of the call', schema: { minimum: 1 } },
+  timeout: {
+    type: 'integer',
+    default: 900,
+    valueName: 'SECONDS',
+    description: 'deadline of the call',
+    schema: { minimum: 1 },
+  },
 } as const satisfies OptionsSpec;
 
 export async function withAgent<T>(address: string, work: (client: AgentClient) => Promise<T>): Promise<T> {

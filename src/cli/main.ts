@@ -8,7 +8,6 @@ import { commands } from './commands/index.js';
 import { commandHelp, mainHelp } from './help.js';
 import { packageVersion as version } from './version.js';
 
-
 export async function main(argv: readonly string[], io: CommandIo): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {

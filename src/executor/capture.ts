@@ -3,12 +3,14 @@
  * keeps running), rootfs diff where the runtime has one, cuda.json, then the manifest with every file's
  * size and sha256, all fsynced before promotion may publish it.
  */
-import { join } from 'node:path';
+
 import { readdir, stat } from 'node:fs/promises';
-import { namespacePid } from '../lib/procfs/index.js';
+import { join } from 'node:path';
+import { namespacePid, workingDirectories } from '../lib/procfs/index.js';
 import { describeFiles, fsyncTree, writeFileDurably, writeManifest } from '../lib/storage/index.js';
 import type { DumpPlan } from './configure.js';
 import type { ExecutorDeps } from './deps.js';
+import { withDirectoryLocks } from './dump-lock.js';
 import type { PhaseClock } from './phase-clock.js';
 
 export interface CaptureInput {
@@ -24,7 +26,10 @@ export interface CaptureInput {
 export const CUDA_FILE = 'cuda.json';
 const PROGRESS_INTERVAL_MS = 250;
 
-export async function captureCheckpoint(deps: ExecutorDeps, input: CaptureInput): Promise<{ sizeBytes: number; createdAt: string }> {
+export async function captureCheckpoint(
+  deps: ExecutorDeps,
+  input: CaptureInput,
+): Promise<{ sizeBytes: number; createdAt: string }> {
   const { plan, clock, signal } = input;
   const { inspection } = plan;
   const cuda = inspection.cudaPids.length > 0 ? deps.cuda : undefined;
@@ -36,8 +41,11 @@ export async function captureCheckpoint(deps: ExecutorDeps, input: CaptureInput)
   }
   // The dump is not interrupted by a cancellation: killing CRIU while its parasite runs inside the
   // workload can kill the workload. It is bounded by CRIU's own timeout; the abort is honoured after.
+  const cwds = await workingDirectories(inspection.pids);
   await clock.run('criuDump', () =>
-    withDumpProgress(plan, clock, () => deps.criu.dump(plan.dump, undefined, inspection.criuVia)),
+    withDirectoryLocks(cwds, () =>
+      withDumpProgress(plan, clock, () => deps.criu.dump(plan.dump, undefined, inspection.criuVia)),
+    ),
   );
   if (cuda) {
     await cuda.resume(inspection.cudaPids, clock, undefined, signal);
@@ -51,7 +59,10 @@ export async function captureCheckpoint(deps: ExecutorDeps, input: CaptureInput)
   await clock.run('manifest', async () => {
     const cudaRecord = cuda ? { pids: await namespacePids(inspection.cudaPids), gpus } : undefined;
     if (cudaRecord) {
-      await writeFileDurably(join(plan.stagingDir, CUDA_FILE), `${JSON.stringify({ version: 1, ...cudaRecord }, null, 2)}\n`);
+      await writeFileDurably(
+        join(plan.stagingDir, CUDA_FILE),
+        `${JSON.stringify({ version: 1, ...cudaRecord }, null, 2)}\n`,
+      );
     }
     const files = await describeFiles(plan.stagingDir);
     sizeBytes = files.reduce((sum, f) => sum + f.size, 0);
@@ -81,7 +92,12 @@ export async function captureCheckpoint(deps: ExecutorDeps, input: CaptureInput)
 async function withDumpProgress<T>(plan: DumpPlan, clock: PhaseClock, work: () => Promise<T>): Promise<T> {
   const timer = setInterval(() => {
     void dirBytes(plan.imagesDir).then((bytesDone) =>
-      clock.progress({ phase: 'criuDump', state: 'RUNNING', bytesDone, bytesTotal: plan.inspection.residentBytes }),
+      clock.progress({
+        phase: 'criuDump',
+        state: 'RUNNING',
+        bytesDone,
+        bytesTotal: plan.inspection.residentBytes,
+      }),
     );
   }, PROGRESS_INTERVAL_MS);
   try {

@@ -35,7 +35,9 @@ export async function checkpoint(deps: ExecutorDeps, input: CheckpointInput): Pr
   const log = deps.logger.child({ checkpointId: input.checkpointId });
   const clock = createPhaseClock(input.onProgress);
   throwIfAborted(input.signal);
-  const inspection = await clock.run('inspect', () => inspectTarget(deps, input.target, input.noCuda, input.signal));
+  const inspection = await clock.run('inspect', () =>
+    inspectTarget(deps, input.target, input.noCuda, input.signal),
+  );
   const staging = await deps.store.createStaging();
   let suspended: number[] = [];
   try {
@@ -69,7 +71,9 @@ export async function checkpoint(deps: ExecutorDeps, input: CheckpointInput): Pr
   } catch (err) {
     const error = SnapbackError.from(err);
     const rollback = suspended.length > 0 && deps.cuda ? await deps.cuda.rollback(suspended) : [];
-    await deps.store.discardStaging(staging).catch((e: unknown) => log.warn({ err: e }, 'could not remove staging'));
+    await deps.store
+      .discardStaging(staging)
+      .catch((e: unknown) => log.warn({ err: e }, 'could not remove staging'));
     log.warn({ err: error, phase: error.phase, rollback }, 'checkpoint failed; staging removed');
     throw rollback.length === 0 ? error : withRollback(error, rollback);
   }

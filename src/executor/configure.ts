@@ -1,6 +1,7 @@
 /** Phase 2, configure: CRIU's dump options from the inspection and the agent's settings. */
-import { join } from 'node:path';
+
 import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { DumpOptions } from '../lib/criu/index.js';
 import type { InspectedTarget } from './inspect.js';
 

@@ -1,8 +1,9 @@
 /** What the executor is built from: every dependency is passed in, none is created here. */
-import type { Logger } from '../log.js';
+
 import type { Criu } from '../lib/criu/index.js';
 import type { Runtime } from '../lib/runtime/index.js';
 import type { CheckpointStore } from '../lib/storage/index.js';
+import type { Logger } from '../log.js';
 import type { CudaPhase } from './cuda-phase.js';
 
 export interface ExecutorDeps {

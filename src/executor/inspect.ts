@@ -16,6 +16,7 @@ export async function inspectTarget(
   signal: AbortSignal,
 ): Promise<InspectedTarget> {
   const inspection = await deps.runtime.inspect(target, signal);
-  const cudaPids = noCuda || deps.cuda === undefined ? [] : await deps.cuda.findCudaPids(inspection.pids, signal);
+  const cudaPids =
+    noCuda || deps.cuda === undefined ? [] : await deps.cuda.findCudaPids(inspection.pids, signal);
   return { ...inspection, cudaPids, residentBytes: await residentBytes(inspection.pids) };
 }

@@ -35,7 +35,9 @@ export interface RestoreOutput {
 export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<RestoreOutput> {
   const log = deps.logger.child({ checkpointId: input.checkpointId, op: 'restore' });
   const clock = createPhaseClock(input.onProgress);
-  const { dir, manifest } = await clock.run('verify', () => verifyCheckpoint(deps, input.checkpointId, clock));
+  const { dir, manifest } = await clock.run('verify', () =>
+    verifyCheckpoint(deps, input.checkpointId, clock),
+  );
   throwIfAborted(input.signal);
   const work = await deps.store.createStaging();
   let outcome: RestoreOutcome | undefined;
@@ -56,7 +58,10 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
     const restored = outcome;
     await clock.run('confirm', async () => {
       if (!(await isRunning(restored.pid))) {
-        throw new SnapbackError(ErrorCode.INTERNAL, `restored process ${restored.pid} exited right after the restore`);
+        throw new SnapbackError(
+          ErrorCode.INTERNAL,
+          `restored process ${restored.pid} exited right after the restore`,
+        );
       }
     });
     throwIfAborted(input.signal);
@@ -74,7 +79,9 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
   } catch (err) {
     const error = SnapbackError.from(err);
     if (outcome !== undefined) {
-      await deps.runtime.abandon(outcome).catch((e: unknown) => log.error({ err: e }, 'could not kill the half-restored tree'));
+      await deps.runtime
+        .abandon(outcome)
+        .catch((e: unknown) => log.error({ err: e }, 'could not kill the half-restored tree'));
     }
     await deps.store.discardStaging(work).catch(() => {});
     log.warn({ err: error, phase: error.phase }, 'restore failed');
@@ -82,7 +89,11 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
   }
 }
 
-async function verifyCheckpoint(deps: ExecutorDeps, id: string, clock: PhaseClock): Promise<{ dir: string; manifest: Manifest }> {
+async function verifyCheckpoint(
+  deps: ExecutorDeps,
+  id: string,
+  clock: PhaseClock,
+): Promise<{ dir: string; manifest: Manifest }> {
   const dir = await deps.store.currentDir(id);
   if (dir === undefined) throw new SnapbackError(ErrorCode.NOT_FOUND, `no checkpoint with id ${id}`);
   const manifest = await readManifest(dir);
@@ -119,9 +130,13 @@ async function resumeCuda(
   // Pids inside the restored namespace are the checkpointed ones; the host sees new ones.
   const pids = await hostPidsOf(await processTree(outcome.pid), manifest.cuda.pids);
   if (pids.length !== manifest.cuda.pids.length) {
-    throw new SnapbackError(ErrorCode.INTERNAL, 'not every checkpointed CUDA process was found after the CRIU restore', {
-      phase: 'cudaRestore',
-    });
+    throw new SnapbackError(
+      ErrorCode.INTERNAL,
+      'not every checkpointed CUDA process was found after the CRIU restore',
+      {
+        phase: 'cudaRestore',
+      },
+    );
   }
   const deviceMap = await cuda.deviceMap(manifest.cuda.gpus);
   await cuda.resume(pids, clock, deviceMap, input.signal);

@@ -2,17 +2,37 @@
 import { checkpointCall } from '../../agent/client.js';
 import { loadConfig } from '../../config/load-config.js';
 import type { OptionsSpec } from '../../config/options.js';
-import { clientOptions, deadlineIn, formatBytes, formatDurations, printJson, withAgent } from '../client-options.js';
+import {
+  clientOptions,
+  deadlineIn,
+  formatBytes,
+  formatDurations,
+  printJson,
+  withAgent,
+} from '../client-options.js';
 import { defineCommand } from '../command.js';
 import { createProgressPrinter } from '../progress.js';
 
 const options = {
   ...clientOptions,
-  target: { type: 'string', required: true, valueName: 'NAME', description: 'workload name (process runtime) or pod' },
+  target: {
+    type: 'string',
+    required: true,
+    valueName: 'NAME',
+    description: 'workload name (process runtime) or pod',
+  },
   namespace: { type: 'string', default: 'default', description: 'namespace of the pod' },
   container: { type: 'string', description: 'container of the pod (default: the first)' },
-  id: { type: 'string', valueName: 'ID', description: 'checkpoint id, a DNS-1123 label (default: derived from the target)' },
-  stop: { type: 'boolean', default: false, description: 'stop the workload once the checkpoint is safely stored' },
+  id: {
+    type: 'string',
+    valueName: 'ID',
+    description: 'checkpoint id, a DNS-1123 label (default: derived from the target)',
+  },
+  stop: {
+    type: 'boolean',
+    default: false,
+    description: 'stop the workload once the checkpoint is safely stored',
+  },
   replace: { type: 'boolean', default: false, description: 'replace an existing checkpoint of this id' },
   noCuda: { type: 'boolean', default: false, description: 'skip the CUDA phase' },
 } as const satisfies OptionsSpec;
@@ -51,7 +71,9 @@ export const checkpointCommand = defineCommand({
     if (values.json) printJson(io, output);
     else {
       const how = result.reused ? 'already existed' : 'written';
-      io.stdout.write(`checkpoint ${output.checkpointId} ${how}: ${formatBytes(output.sizeBytes)} at ${output.location}\n`);
+      io.stdout.write(
+        `checkpoint ${output.checkpointId} ${how}: ${formatBytes(output.sizeBytes)} at ${output.location}\n`,
+      );
       io.stdout.write(`  ${formatDurations(output.durations)}\n`);
     }
     return 0;

@@ -2,19 +2,21 @@
 import type { Command } from '../command.js';
 import { agentCommand } from './agent.js';
 import { checkpointCommand } from './checkpoint.js';
+import { functionCommand } from './function.js';
 import { inspectCommand, listCommand } from './list.js';
 import { notBuilt } from './not-built.js';
 import { restoreCommand } from './restore.js';
 import { runCommand } from './run.js';
+import { sendCommand } from './send.js';
 
 export const commands: readonly Command[] = [
   agentCommand,
-  notBuilt('function', 'serve the event functions: checkpoint, restore, preemption, or all'),
+  functionCommand,
   runCommand,
   checkpointCommand,
   restoreCommand,
   listCommand,
   inspectCommand,
-  notBuilt('send', 'post a CloudEvent to a function'),
+  sendCommand,
   notBuilt('demo', 'run the end-to-end demo on this machine'),
 ];

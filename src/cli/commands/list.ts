@@ -23,7 +23,11 @@ export const listCommand = defineCommand({
     }));
     if (values.json) printJson(io, { checkpoints: rows });
     else if (rows.length === 0) io.stdout.write('no checkpoints\n');
-    else for (const r of rows) io.stdout.write(`${r.checkpointId.padEnd(40)} ${formatBytes(r.sizeBytes).padStart(10)}  ${r.createdAt}\n`);
+    else
+      for (const r of rows)
+        io.stdout.write(
+          `${r.checkpointId.padEnd(40)} ${formatBytes(r.sizeBytes).padStart(10)}  ${r.createdAt}\n`,
+        );
     return 0;
   },
 });
@@ -41,7 +45,12 @@ export const inspectCommand = defineCommand({
   async run(argv, io) {
     const { values } = loadConfig(inspectOptions, argv, io.env);
     const info = await withAgent(values.agent, (client) =>
-      unaryCall(client, 'GetCheckpoint', { checkpointId: values.id }, { deadline: deadlineIn(values.timeout) }),
+      unaryCall(
+        client,
+        'GetCheckpoint',
+        { checkpointId: values.id },
+        { deadline: deadlineIn(values.timeout) },
+      ),
     );
     printJson(io, JSON.parse(info.manifestJson));
     return 0;

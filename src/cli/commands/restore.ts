@@ -9,7 +9,11 @@ import { createProgressPrinter } from '../progress.js';
 const options = {
   ...clientOptions,
   id: { type: 'string', required: true, valueName: 'ID', description: 'checkpoint id' },
-  name: { type: 'string', valueName: 'NAME', description: 'restore as this workload (process) or into this placeholder pod' },
+  name: {
+    type: 'string',
+    valueName: 'NAME',
+    description: 'restore as this workload (process) or into this placeholder pod',
+  },
   namespace: { type: 'string', default: 'default', description: 'namespace of the placeholder pod' },
   container: { type: 'string', description: 'container of the placeholder pod' },
   noCuda: { type: 'boolean', default: false, description: 'skip the CUDA phase' },
@@ -28,7 +32,11 @@ export const restoreCommand = defineCommand({
         client,
         {
           checkpointId: values.id,
-          ...(values.name === undefined ? {} : { target: { namespace: values.namespace, pod: values.name, container: values.container ?? '' } }),
+          ...(values.name === undefined
+            ? {}
+            : {
+                target: { namespace: values.namespace, pod: values.name, container: values.container ?? '' },
+              }),
           noCuda: values.noCuda,
         },
         { deadline: deadlineIn(values.timeout), signal: io.signal, onProgress: progress.update },

@@ -1,15 +1,26 @@
 /** `snapback run`: start a workload under the process runtime, known to the agent by name. */
 import { unaryCall } from '../../agent/client.js';
-import { ErrorCode, SnapbackError } from '../../errors.js';
 import { loadConfig } from '../../config/load-config.js';
 import type { OptionsSpec } from '../../config/options.js';
+import { ErrorCode, SnapbackError } from '../../errors.js';
 import { agentAddressOption, printJson, withAgent } from '../client-options.js';
 import { defineCommand } from '../command.js';
 
 const options = {
   agent: agentAddressOption,
-  name: { type: 'string', required: true, valueName: 'NAME', description: 'name of the workload (DNS-1123 label)' },
-  env: { type: 'string[]', default: [], valueName: 'K=V', description: 'environment variables for the workload (repeatable)', schema: { pattern: '^[A-Za-z_][A-Za-z0-9_]*=' } },
+  name: {
+    type: 'string',
+    required: true,
+    valueName: 'NAME',
+    description: 'name of the workload (DNS-1123 label)',
+  },
+  env: {
+    type: 'string[]',
+    default: [],
+    valueName: 'K=V',
+    description: 'environment variables for the workload (repeatable)',
+    schema: { pattern: '^[A-Za-z_][A-Za-z0-9_]*=' },
+  },
   cwd: { type: 'string', valueName: 'DIR', description: 'working directory (default: the current one)' },
   json: { type: 'boolean', default: false, description: 'print one JSON object on stdout' },
 } as const satisfies OptionsSpec;
@@ -22,14 +33,24 @@ export const runCommand = defineCommand({
   async run(argv, io) {
     const { values, positionals } = loadConfig(options, argv, io.env);
     if (positionals.length === 0) {
-      throw new SnapbackError(ErrorCode.INVALID_ARGUMENT, 'no command given', { details: [{ field: '-- CMD', message: 'a command to run is required after --' }] });
+      throw new SnapbackError(ErrorCode.INVALID_ARGUMENT, 'no command given', {
+        details: [{ field: '-- CMD', message: 'a command to run is required after --' }],
+      });
     }
-    const env = Object.fromEntries(values.env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+    const env = Object.fromEntries(
+      values.env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+    );
     const workload = await withAgent(values.agent, (client) =>
-      unaryCall(client, 'StartWorkload', { name: values.name, command: positionals, cwd: values.cwd ?? process.cwd(), env }),
+      unaryCall(client, 'StartWorkload', {
+        name: values.name,
+        command: positionals,
+        cwd: values.cwd ?? process.cwd(),
+        env,
+      }),
     );
     if (values.json) printJson(io, workload);
-    else io.stdout.write(`started ${workload.name} (pid ${workload.pid}); output in ${workload.stdoutPath}\n`);
+    else
+      io.stdout.write(`started ${workload.name} (pid ${workload.pid}); output in ${workload.stdoutPath}\n`);
     return 0;
   },
 });

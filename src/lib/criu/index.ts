@@ -23,7 +23,12 @@ export interface Criu {
   /** Runs `criu dump`; `via` is a command prefix that runs it elsewhere (e.g. nsenter into namespaces). */
   dump(options: DumpOptions, signal?: AbortSignal, via?: readonly string[]): Promise<void>;
   /** Restores detached; returns the PID of the restored root task. */
-  restore(options: RestoreOptions, signal?: AbortSignal, extraFds?: readonly number[], via?: readonly string[]): Promise<number>;
+  restore(
+    options: RestoreOptions,
+    signal?: AbortSignal,
+    extraFds?: readonly number[],
+    via?: readonly string[],
+  ): Promise<number>;
   readonly settings: CriuSettings;
 }
 

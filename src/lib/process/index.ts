@@ -1,3 +1,9 @@
 /** The process runtime: workloads the agent starts itself, each in its own PID namespace. */
-export { createProcessRuntime, type ProcessRuntime, type StartRequest, type WorkloadStatus } from './runtime.js';
+
 export { isRunning, processTree } from '../procfs/index.js';
+export {
+  createProcessRuntime,
+  type ProcessRuntime,
+  type StartRequest,
+  type WorkloadStatus,
+} from './runtime.js';

@@ -26,16 +26,24 @@ export async function launchWorkload(options: LaunchOptions): Promise<number> {
   const stdout = await open(options.stdoutPath, 'a', 0o600);
   const stderr = await open(options.stderrPath, 'a', 0o600);
   try {
-    const child = spawn('unshare', ['--pid', '--fork', 'setsid', options.noIoUringLauncher, ...options.command], {
-      cwd: options.cwd,
-      env: options.env,
-      detached: true,
-      stdio: ['ignore', stdout.fd, stderr.fd],
-    });
+    const child = spawn(
+      'unshare',
+      ['--pid', '--fork', 'setsid', options.noIoUringLauncher, ...options.command],
+      {
+        cwd: options.cwd,
+        env: options.env,
+        detached: true,
+        stdio: ['ignore', stdout.fd, stderr.fd],
+      },
+    );
     const spawned = await new Promise<number>((resolve, reject) => {
       child.once('spawn', () => resolve(child.pid!));
       child.once('error', (err) =>
-        reject(new SnapbackError(ErrorCode.FAILED_PRECONDITION, `cannot start workload: ${err.message}`, { cause: err })),
+        reject(
+          new SnapbackError(ErrorCode.FAILED_PRECONDITION, `cannot start workload: ${err.message}`, {
+            cause: err,
+          }),
+        ),
       );
     });
     child.unref();
@@ -46,7 +54,10 @@ export async function launchWorkload(options: LaunchOptions): Promise<number> {
       if (!(await isRunning(spawned))) break;
       await sleep(10);
     }
-    throw new SnapbackError(ErrorCode.FAILED_PRECONDITION, `workload ${options.command.join(' ')} exited at start; see ${options.stderrPath}`);
+    throw new SnapbackError(
+      ErrorCode.FAILED_PRECONDITION,
+      `workload ${options.command.join(' ')} exited at start; see ${options.stderrPath}`,
+    );
   } finally {
     await stdout.close();
     await stderr.close();

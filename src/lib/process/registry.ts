@@ -54,7 +54,10 @@ export function createWorkloadRegistry(stateDir: string): WorkloadRegistry {
     },
     async put(record) {
       await mkdir(dirOf(record.name), { recursive: true, mode: 0o700 });
-      await writeFileDurably(join(dirOf(record.name), 'workload.json'), `${JSON.stringify(record, null, 2)}\n`);
+      await writeFileDurably(
+        join(dirOf(record.name), 'workload.json'),
+        `${JSON.stringify(record, null, 2)}\n`,
+      );
     },
     async list() {
       const names = await readdir(root).catch(() => [] as string[]);

@@ -7,9 +7,9 @@ import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode, SnapbackError } from '../../errors.js';
+import { isRunning, namespacePid, pidsWithIoUring, processTree } from '../procfs/index.js';
 import type { Inspection, RestoreContext, RestoreOutcome, Runtime, TargetRef } from '../runtime/index.js';
 import { launchWorkload } from './launch.js';
-import { isRunning, namespacePid, pidsWithIoUring, processTree } from '../procfs/index.js';
 import { assertWorkloadName, createWorkloadRegistry, type WorkloadRecord } from './registry.js';
 
 export type { WorkloadRecord };
@@ -48,7 +48,10 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): ProcessRun
   const assertNameFree = async (name: string) => {
     const existing = await registry.get(name);
     if (existing !== undefined && (await isRunning(existing.pid))) {
-      throw new SnapbackError(ErrorCode.ALREADY_EXISTS, `a workload named ${name} is already running (pid ${existing.pid})`);
+      throw new SnapbackError(
+        ErrorCode.ALREADY_EXISTS,
+        `a workload named ${name} is already running (pid ${existing.pid})`,
+      );
     }
   };
   const killAndWait = async (pid: number) => {
@@ -108,9 +111,13 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): ProcessRun
     async inspect(target: TargetRef): Promise<Inspection> {
       const name = assertWorkloadName(target.pod);
       const record = await registry.get(name);
-      if (record === undefined) throw new SnapbackError(ErrorCode.NOT_FOUND, `no workload named ${name} on this agent`);
+      if (record === undefined)
+        throw new SnapbackError(ErrorCode.NOT_FOUND, `no workload named ${name} on this agent`);
       if (!(await isRunning(record.pid))) {
-        throw new SnapbackError(ErrorCode.FAILED_PRECONDITION, `workload ${name} is not running (pid ${record.pid} has exited)`);
+        throw new SnapbackError(
+          ErrorCode.FAILED_PRECONDITION,
+          `workload ${name} is not running (pid ${record.pid} has exited)`,
+        );
       }
       const pids = await processTree(record.pid);
       const withIoUring = await pidsWithIoUring(pids);
@@ -179,7 +186,12 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): ProcessRun
         const criuRestore = performance.now() - started;
         record.pid = pid;
         await registry.put(record);
-        return { pid, namespacePid: await namespacePid(pid), workload: name, durations: { setup, criuRestore } };
+        return {
+          pid,
+          namespacePid: await namespacePid(pid),
+          workload: name,
+          durations: { setup, criuRestore },
+        };
       } finally {
         await stdout.close();
         await stderr.close();

@@ -84,3 +84,9 @@ export async function hostPidsOf(tree: readonly number[], nsPids: readonly numbe
   }
   return nsPids.map((ns) => byNs.get(ns)).filter((p): p is number => p !== undefined);
 }
+
+/** The working directories of `pids` (those still readable), without duplicates. */
+export async function workingDirectories(pids: readonly number[]): Promise<string[]> {
+  const dirs = await Promise.all(pids.map((pid) => readlink(`/proc/${pid}/cwd`).catch(() => undefined)));
+  return [...new Set(dirs.filter((d): d is string => d !== undefined))];
+}

@@ -112,5 +112,10 @@ async function explain(stderr: string, logFile: string | undefined): Promise<str
     .map((l) => l.trimEnd())
     .filter((l) => l !== '');
   if (lines.length === 0) return '';
-  return `:\n  ${lines.slice(-TAIL_LINES).join('\n  ')}`;
+  // Tools like criu log their reason early ("Error (file.c:N): …") and a generic failure last.
+  const tail = lines.slice(-TAIL_LINES / 2);
+  const errors = lines
+    .filter((l) => /\b(Error|error|fatal|FATAL)\b/.test(l) && !tail.includes(l))
+    .slice(0, TAIL_LINES / 2);
+  return `:\n  ${[...errors, ...(errors.length > 0 ? ['…'] : []), ...tail].join('\n  ')}`;
 }

@@ -2,9 +2,10 @@
  * Writes that survive a crash: data fsynced before the rename that publishes it, and the directory
  * fsynced after, so a reader sees either the old state or the complete new one.
  */
+
+import { randomUUID } from 'node:crypto';
 import { open, readdir, rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { randomUUID } from 'node:crypto';
 
 export async function fsyncPath(path: string): Promise<void> {
   const handle = await open(path, 'r');

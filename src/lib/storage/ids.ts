@@ -5,7 +5,9 @@
 import { createHash } from 'node:crypto';
 import { ErrorCode, SnapbackError } from '../../errors.js';
 
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+/** As a JSON Schema pattern too: a DNS-1123 label of at most 63 characters. */
+export const DNS1123_LABEL_PATTERN = '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$';
+const DNS1123_LABEL = new RegExp(DNS1123_LABEL_PATTERN);
 export const MAX_ID_LENGTH = 63;
 /** Names the storage layout uses beside checkpoints (DESIGN §5). */
 const RESERVED_IDS = new Set(['tmp']);
@@ -32,20 +34,20 @@ export function assertCheckpointId(id: string, field = 'checkpointId'): string {
 }
 
 /**
- * A stable id for a target: readable parts, then a short hash of the whole so that distinct targets
- * never collide after truncation or lowercasing.
+ * A stable id: a readable part, then a short hash of `identity` so that distinct identities never collide
+ * after truncation or lower-casing. Always a valid checkpoint id, whatever the input.
  */
-export function deriveCheckpointId(parts: readonly string[]): string {
-  const hash = createHash('sha256').update(parts.join('/')).digest('hex').slice(0, 8);
-  const readable = parts
-    .join('-')
+export function deriveCheckpointId(readable: string, identity: readonly string[], hashLength = 8): string {
+  // NUL-separated, so that parts cannot run together ("a","bc" vs "ab","c").
+  const hash = createHash('sha256').update(identity.join('\0')).digest('hex').slice(0, hashLength);
+  const label = readable
     .toLowerCase()
     .replace(/[^a-z0-9-]+/g, '-')
     .replace(/-+/g, '-')
-    .replace(/^-|-$/g, '')
+    .replace(/^-+/, '')
     .slice(0, MAX_ID_LENGTH - hash.length - 1)
-    .replace(/-$/, '');
-  return readable === '' ? `ckpt-${hash}` : `${readable}-${hash}`;
+    .replace(/-+$/, '');
+  return label === '' ? `ckpt-${hash}` : `${label}-${hash}`;
 }
 
 /** Control characters shown escaped, so an error message never carries them raw. */

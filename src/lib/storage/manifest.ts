@@ -11,6 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { ErrorCode, SnapbackError } from '../../errors.js';
 import { ajv, detailsOf } from '../../validation/ajv.js';
 import { writeFileDurably } from './durable.js';
+import { DNS1123_LABEL_PATTERN } from './ids.js';
 import { assertInside } from './paths.js';
 
 export const MANIFEST_FILE = 'manifest.json';
@@ -42,10 +43,23 @@ export interface Manifest {
 const validateManifest = ajv.compile<Manifest>({
   $id: 'https://snapback.io/schemas/manifest-v1.json',
   type: 'object',
-  required: ['schemaVersion', 'checkpointId', 'version', 'createdAt', 'node', 'runtime', 'target', 'workload', 'criu', 'durations', 'sizeBytes', 'files'],
+  required: [
+    'schemaVersion',
+    'checkpointId',
+    'version',
+    'createdAt',
+    'node',
+    'runtime',
+    'target',
+    'workload',
+    'criu',
+    'durations',
+    'sizeBytes',
+    'files',
+  ],
   properties: {
     schemaVersion: { const: MANIFEST_SCHEMA_VERSION },
-    checkpointId: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63 },
+    checkpointId: { type: 'string', pattern: DNS1123_LABEL_PATTERN },
     version: { type: 'string', format: 'uuid' },
     createdAt: { type: 'string', format: 'date-time' },
     node: { type: 'string' },
@@ -66,7 +80,10 @@ const validateManifest = ajv.compile<Manifest>({
     cuda: {
       type: 'object',
       required: ['pids', 'gpus'],
-      properties: { pids: { type: 'array', items: { type: 'integer' } }, gpus: { type: 'array', items: { type: 'string' } } },
+      properties: {
+        pids: { type: 'array', items: { type: 'integer' } },
+        gpus: { type: 'array', items: { type: 'string' } },
+      },
       additionalProperties: false,
     },
     durations: { type: 'object', additionalProperties: { type: 'number', minimum: 0 } },
@@ -103,7 +120,10 @@ export async function describeFiles(dir: string, onBytes?: (n: number) => void):
 
 export async function writeManifest(dir: string, manifest: Manifest): Promise<void> {
   if (!validateManifest(manifest)) {
-    throw new SnapbackError(ErrorCode.INTERNAL, `refusing to write an invalid manifest: ${JSON.stringify(validateManifest.errors)}`);
+    throw new SnapbackError(
+      ErrorCode.INTERNAL,
+      `refusing to write an invalid manifest: ${JSON.stringify(validateManifest.errors)}`,
+    );
   }
   await writeFileDurably(join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
 }
@@ -114,13 +134,19 @@ export async function readManifest(dir: string): Promise<Manifest> {
   try {
     text = await readFile(join(dir, MANIFEST_FILE), 'utf8');
   } catch (err) {
-    throw new SnapbackError(ErrorCode.FAILED_PRECONDITION, `checkpoint at ${dir} has no readable ${MANIFEST_FILE}`, { cause: err });
+    throw new SnapbackError(
+      ErrorCode.FAILED_PRECONDITION,
+      `checkpoint at ${dir} has no readable ${MANIFEST_FILE}`,
+      { cause: err },
+    );
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    throw new SnapbackError(ErrorCode.FAILED_PRECONDITION, `${MANIFEST_FILE} of ${dir} is not JSON`, { cause: err });
+    throw new SnapbackError(ErrorCode.FAILED_PRECONDITION, `${MANIFEST_FILE} of ${dir} is not JSON`, {
+      cause: err,
+    });
   }
   if (!validateManifest(parsed)) {
     const details = detailsOf(validateManifest.errors, 'manifest');
@@ -134,7 +160,11 @@ export async function readManifest(dir: string): Promise<Manifest> {
 }
 
 /** Checks every listed file's size and sha256; FAILED_PRECONDITION naming each file that differs. */
-export async function verifyFiles(dir: string, manifest: Manifest, onBytes?: (n: number) => void): Promise<void> {
+export async function verifyFiles(
+  dir: string,
+  manifest: Manifest,
+  onBytes?: (n: number) => void,
+): Promise<void> {
   const problems: string[] = [];
   for (const file of manifest.files) {
     const path = join(dir, file.path);
@@ -166,16 +196,22 @@ export async function verifyFiles(dir: string, manifest: Manifest, onBytes?: (n:
   }
 }
 
-async function hashFile(path: string, onBytes?: (n: number) => void): Promise<{ size: number; sha256: string }> {
+async function hashFile(
+  path: string,
+  onBytes?: (n: number) => void,
+): Promise<{ size: number; sha256: string }> {
   const hash = createHash('sha256');
   let size = 0;
-  await pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), async (source: AsyncIterable<Buffer>) => {
-    for await (const chunk of source) {
-      hash.update(chunk);
-      size += chunk.length;
-      onBytes?.(chunk.length);
-    }
-  });
+  await pipeline(
+    createReadStream(path, { highWaterMark: 1 << 20 }),
+    async (source: AsyncIterable<Buffer>) => {
+      for await (const chunk of source) {
+        hash.update(chunk);
+        size += chunk.length;
+        onBytes?.(chunk.length);
+      }
+    },
+  );
   return { size, sha256: hash.digest('hex') };
 }
 

@@ -30,7 +30,8 @@ export function storagePaths(base: string): StoragePaths {
     return path;
   };
   const uuid = (value: string) => {
-    if (!UUID.test(value)) throw new SnapbackError(ErrorCode.INVALID_ARGUMENT, `"${value}" is not a version uuid`);
+    if (!UUID.test(value))
+      throw new SnapbackError(ErrorCode.INVALID_ARGUMENT, `"${value}" is not a version uuid`);
     return value;
   };
   return {

@@ -10,7 +10,14 @@ import { ErrorCode, SnapbackError } from '../../errors.js';
 import { fsyncPath } from './durable.js';
 import { checkpointIdProblem } from './ids.js';
 import { type Manifest, readManifest } from './manifest.js';
-import { CURRENT_LINK, realPathInside, STAGING_DIR, type StoragePaths, storagePaths, VERSIONS_DIR } from './paths.js';
+import {
+  CURRENT_LINK,
+  realPathInside,
+  STAGING_DIR,
+  type StoragePaths,
+  storagePaths,
+  VERSIONS_DIR,
+} from './paths.js';
 
 export interface Staging {
   uuid: string;
@@ -80,8 +87,19 @@ export function createCheckpointStore(base: string): CheckpointStore {
     async createStaging() {
       const uuid = randomUUID();
       const dir = paths.staging(uuid);
-      await mkdir(join(paths.base, STAGING_DIR), { recursive: true, mode: 0o700 });
-      await mkdir(dir, { mode: 0o700 });
+      try {
+        await mkdir(join(paths.base, STAGING_DIR), { recursive: true, mode: 0o700 });
+        await mkdir(dir, { mode: 0o700 });
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code ?? 'error';
+        throw new SnapbackError(
+          ErrorCode.FAILED_PRECONDITION,
+          `checkpoint storage is not writable (${code} creating its staging folder)`,
+          {
+            cause: err,
+          },
+        );
+      }
       return { uuid, dir };
     },
 
@@ -161,7 +179,9 @@ export function createCheckpointStore(base: string): CheckpointStore {
 
 async function checkpointIds(base: string): Promise<string[]> {
   const entries = await readdir(base, { withFileTypes: true }).catch(() => []);
-  return entries.filter((e) => e.isDirectory() && checkpointIdProblem(e.name) === undefined).map((e) => e.name);
+  return entries
+    .filter((e) => e.isDirectory() && checkpointIdProblem(e.name) === undefined)
+    .map((e) => e.name);
 }
 
 /** The version uuid `current` points at; a link pointing anywhere but versions/<uuid> is refused. */
@@ -174,7 +194,10 @@ async function currentVersion(paths: StoragePaths, id: string): Promise<string |
   }
   const version = basename(target);
   if (target !== join(VERSIONS_DIR, version)) {
-    throw new SnapbackError(ErrorCode.FAILED_PRECONDITION, `checkpoint ${id}: "current" points outside its versions (${target})`);
+    throw new SnapbackError(
+      ErrorCode.FAILED_PRECONDITION,
+      `checkpoint ${id}: "current" points outside its versions (${target})`,
+    );
   }
   paths.version(id, version); // validates the uuid shape
   return version;

@@ -1,0 +1,168 @@
+/**
+ * `snapback function <checkpoint|restore|preemption|all>`: serve the event functions. Cluster mode reads
+ * the Kubernetes API (in-cluster, or `--kubeconfig`); local mode talks to one agent (`--agent --node`).
+ */
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { loadConfig } from '../../config/load-config.js';
+import { createAgentClient } from '../../dispatch/agent-client.js';
+import { createKubeResolver } from '../../dispatch/kube-resolver.js';
+import { createKubeRecorder } from '../../dispatch/recorder.js';
+import { createLocalResolver } from '../../dispatch/resolver.js';
+import { ErrorCode, SnapbackError } from '../../errors.js';
+import { type FunctionName, functionNames } from '../../functions/context.js';
+import { startFunctionsServer } from '../../functions/server.js';
+import { createRootLogger } from '../../log.js';
+import { defineCommand } from '../command.js';
+
+const options = {
+  port: {
+    type: 'integer',
+    env: 'PORT',
+    default: 8080,
+    description: 'HTTP port',
+    schema: { minimum: 0, maximum: 65535 },
+  },
+  agent: {
+    type: 'string',
+    env: 'SNAPBACK_AGENT',
+    valueName: 'HOST:PORT',
+    description: 'local mode: the agent',
+  },
+  node: { type: 'string', env: 'NODE_NAME', description: 'local mode: the node the agent serves' },
+  providerId: {
+    type: 'string',
+    env: 'SNAPBACK_PROVIDER_ID',
+    description: "local mode: the node's provider id",
+  },
+  sink: {
+    type: 'string',
+    env: 'K_SINK',
+    valueName: 'URL',
+    description: 'send completion events here',
+    schema: { format: 'uri' },
+  },
+  kubeconfig: {
+    type: 'string',
+    env: 'KUBECONFIG',
+    valueName: 'PATH',
+    description: 'cluster mode outside the cluster',
+  },
+  agentNamespace: {
+    type: 'string',
+    env: 'SNAPBACK_AGENT_NAMESPACE',
+    description: 'namespace of the agent pods',
+  },
+  agentPort: {
+    type: 'integer',
+    env: 'SNAPBACK_AGENT_PORT',
+    default: 7070,
+    description: "agents' gRPC port",
+  },
+  concurrency: {
+    type: 'integer',
+    env: 'SNAPBACK_CONCURRENCY',
+    default: 8,
+    description: 'parallel checkpoints per node',
+    schema: { minimum: 1 },
+  },
+  safetyMarginMs: {
+    type: 'integer',
+    env: 'SNAPBACK_SAFETY_MARGIN_MS',
+    default: 10000,
+    description: 'kept free before a deadline',
+    schema: { minimum: 0 },
+  },
+  maxBodyBytes: {
+    type: 'integer',
+    env: 'SNAPBACK_MAX_BODY_BYTES',
+    default: 1048576,
+    description: 'largest request body',
+    schema: { minimum: 1 },
+  },
+  logLevel: { type: 'string', env: 'SNAPBACK_LOG_LEVEL', default: 'info', description: 'pino log level' },
+} as const;
+
+type Values = ReturnType<typeof loadConfig<typeof options>>['values'];
+
+function parseName(positionals: readonly string[]): FunctionName | 'all' {
+  const name = positionals[0];
+  if (name === 'all' || functionNames.includes(name as FunctionName)) return name as FunctionName | 'all';
+  throw new SnapbackError(ErrorCode.INVALID_ARGUMENT, 'which function?', {
+    details: [{ field: 'FUNCTION', message: `must be one of ${[...functionNames, 'all'].join(', ')}` }],
+  });
+}
+
+function kubeConfigOf(
+  values: Values,
+  env: Readonly<Record<string, string | undefined>>,
+): KubeConfig | undefined {
+  const kc = new KubeConfig();
+  if (values.kubeconfig !== undefined) kc.loadFromFile(values.kubeconfig);
+  else if (env['KUBERNETES_SERVICE_HOST']) kc.loadFromCluster();
+  else return undefined;
+  return kc;
+}
+
+export const functionCommand = defineCommand({
+  name: 'function',
+  summary: 'serve the event functions: checkpoint, restore, preemption, or all',
+  usage:
+    '<checkpoint|restore|preemption|all> [--port P] [--agent ADDR --node NAME] [--sink URL] [--kubeconfig PATH]',
+  options,
+  maxPositionals: 1,
+  async run(argv, io) {
+    const { values, positionals } = loadConfig(options, argv, io.env, { maxPositionals: 1 });
+    const serve = parseName(positionals);
+    if (values.agent !== undefined && values.node === undefined) {
+      throw new SnapbackError(ErrorCode.INVALID_ARGUMENT, 'local mode needs --node', {
+        details: [{ field: '--node', message: 'is required with --agent (or set NODE_NAME)' }],
+      });
+    }
+    const log = createRootLogger({ level: values.logLevel });
+    const agent = createAgentClient();
+    const kc = values.agent === undefined ? kubeConfigOf(values, io.env) : undefined;
+    if (values.agent === undefined && kc === undefined) {
+      throw new SnapbackError(ErrorCode.INVALID_ARGUMENT, 'no agent and no cluster', {
+        details: [
+          {
+            field: '--agent',
+            message: 'give --agent ADDR --node NAME, or --kubeconfig PATH, or run in a cluster',
+          },
+        ],
+      });
+    }
+    const api = kc?.makeApiClient(CoreV1Api);
+    const resolver = api
+      ? createKubeResolver(api, {
+          agentPort: values.agentPort,
+          ...(values.agentNamespace ? { agentNamespace: values.agentNamespace } : {}),
+        })
+      : createLocalResolver({
+          agent: values.agent!,
+          node: values.node!,
+          agentClient: agent,
+          ...(values.providerId ? { providerId: values.providerId } : {}),
+        });
+    const server = await startFunctionsServer(
+      {
+        serve,
+        resolver,
+        agent,
+        log,
+        ...(api ? { recorder: createKubeRecorder(api, log) } : {}),
+        ...(values.sink ? { sink: values.sink } : {}),
+        maxBodyBytes: values.maxBodyBytes,
+        fanOut: { concurrency: values.concurrency, safetyMarginMs: values.safetyMarginMs },
+      },
+      values.port,
+    );
+    log.info(
+      { port: server.port, serve, mode: api ? 'cluster' : 'local', sink: values.sink },
+      'functions listening',
+    );
+    if (!io.signal.aborted)
+      await new Promise((resolve) => io.signal.addEventListener('abort', resolve, { once: true }));
+    await server.close();
+    return 0;
+  },
+});

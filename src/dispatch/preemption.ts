@@ -1,0 +1,157 @@
+/**
+ * A preemption notice, handled: the nodes it names → every opted-in target on each → checkpoints in
+ * parallel (bounded), each with the remaining budget as its gRPC deadline → one summary per node.
+ * Checkpoint ids derive from the notice and the target, so a redelivered notice asks for the same ids.
+ */
+
+import { deriveCheckpointId } from '../events/checkpoint-id.js';
+import type { NodeRef, PreemptionNotice } from '../events/notices/notice.js';
+import type { CheckpointOutcomeData, PreemptionHandledData, RequestRef } from '../events/types.js';
+import { PodOutcome } from '../events/types.js';
+import { callDeadlineOf, type FanOutOptions, fanOut } from './fan-out.js';
+import { type DispatchDeps, durationsOf, errorDataOf, runCheckpoint } from './operations.js';
+import type { Located } from './resolver.js';
+
+export type FanOutSettings = Omit<FanOutOptions, 'deadline' | 'now'>;
+
+export const defaultFanOutSettings: FanOutSettings = {
+  concurrency: 8,
+  safetyMarginMs: 10_000,
+  defaultBudgetMs: 10 * 60_000,
+  minimumCallMs: 1_000,
+};
+
+export interface PreemptionResult {
+  handled: PreemptionHandledData[];
+  checkpoints: CheckpointOutcomeData[];
+}
+
+const describe = (ref: NodeRef): string =>
+  'node' in ref
+    ? ref.node
+    : 'providerIdSuffix' in ref
+      ? `providerID */${ref.providerIdSuffix}`
+      : `VM ${ref.vmName}`;
+
+export async function handlePreemption(
+  deps: DispatchDeps,
+  notice: PreemptionNotice,
+  request: RequestRef,
+  settings: FanOutSettings,
+  traceparent?: string,
+): Promise<PreemptionResult> {
+  const result: PreemptionResult = { handled: [], checkpoints: [] };
+  for (const ref of notice.nodes) {
+    const started = performance.now();
+    const base = {
+      format: notice.format,
+      urgency: notice.urgency,
+      ...(notice.deadline ? { deadline: notice.deadline.toISOString() } : {}),
+      request,
+    };
+    let nodes: string[];
+    try {
+      nodes = await deps.resolver.nodesFor(ref);
+    } catch (err) {
+      result.handled.push({
+        ...base,
+        node: describe(ref),
+        pods: [],
+        durations: durationsOf(undefined, performance.now() - started),
+        error: errorDataOf(err, 'resolve'),
+      });
+      continue;
+    }
+    if (nodes.length === 0) {
+      const error = { code: 'NOT_FOUND', phase: 'resolve', message: `no node matches ${describe(ref)}` };
+      result.handled.push({
+        ...base,
+        node: describe(ref),
+        pods: [],
+        durations: durationsOf(undefined, performance.now() - started),
+        error,
+      });
+      continue;
+    }
+    for (const node of nodes) {
+      const { handled, checkpoints } = await handleNode(deps, notice, request, settings, node, traceparent);
+      result.handled.push({
+        ...base,
+        ...handled,
+        durations: durationsOf(undefined, performance.now() - started),
+      });
+      result.checkpoints.push(...checkpoints);
+    }
+  }
+  return result;
+}
+
+async function handleNode(
+  deps: DispatchDeps,
+  notice: PreemptionNotice,
+  request: RequestRef,
+  settings: FanOutSettings,
+  node: string,
+  traceparent?: string,
+): Promise<{
+  handled: Pick<PreemptionHandledData, 'node' | 'pods' | 'error'>;
+  checkpoints: CheckpointOutcomeData[];
+}> {
+  let found: {
+    targets: Located[];
+    skipped: Array<Omit<Located, 'node' | 'agentAddress'> & { reason: string }>;
+  };
+  try {
+    found = await deps.resolver.targetsOn(node);
+  } catch (err) {
+    return { handled: { node, pods: [], error: errorDataOf(err, 'resolve') }, checkpoints: [] };
+  }
+  const idOf = (t: { namespace: string; pod: string; container: string }) =>
+    deriveCheckpointId({ ...request, ...t });
+  const options: FanOutOptions = { ...settings, ...(notice.deadline ? { deadline: notice.deadline } : {}) };
+  deps.log.info(
+    { node, targets: found.targets.length, deadline: callDeadlineOf(options) },
+    'preemption fan-out',
+  );
+  const results = await fanOut(found.targets, options, (target, deadline) =>
+    runCheckpoint(deps, {
+      request,
+      namespace: target.namespace,
+      pod: target.pod,
+      container: target.container,
+      checkpointId: idOf(target),
+      deadline,
+      located: target,
+      ...(traceparent ? { traceparent } : {}),
+    }),
+  );
+  const pods: PreemptionHandledData['pods'] = [];
+  const checkpoints: CheckpointOutcomeData[] = [];
+  results.forEach((r, i) => {
+    const target = found.targets[i]!;
+    const ids = {
+      namespace: target.namespace,
+      pod: target.pod,
+      container: target.container,
+      checkpointId: idOf(target),
+    };
+    if (!r.ok) {
+      pods.push({
+        ...ids,
+        outcome: PodOutcome.SKIPPED,
+        reason: `too late: ${Math.max(0, Math.round(r.leftMs))} ms left before the deadline`,
+      });
+      return;
+    }
+    checkpoints.push(r.value);
+    pods.push({
+      ...ids,
+      checkpointId: r.value.checkpointId,
+      outcome: r.value.error ? PodOutcome.FAILED : PodOutcome.CHECKPOINTED,
+      durations: r.value.durations,
+      ...(r.value.error ? { error: r.value.error } : {}),
+    });
+  });
+  for (const s of found.skipped) pods.push({ ...s, checkpointId: idOf(s), outcome: PodOutcome.SKIPPED });
+  return { handled: { node, pods }, checkpoints };
+}

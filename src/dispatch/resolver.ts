@@ -1,0 +1,87 @@
+/**
+ * Resolution: which agent acts on a target, which targets live on a node, which node a notice names.
+ * Two implementations: `createKubeResolver` (the Kubernetes API) and `createLocalResolver` (one agent, one
+ * node, no Kubernetes: `--agent ADDR --node NAME [--provider-id ID]`, pod = workload name).
+ */
+import { ErrorCode, SnapbackError } from '../errors.js';
+import type { NodeRef } from '../events/notices/notice.js';
+import type { AgentClient } from './agent-client.js';
+
+/** A target with everything needed to call its agent. */
+export interface Located {
+  namespace: string;
+  pod: string;
+  container: string;
+  node: string;
+  agentAddress: string;
+  /** The pod's uid, for Kubernetes Events on it. */
+  podUid?: string;
+}
+
+/** A pod on a node that will not be dispatched, and why. */
+export interface Skipped {
+  namespace: string;
+  pod: string;
+  container: string;
+  reason: string;
+}
+
+export interface Resolver {
+  /** Where `namespace/pod` runs and the agent of its node; NOT_FOUND / FAILED_PRECONDITION otherwise. */
+  locate(namespace: string, pod: string, container?: string): Promise<Located>;
+  /** The names of the nodes a notice refers to (empty when none matches). */
+  nodesFor(ref: NodeRef): Promise<string[]>;
+  /** Every opted-in target on a node, located, and those that cannot be dispatched. */
+  targetsOn(node: string): Promise<{ targets: Located[]; skipped: Skipped[] }>;
+  /** Whether Kubernetes Events can be recorded (cluster mode). */
+  readonly cluster: boolean;
+}
+
+export interface LocalResolverOptions {
+  agent: string;
+  node: string;
+  providerId?: string;
+  /** Lists workloads on the agent (process runtime), for node-wide notices. */
+  agentClient?: Pick<AgentClient, 'listWorkloads'>;
+}
+
+export const LOCAL_NAMESPACE = 'default';
+
+export function createLocalResolver(options: LocalResolverOptions): Resolver {
+  const located = (namespace: string, pod: string, container?: string): Located => ({
+    namespace,
+    pod,
+    container: container ?? '',
+    node: options.node,
+    agentAddress: options.agent,
+  });
+  return {
+    cluster: false,
+    async locate(namespace, pod, container) {
+      return located(namespace, pod, container);
+    },
+    async nodesFor(ref) {
+      const matches =
+        ('node' in ref && ref.node === options.node) ||
+        ('providerIdSuffix' in ref && options.providerId?.endsWith(ref.providerIdSuffix) === true) ||
+        ('vmName' in ref && ref.vmName.toLowerCase() === options.node.toLowerCase());
+      return matches ? [options.node] : [];
+    },
+    async targetsOn(node) {
+      if (node !== options.node) return { targets: [], skipped: [] };
+      if (options.agentClient === undefined) {
+        throw new SnapbackError(ErrorCode.FAILED_PRECONDITION, 'local mode cannot list workloads');
+      }
+      const workloads = await options.agentClient.listWorkloads(options.agent, {
+        deadline: new Date(Date.now() + 10_000),
+      });
+      const running = workloads.filter((w) => w.running);
+      return {
+        targets: running.map((w) => located(LOCAL_NAMESPACE, w.name)),
+        skipped: workloads
+          .filter((w) => !w.running)
+          .map((w) => ({ namespace: LOCAL_NAMESPACE, pod: w.name, container: '', reason: 'not running' })),
+      };
+    },
+  };
+}

@@ -1,0 +1,69 @@
+/**
+ * Knative ApiServerSource events in Resource mode (`dev.knative.apiserver.resource.update`, data = the Node)
+ * whose taints announce the node's end:
+ * - `aws-node-termination-handler/spot-itn`: NTH saw a spot interruption notice (2 minutes from the taint).
+ * - `karpenter.sh/disrupted`: Karpenter is about to drain the node (no deadline of its own).
+ * - `node.kubernetes.io/out-of-service`: the node is already down; act now (it likely fails).
+ * - `cloud.google.com/impending-node-termination`: GKE spot/preemptible VM, 30 seconds.
+ * Node updates without these taints are recognised and ignored: ApiServerSource sends every update.
+ */
+import { ErrorCode, SnapbackError } from '../../errors.js';
+import { ApiServerSourceType } from '../types.js';
+import { NoticeFormat, type NoticeResult, Urgency } from './notice.js';
+
+export interface Taint {
+  key: string;
+  value?: string;
+  effect?: string;
+  timeAdded?: string;
+}
+
+/** Per taint: how long after the taint the node goes (undefined: no deadline), and the urgency. */
+export const terminationTaints: Readonly<Record<string, { noticeMs: number | undefined; urgency: Urgency }>> =
+  {
+    'aws-node-termination-handler/spot-itn': { noticeMs: 120_000, urgency: Urgency.IMMINENT },
+    'karpenter.sh/disrupted': { noticeMs: undefined, urgency: Urgency.EARLY },
+    'node.kubernetes.io/out-of-service': { noticeMs: 0, urgency: Urgency.IMMINENT },
+    'cloud.google.com/impending-node-termination': { noticeMs: 30_000, urgency: Urgency.IMMINENT },
+  };
+
+export function looksLikeNodeResourceEvent(type: string, data: unknown): boolean {
+  return (
+    (type === ApiServerSourceType.UPDATE || type === ApiServerSourceType.ADD) &&
+    typeof data === 'object' &&
+    data !== null &&
+    (data as { kind?: unknown }).kind === 'Node'
+  );
+}
+
+export function parseNodeTaints(data: unknown, now: Date): NoticeResult {
+  const node = data as { metadata?: { name?: unknown }; spec?: { taints?: unknown } };
+  const name = node.metadata?.name;
+  if (typeof name !== 'string' || name === '') {
+    throw new SnapbackError(ErrorCode.INVALID_ARGUMENT, 'invalid Node event', {
+      details: [{ field: 'data.metadata.name', message: 'is required' }],
+    });
+  }
+  const taints = Array.isArray(node.spec?.taints) ? (node.spec.taints as Taint[]) : [];
+  const found = taints.filter((t) => typeof t?.key === 'string' && terminationTaints[t.key] !== undefined);
+  if (found.length === 0) {
+    return { format: NoticeFormat.NODE_TAINT, ignored: `node ${name} has no termination taint` };
+  }
+  let deadline: number | undefined;
+  let urgency: Urgency = Urgency.EARLY;
+  for (const taint of found) {
+    const rule = terminationTaints[taint.key]!;
+    if (rule.urgency === Urgency.IMMINENT) urgency = Urgency.IMMINENT;
+    if (rule.noticeMs === undefined) continue;
+    const added = taint.timeAdded ? Date.parse(taint.timeAdded) : Number.NaN;
+    const at = (Number.isNaN(added) ? now.getTime() : added) + rule.noticeMs;
+    deadline = deadline === undefined ? at : Math.min(deadline, at);
+  }
+  return {
+    format: NoticeFormat.NODE_TAINT,
+    urgency,
+    ...(deadline === undefined ? {} : { deadline: new Date(deadline) }),
+    nodes: [{ node: name }],
+    reason: `node ${name} tainted ${found.map((t) => t.key).join(', ')}`,
+  };
+}

@@ -1,0 +1,113 @@
+/**
+ * CloudEvent types snapback reads and writes (DESIGN §1), as reverse-DNS constants, and the shapes of
+ * their `data`. Inbound data is validated against the JSON Schemas in `schemas.ts` before it is typed.
+ */
+export const EventType = {
+  CHECKPOINT_REQUESTED: 'io.snapback.checkpoint.requested',
+  CHECKPOINT_COMPLETED: 'io.snapback.checkpoint.completed',
+  CHECKPOINT_FAILED: 'io.snapback.checkpoint.failed',
+  RESTORE_REQUESTED: 'io.snapback.restore.requested',
+  RESTORE_COMPLETED: 'io.snapback.restore.completed',
+  RESTORE_FAILED: 'io.snapback.restore.failed',
+  RESTORE_PAGES_COMPLETE: 'io.snapback.restore.pages-complete',
+  PREEMPTION_NOTICED: 'io.snapback.preemption.noticed',
+  PREEMPTION_HANDLED: 'io.snapback.preemption.handled',
+} as const;
+export type EventType = (typeof EventType)[keyof typeof EventType];
+
+/** Knative ApiServerSource event types in Resource mode (the object itself is the data). */
+export const ApiServerSourceType = {
+  ADD: 'dev.knative.apiserver.resource.add',
+  UPDATE: 'dev.knative.apiserver.resource.update',
+} as const;
+
+export interface CheckpointRequestedData {
+  namespace: string;
+  pod: string;
+  container?: string;
+  checkpointId?: string;
+  deadline?: string;
+  leaveRunning?: boolean;
+}
+
+export interface RestoreRequestedData {
+  checkpointId: string;
+  namespace: string;
+  pod: string;
+  container?: string;
+}
+
+export interface PreemptionNoticedData {
+  node: string;
+  deadline: string;
+  reason?: string;
+}
+
+/** Milliseconds per phase; `dispatch` and `total` are the function's, the rest the agent's. */
+export type Durations = Record<string, number>;
+
+export interface ErrorData {
+  code: string;
+  phase: string;
+  message: string;
+}
+
+/** Who asked: the inbound event's `source` and `id`. */
+export interface RequestRef {
+  source: string;
+  id: string;
+}
+
+export interface CheckpointOutcomeData {
+  checkpointId: string;
+  namespace: string;
+  pod: string;
+  container: string;
+  node?: string;
+  location?: string;
+  sizeBytes?: number;
+  reused?: boolean;
+  durations: Durations;
+  request: RequestRef;
+  error?: ErrorData;
+}
+
+export interface RestoreOutcomeData {
+  checkpointId: string;
+  namespace: string;
+  pod: string;
+  container: string;
+  node?: string;
+  restoredPid?: number;
+  durations: Durations;
+  request: RequestRef;
+  error?: ErrorData;
+}
+
+export const PodOutcome = {
+  CHECKPOINTED: 'checkpointed',
+  FAILED: 'failed',
+  SKIPPED: 'skipped',
+} as const;
+export type PodOutcome = (typeof PodOutcome)[keyof typeof PodOutcome];
+
+export interface PreemptionHandledData {
+  node: string;
+  format: string;
+  urgency: string;
+  deadline?: string;
+  request: RequestRef;
+  pods: Array<{
+    namespace: string;
+    pod: string;
+    container: string;
+    checkpointId: string;
+    outcome: PodOutcome;
+    reason?: string;
+    durations?: Durations;
+    error?: ErrorData;
+  }>;
+  durations: Durations;
+  /** Why the node could not be handled at all (no agent, no such node). */
+  error?: ErrorData;
+}

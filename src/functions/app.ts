@@ -1,0 +1,152 @@
+/**
+ * The functions' HTTP app, built from its dependencies (no listening, no environment): CloudEvents in
+ * (binary, structured, batch), validated all-or-nothing, routed to the checkpoint / restore / preemption
+ * functions, answered with completion events (reply, or the sink). Health and Prometheus metrics too.
+ */
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { checkpointFunction } from '../../functions/checkpoint/index.js';
+import { preemptionFunction } from '../../functions/preemption/index.js';
+import { restoreFunction } from '../../functions/restore/index.js';
+import type { AgentClient } from '../dispatch/agent-client.js';
+import { defaultFanOutSettings, type FanOutSettings } from '../dispatch/preemption.js';
+import { type EventRecorder, noopRecorder } from '../dispatch/recorder.js';
+import type { Resolver } from '../dispatch/resolver.js';
+import { ErrorCode, SnapbackError } from '../errors.js';
+import { contentModeOf } from '../events/http.js';
+import type { Logger } from '../log.js';
+import { type FunctionDefinition, type FunctionName, functionNames } from './context.js';
+import { IdempotencyCache, type IdempotencyOptions } from './idempotency.js';
+import { createFunctionMetrics, type FunctionMetrics } from './metrics.js';
+import { sendError } from './replies.js';
+import { handleEvents } from './request.js';
+import { createSinkSender, type SinkSender } from './sink.js';
+import type { AppState } from './state.js';
+
+export const definitions: Readonly<Record<FunctionName, FunctionDefinition>> = {
+  checkpoint: checkpointFunction,
+  restore: restoreFunction,
+  preemption: preemptionFunction,
+};
+
+export interface FunctionsAppDeps {
+  /** Which function(s) to serve; `all` routes by event type. */
+  serve: FunctionName | 'all';
+  resolver: Resolver;
+  agent: AgentClient;
+  log: Logger;
+  /** Kubernetes Events on pods (cluster mode); none by default. */
+  recorder?: EventRecorder;
+  /** Completion events go here (binary mode) instead of the HTTP reply. */
+  sink?: string | SinkSender;
+  /** `source` prefix of completion events (default `/snapback/functions`). */
+  source?: string;
+  maxBodyBytes?: number;
+  fanOut?: Partial<FanOutSettings>;
+  idempotency?: IdempotencyOptions;
+  sinkRetry?: { attempts?: number; baseDelayMs?: number };
+  metrics?: FunctionMetrics;
+  now?: () => Date;
+}
+
+export interface FunctionsApp {
+  app: express.Express;
+  metrics: FunctionMetrics;
+  /** Stops answering ready; the process closes the server and `agent` itself. */
+  drain(): void;
+}
+
+export function createFunctionsApp(deps: FunctionsAppDeps): FunctionsApp {
+  const metrics = deps.metrics ?? createFunctionMetrics();
+  const now = deps.now ?? (() => new Date());
+  const fanOut = { ...defaultFanOutSettings, ...deps.fanOut };
+  const dispatch = {
+    resolver: deps.resolver,
+    agent: deps.agent,
+    recorder: deps.recorder ?? noopRecorder,
+    log: deps.log,
+  };
+  const source = deps.source ?? '/snapback/functions';
+  const sink =
+    typeof deps.sink === 'string'
+      ? createSinkSender({ url: deps.sink, log: deps.log.child({ component: 'sink' }), ...deps.sinkRetry })
+      : deps.sink;
+  const served = deps.serve === 'all' ? functionNames.map((n) => definitions[n]) : [definitions[deps.serve]];
+  const state: AppState = {
+    served,
+    idempotency: new IdempotencyCache(deps.idempotency),
+    metrics,
+    sink,
+    log: deps.log,
+    now,
+    context: (fn, traceparent) => ({
+      log: deps.log.child({ component: 'function', function: fn }),
+      dispatch,
+      fanOut,
+      source: `${source}/${fn}`,
+      now,
+      ...(traceparent ? { traceparent } : {}),
+    }),
+  };
+  let ready = true;
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/health/liveness', (_req, res) => void res.json({ status: 'ok' }));
+  app.get(
+    '/health/readiness',
+    (_req, res) => void res.status(ready ? 200 : 503).json({ status: ready ? 'ok' : 'draining' }),
+  );
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  const body = express.raw({ type: () => true, limit: deps.maxBodyBytes ?? 1024 * 1024 });
+  const route = (path: string, functions: FunctionDefinition[]) =>
+    app.post(path, precheck(metrics, path), body, async (req: Request, res: Response) => {
+      const status = await handleEvents({ ...state, served: functions }, req, res);
+      metrics.requests.inc({ route: path, status: String(status) });
+    });
+  route('/', served);
+  for (const fn of served) route(`/${fn.name}`, [fn]);
+  app.use(bodyErrors(metrics, deps.log));
+  return {
+    app,
+    metrics,
+    drain: () => {
+      ready = false;
+    },
+  };
+}
+
+/** 415 before reading a body snapback cannot read. */
+function precheck(metrics: FunctionMetrics, path: string) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const mode = contentModeOf(req.headers);
+    if (typeof mode !== 'object') return next();
+    const message = `unsupported content type "${mode.unsupported}": send application/cloudevents+json, application/cloudevents-batch+json, or binary mode with JSON data`;
+    sendError(
+      res,
+      new SnapbackError(ErrorCode.INVALID_ARGUMENT, message, {
+        details: [{ field: 'content-type', message }],
+      }),
+      415,
+    );
+    metrics.requests.inc({ route: path, status: '415' });
+  };
+}
+
+/** Body-parser failures: 413 for an oversized body, 415 for an unknown encoding, 400 otherwise. */
+function bodyErrors(metrics: FunctionMetrics, log: Logger) {
+  return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const type = (err as { type?: unknown }).type;
+    const status = type === 'entity.too.large' ? 413 : type === 'encoding.unsupported' ? 415 : 400;
+    if (!res.headersSent) {
+      const message = status === 413 ? 'request body too large' : 'cannot read the request body';
+      sendError(
+        res,
+        new SnapbackError(ErrorCode.INVALID_ARGUMENT, message, { details: [{ field: '(body)', message }] }),
+        status,
+      );
+    }
+    log.warn({ err, path: req.path }, 'request body rejected');
+    metrics.requests.inc({ route: req.path, status: String(status) });
+  };
+}

@@ -1,0 +1,43 @@
+/**
+ * What a function's `handle(context, event)` receives (knative func style): a logger, the dispatch
+ * dependencies, fan-out settings and where its completion events come from.
+ */
+import type { CloudEvent } from 'cloudevents';
+import type { DispatchDeps } from '../dispatch/operations.js';
+import type { FanOutSettings } from '../dispatch/preemption.js';
+import type { Logger } from '../log.js';
+
+export const FunctionName = {
+  CHECKPOINT: 'checkpoint',
+  RESTORE: 'restore',
+  PREEMPTION: 'preemption',
+} as const;
+export type FunctionName = (typeof FunctionName)[keyof typeof FunctionName];
+export const functionNames: readonly FunctionName[] = Object.values(FunctionName);
+
+export interface FunctionContext {
+  log: Logger;
+  dispatch: DispatchDeps;
+  fanOut: FanOutSettings;
+  /** `source` of the completion events this function emits. */
+  source: string;
+  now: () => Date;
+  /** The request's `traceparent`, passed on to the agent. */
+  traceparent?: string;
+}
+
+export type Reply = CloudEvent<unknown> | CloudEvent<unknown>[] | undefined;
+
+export interface FunctionDefinition {
+  name: FunctionName;
+  /** Whether this function handles events of this kind. */
+  accepts(event: CloudEvent<unknown>): boolean;
+  /** Throws INVALID_ARGUMENT naming each failing field; run on every event before any is handled. */
+  validate(event: CloudEvent<unknown>, now: Date): void;
+  handle(context: FunctionContext, event: CloudEvent<unknown>): Promise<Reply>;
+}
+
+export function traceparentOf(event: CloudEvent<unknown>): string | undefined {
+  const value = (event as unknown as Record<string, unknown>)['traceparent'];
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}

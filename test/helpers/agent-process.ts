@@ -1,0 +1,111 @@
+/** Runs a real agent (the CLI, as users run it) on a loopback port, for integration tests. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type AgentClient, connectAgent } from '../../src/agent/client.js';
+import { waitFor } from './proc.js';
+
+export const snapbackBin = new URL('../../bin/snapback', import.meta.url).pathname;
+export const workloadScript = new URL('../fixtures/stateful-workload.py', import.meta.url).pathname;
+/** Debian's python3: CRIU-friendly (no io_uring) and on every machine of this kind. */
+export const python = '/usr/bin/python3';
+
+export interface AgentProcess {
+  address: string;
+  dir: string;
+  storage: string;
+  stateDir: string;
+  process: ChildProcess;
+  client: AgentClient;
+  logs(): string;
+  /** SIGTERM and wait (graceful: running operations finish first). */
+  stop(): Promise<void>;
+  /** SIGKILL, as a crash. */
+  kill(): Promise<void>;
+  /** Removes the test's folder. */
+  cleanup(): Promise<void>;
+}
+
+export interface StartAgentOptions {
+  dir?: string;
+  args?: string[];
+  env?: Record<string, string>;
+}
+
+export async function startAgent(options: StartAgentOptions = {}): Promise<AgentProcess> {
+  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'snapback-agent-')));
+  const storage = join(dir, 'checkpoints');
+  const stateDir = join(dir, 'state');
+  const child = spawn(
+    snapbackBin,
+    [
+      'agent',
+      '--listen',
+      '127.0.0.1:0',
+      '--storage',
+      storage,
+      '--state-dir',
+      stateDir,
+      '--node',
+      'test-node',
+      ...(options.args ?? []),
+    ],
+    { env: { ...process.env, LOG_LEVEL: 'debug', ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const address = await waitFor(
+    'the agent to listen',
+    () => {
+      if (child.exitCode !== null) throw new Error(`agent exited with ${child.exitCode}: ${stderr}`);
+      return /agent listening on (\S+)/.exec(stdout)?.[1];
+    },
+    20_000,
+  );
+  const client = connectAgent(address);
+  return {
+    address,
+    dir,
+    storage,
+    stateDir,
+    process: child,
+    client,
+    logs: () => stderr,
+    async stop() {
+      client.close();
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+    async kill() {
+      client.close();
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+    async cleanup() {
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Asks a stateful workload for the hash of its data. */
+export async function workloadHash(out: string): Promise<string> {
+  await rm(`${out}.hash`, { force: true });
+  await writeFile(`${out}.hash-request`, '');
+  return waitFor(
+    'the workload to hash its data',
+    async () => (await readFile(`${out}.hash`, 'utf8').catch(() => '')).trim() || undefined,
+    30_000,
+  );
+}
+
+export async function stagingEntries(storage: string): Promise<string[]> {
+  return readdir(join(storage, 'tmp')).catch(() => []);
+}

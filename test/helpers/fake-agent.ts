@@ -1,0 +1,120 @@
+/**
+ * A fake node agent: a real grpc-js server on 127.0.0.1:0 implementing the Agent contract, with behaviour
+ * the test controls per request (success with durations, failure with a status and phase, slowness).
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { AgentHandlers } from '../../src/agent/generated/snapback/agent/v1/Agent.js';
+import type { CheckpointRequest__Output } from '../../src/agent/generated/snapback/agent/v1/CheckpointRequest.js';
+import type { RestoreRequest__Output } from '../../src/agent/generated/snapback/agent/v1/RestoreRequest.js';
+import type { Workload } from '../../src/agent/generated/snapback/agent/v1/Workload.js';
+import { agentProto, ERROR_PHASE_KEY } from '../../src/agent/proto.js';
+
+export type Behaviour =
+  | { kind: 'ok'; delayMs?: number }
+  | { kind: 'fail'; code: grpc.status; phase: string; message: string }
+  | { kind: 'hang' };
+
+export interface FakeAgent {
+  address: string;
+  node: string;
+  checkpoints: Array<{
+    request: CheckpointRequest__Output;
+    deadline: grpc.Deadline;
+    metadata: grpc.Metadata;
+  }>;
+  restores: RestoreRequest__Output[];
+  behaviour: (request: CheckpointRequest__Output | RestoreRequest__Output) => Behaviour;
+  workloads: Workload[];
+  close(): Promise<void>;
+}
+
+const agentDurations = {
+  inspect: 3,
+  configure: 1,
+  cudaLock: 0,
+  cudaCheckpoint: 0,
+  criuDump: 40,
+  rootfs: 5,
+  promote: 1,
+  total: 52,
+};
+
+function fail(
+  call: grpc.ServerWritableStream<unknown, unknown>,
+  b: Extract<Behaviour, { kind: 'fail' }>,
+): void {
+  const metadata = new grpc.Metadata();
+  metadata.set(ERROR_PHASE_KEY, b.phase);
+  call.emit('error', { code: b.code, details: b.message, metadata });
+}
+
+export async function startFakeAgent(node: string): Promise<FakeAgent> {
+  const { Agent } = agentProto.snapback.agent.v1;
+  const server = new grpc.Server();
+  const agent: FakeAgent = {
+    address: '',
+    node,
+    checkpoints: [],
+    restores: [],
+    workloads: [],
+    behaviour: () => ({ kind: 'ok' }),
+    close: () =>
+      new Promise((resolve) => {
+        server.forceShutdown();
+        resolve();
+      }),
+  };
+  const handlers: Partial<AgentHandlers> = {
+    Checkpoint(call) {
+      agent.checkpoints.push({
+        request: call.request,
+        deadline: call.getDeadline(),
+        metadata: call.metadata,
+      });
+      const b = agent.behaviour(call.request);
+      if (b.kind === 'hang') return;
+      if (b.kind === 'fail') return fail(call, b);
+      setTimeout(() => {
+        if (call.cancelled) return;
+        call.write({ progress: { phase: 'criuDump', state: 'STARTED' } });
+        const id = call.request.checkpointId;
+        call.write({
+          result: {
+            checkpointId: id,
+            location: `/var/snapback/${id}`,
+            sizeBytes: 4096,
+            durationsMs: agentDurations,
+            node,
+          },
+        });
+        call.end();
+      }, b.delayMs ?? 0);
+    },
+    Restore(call) {
+      agent.restores.push(call.request);
+      const b = agent.behaviour(call.request);
+      if (b.kind === 'hang') return;
+      if (b.kind === 'fail') return fail(call, b);
+      call.write({
+        result: {
+          checkpointId: call.request.checkpointId,
+          restoredPid: 4242,
+          durationsMs: { setup: 2, criuRestore: 30, total: 35 },
+          node,
+        },
+      });
+      call.end();
+    },
+    ListWorkloads(_call, callback) {
+      callback(null, { workloads: agent.workloads });
+    },
+  };
+  server.addService(Agent.service, handlers as AgentHandlers);
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
+  );
+  agent.address = `127.0.0.1:${port}`;
+  return agent;
+}

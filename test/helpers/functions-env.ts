@@ -1,0 +1,74 @@
+/** Brings up the functions app against a fake Kubernetes API and fake agents, all on loopback. */
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { createAgentClient } from '../../src/dispatch/agent-client.js';
+import { createKubeResolver } from '../../src/dispatch/kube-resolver.js';
+import { createKubeRecorder } from '../../src/dispatch/recorder.js';
+import type { FunctionsAppDeps } from '../../src/functions/app.js';
+import { type FunctionsServer, startFunctionsServer } from '../../src/functions/server.js';
+import { silentLogger } from '../../src/log.js';
+import type { FakeKube } from './fake-kube.js';
+
+export interface Sink {
+  url: string;
+  received: Array<{ headers: IncomingHttpHeaders; body: unknown }>;
+  close(): Promise<void>;
+}
+
+export async function startSink(): Promise<Sink> {
+  const received: Sink['received'] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => {
+      body += c.toString('utf8');
+    });
+    req.on('end', () => {
+      received.push({ headers: req.headers, body: body ? JSON.parse(body) : undefined });
+      res.writeHead(202).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    received,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+export async function startClusterFunctions(
+  kube: FakeKube,
+  extra: Partial<FunctionsAppDeps> = {},
+): Promise<FunctionsServer & { url: string }> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(kube.kubeconfig);
+  const api = kc.makeApiClient(CoreV1Api);
+  const log = silentLogger();
+  const server = await startFunctionsServer(
+    {
+      serve: 'all',
+      resolver: createKubeResolver(api),
+      agent: createAgentClient(),
+      recorder: createKubeRecorder(api, log),
+      log,
+      ...extra,
+    },
+    0,
+    '127.0.0.1',
+  );
+  return { ...server, url: `http://127.0.0.1:${server.port}` };
+}
+
+/** Posts one event in binary mode. */
+export async function postBinary(
+  url: string,
+  attrs: Record<string, string>,
+  data: unknown,
+): Promise<Response> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  for (const [k, v] of Object.entries(attrs)) headers[`ce-${k}`] = v;
+  return fetch(url, { method: 'POST', headers, body: JSON.stringify(data) });
+}

@@ -130,7 +130,13 @@ export function fromGrpcStatus(code: number): ErrorCode {
   return ErrorCode.INTERNAL;
 }
 
-/** Messages safe to show a client: internal errors say nothing about internals. */
+/**
+ * Messages safe to show a client: an internal error says nothing about internals (the log has them), only
+ * the phase it happened in and which rollback steps ran, which the caller needs to know what state it is in.
+ */
 export function publicMessage(err: SnapbackError): string {
-  return err.code === ErrorCode.INTERNAL ? 'internal error' : err.message;
+  if (err.code !== ErrorCode.INTERNAL) return err.message;
+  const phase = err.phase === undefined ? '' : ` during ${err.phase}`;
+  const rollback = err.details.filter((d) => d.field === 'rollback').map((d) => d.message);
+  return `internal error${phase}${rollback.length > 0 ? ` (rolled back: ${rollback.join(', ')})` : ''}`;
 }

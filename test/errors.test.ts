@@ -67,6 +67,11 @@ describe('SnapbackError.from', () => {
     const mapped = SnapbackError.from(new Error('secret path /var/lib/x'));
     assert.equal(mapped.code, ErrorCode.INTERNAL);
     assert.equal(publicMessage(mapped), 'internal error');
+    const inPhase = new SnapbackError(ErrorCode.INTERNAL, 'criu said /secret/path', {
+      phase: 'criuDump',
+      details: [{ field: 'rollback', message: 'cuda unlock 42' }],
+    });
+    assert.equal(publicMessage(inPhase), 'internal error during criuDump (rolled back: cuda unlock 42)');
     assert.equal(
       publicMessage(new SnapbackError(ErrorCode.NOT_FOUND, 'no such checkpoint')),
       'no such checkpoint',

@@ -40,7 +40,11 @@ export function checkpointCall(
   options: CallOptions = {},
 ): Promise<CheckpointResult__Output> {
   if (options.signal?.aborted) return Promise.reject(SnapbackError.from(options.signal.reason, 'CANCELLED'));
-  return streamToResult(client.Checkpoint(request, metadataOf(options), callOptions(options)), options, 'checkpoint');
+  return streamToResult(
+    client.Checkpoint(request, metadataOf(options), callOptions(options)),
+    options,
+    'checkpoint',
+  );
 }
 
 export function restoreCall(
@@ -49,7 +53,11 @@ export function restoreCall(
   options: CallOptions = {},
 ): Promise<RestoreResult__Output> {
   if (options.signal?.aborted) return Promise.reject(SnapbackError.from(options.signal.reason, 'CANCELLED'));
-  return streamToResult(client.Restore(request, metadataOf(options), callOptions(options)), options, 'restore');
+  return streamToResult(
+    client.Restore(request, metadataOf(options), callOptions(options)),
+    options,
+    'restore',
+  );
 }
 
 /** Promisifies one unary method: `unaryCall(client, 'ListCheckpoints', {})`. */

@@ -6,6 +6,7 @@
 
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { CUDA_RECORD_FILE, serializeCudaRecord } from '../lib/cuda/index.js';
 import { namespacePid, workingDirectories } from '../lib/procfs/index.js';
 import { describeFiles, fsyncTree, writeFileDurably, writeManifest } from '../lib/storage/index.js';
 import type { DumpPlan } from './configure.js';
@@ -23,7 +24,6 @@ export interface CaptureInput {
   onSuspended(pids: number[]): void;
 }
 
-export const CUDA_FILE = 'cuda.json';
 const PROGRESS_INTERVAL_MS = 250;
 
 export async function captureCheckpoint(
@@ -33,9 +33,12 @@ export async function captureCheckpoint(
   const { plan, clock, signal } = input;
   const { inspection } = plan;
   const cuda = inspection.cudaPids.length > 0 ? deps.cuda : undefined;
-  let gpus: string[] = [];
+  let identity: { gpus: string[]; driverVersion: string | undefined } = {
+    gpus: [],
+    driverVersion: undefined,
+  };
   if (cuda) {
-    gpus = await cuda.gpus();
+    identity = await cuda.identity();
     input.onSuspended(inspection.cudaPids);
     await cuda.suspend(inspection.cudaPids, clock, signal);
   }
@@ -57,12 +60,16 @@ export async function captureCheckpoint(
   const createdAt = new Date().toISOString();
   let sizeBytes = 0;
   await clock.run('manifest', async () => {
-    const cudaRecord = cuda ? { pids: await namespacePids(inspection.cudaPids), gpus } : undefined;
+    const cudaRecord = cuda
+      ? { pids: await namespacePids(inspection.cudaPids), gpus: identity.gpus }
+      : undefined;
     if (cudaRecord) {
-      await writeFileDurably(
-        join(plan.stagingDir, CUDA_FILE),
-        `${JSON.stringify({ version: 1, ...cudaRecord }, null, 2)}\n`,
-      );
+      const record = {
+        version: 1 as const,
+        ...cudaRecord,
+        ...(identity.driverVersion ? { driverVersion: identity.driverVersion } : {}),
+      };
+      await writeFileDurably(join(plan.stagingDir, CUDA_RECORD_FILE), serializeCudaRecord(record));
     }
     const files = await describeFiles(plan.stagingDir);
     sizeBytes = files.reduce((sum, f) => sum + f.size, 0);

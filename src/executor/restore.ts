@@ -38,6 +38,8 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
   const { dir, manifest } = await clock.run('verify', () =>
     verifyCheckpoint(deps, input.checkpointId, clock),
   );
+  // GPUs are matched before anything is touched: a count mismatch must not leave a half-restored tree.
+  const deviceMap = await clock.run('verify', () => cudaDeviceMap(deps, manifest, input.noCuda));
   throwIfAborted(input.signal);
   const work = await deps.store.createStaging();
   let outcome: RestoreOutcome | undefined;
@@ -54,7 +56,7 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
       ...(input.lazyPagesAddress === undefined ? {} : { lazyPagesAddress: input.lazyPagesAddress }),
     });
     for (const [phase, ms] of Object.entries(outcome.durations)) clock.record(phase, ms);
-    await resumeCuda(deps, manifest, outcome, input, clock);
+    await resumeCuda(deps, manifest, outcome, input, clock, deviceMap);
     const restored = outcome;
     await clock.run('confirm', async () => {
       if (!(await isRunning(restored.pid))) {
@@ -111,25 +113,38 @@ async function verifyCheckpoint(
   return { dir, manifest };
 }
 
+function cudaPidsOf(manifest: Manifest, noCuda: boolean): number[] {
+  return noCuda || manifest.cuda === undefined ? [] : manifest.cuda.pids;
+}
+
+async function cudaDeviceMap(
+  deps: ExecutorDeps,
+  manifest: Manifest,
+  noCuda: boolean,
+): Promise<string | undefined> {
+  if (cudaPidsOf(manifest, noCuda).length === 0) return undefined;
+  if (deps.cuda === undefined) {
+    throw new SnapbackError(
+      ErrorCode.FAILED_PRECONDITION,
+      `checkpoint ${manifest.checkpointId} holds CUDA processes, but cuda-checkpoint is not available on this node`,
+    );
+  }
+  return deps.cuda.deviceMap(manifest.cuda?.gpus ?? []);
+}
+
 async function resumeCuda(
   deps: ExecutorDeps,
   manifest: Manifest,
   outcome: RestoreOutcome,
   input: RestoreInput,
   clock: PhaseClock,
+  deviceMap: string | undefined,
 ): Promise<void> {
-  if (manifest.cuda === undefined || manifest.cuda.pids.length === 0 || input.noCuda) return;
-  const cuda = deps.cuda;
-  if (cuda === undefined) {
-    throw new SnapbackError(
-      ErrorCode.FAILED_PRECONDITION,
-      `checkpoint ${manifest.checkpointId} holds CUDA processes, but this agent has no cuda-checkpoint configured`,
-      { phase: 'cudaRestore' },
-    );
-  }
+  const nsPids = cudaPidsOf(manifest, input.noCuda);
+  if (nsPids.length === 0 || deps.cuda === undefined) return;
   // Pids inside the restored namespace are the checkpointed ones; the host sees new ones.
-  const pids = await hostPidsOf(await processTree(outcome.pid), manifest.cuda.pids);
-  if (pids.length !== manifest.cuda.pids.length) {
+  const pids = await hostPidsOf(await processTree(outcome.pid), nsPids);
+  if (pids.length !== nsPids.length) {
     throw new SnapbackError(
       ErrorCode.INTERNAL,
       'not every checkpointed CUDA process was found after the CRIU restore',
@@ -138,6 +153,5 @@ async function resumeCuda(
       },
     );
   }
-  const deviceMap = await cuda.deviceMap(manifest.cuda.gpus);
-  await cuda.resume(pids, clock, deviceMap, input.signal);
+  await deps.cuda.resume(pids, clock, deviceMap, input.signal);
 }

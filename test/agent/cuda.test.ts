@@ -1,0 +1,216 @@
+/**
+ * The CUDA phase through the real agent, real CRIU and real processes, with the cuda-checkpoint stand-in
+ * (test/fixtures) on PATH: the state sequence of every step, device maps between "nodes", and every
+ * failure rolling the workload back to `running`. No GPU is involved: this exercises snapback's use of the
+ * cuda-checkpoint contract, not the driver.
+ */
+import assert from 'node:assert/strict';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { checkpointCall, restoreCall, unaryCall } from '../../src/agent/client.js';
+import { type AgentProcess, python, startAgent, workloadScript } from '../helpers/agent-process.js';
+import { isRunning, readNumber, waitFor } from '../helpers/proc.js';
+
+const fixtures = new URL('../fixtures/', import.meta.url).pathname;
+const GPUS = 'GPU-aaaaaaaa-0000-0000-0000-000000000001,GPU-aaaaaaaa-0000-0000-0000-000000000002';
+const OTHER_GPUS = 'GPU-bbbbbbbb-0000-0000-0000-000000000001,GPU-bbbbbbbb-0000-0000-0000-000000000002';
+
+describe('agent: CUDA phase with the cuda-checkpoint stand-in (real CRIU)', () => {
+  let main: AgentProcess;
+  let root: string;
+  let state: string;
+  const agents: AgentProcess[] = [];
+
+  async function cudaAgent(
+    name: string,
+    env: Record<string, string> = {},
+    args: string[] = [],
+  ): Promise<AgentProcess> {
+    const agent = await startAgent({
+      dir: join(root, name),
+      // One storage for every "node", as a shared volume in a cluster.
+      args: ['--storage', join(root, 'shared-storage'), ...args],
+      env: {
+        PATH: `${fixtures}:${process.env['PATH']}`,
+        CUDA_STANDIN_STATE: state,
+        CUDA_STANDIN_GPUS: GPUS,
+        ...env,
+      },
+    });
+    agents.push(agent);
+    return agent;
+  }
+
+  const log = async () =>
+    (await readFile(join(state, 'log'), 'utf8').catch(() => '')).trim().split('\n').filter(Boolean);
+  const stateOf = async (pid: number) =>
+    JSON.parse(await readFile(join(state, `${pid}.json`), 'utf8')) as { state: string; devices: string[] };
+
+  async function cudaWorkload(agent: AgentProcess, name: string): Promise<{ pid: number; out: string }> {
+    const out = join(agent.dir, `${name}.counter`);
+    const w = await unaryCall(agent.client, 'StartWorkload', {
+      name,
+      command: [python, workloadScript, '4', out],
+      env: { CUDA_STANDIN_ID: name },
+    });
+    await waitFor(`${name} to count`, async () => ((await readNumber(out)) ?? 0) > 2, 30_000);
+    return { pid: w.pid, out };
+  }
+
+  before(async () => {
+    const first = await startAgent();
+    // The first agent only lends its folder; the CUDA agents run beside it.
+    await first.stop();
+    root = first.dir;
+    state = join(root, 'cuda-state');
+    await mkdir(state, { recursive: true });
+    main = await cudaAgent('node-a');
+  });
+  after(async () => {
+    for (const agent of agents) {
+      const { workloads } = await unaryCall(agent.client, 'ListWorkloads', {}).catch(() => ({
+        workloads: [],
+      }));
+      for (const w of workloads) if (w.running) process.kill(w.pid, 'SIGKILL');
+      await agent.stop();
+    }
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('locks and checkpoints before the dump, resumes after it, and restores + unlocks after CRIU', async () => {
+    const { pid, out } = await cudaWorkload(main, 'gpu-a');
+    const result = await checkpointCall(main.client, { target: { pod: 'gpu-a' }, checkpointId: 'gpu-a-1' });
+    assert.deepEqual(result.cudaPids, [pid]);
+    for (const phase of ['cudaLock', 'cudaCheckpoint', 'cudaRestore', 'cudaUnlock', 'criuDump']) {
+      assert.ok((result.durationsMs[phase] ?? -1) >= 0, phase);
+    }
+    assert.deepEqual(await log(), [
+      `${pid} lock running->locked`,
+      `${pid} checkpoint locked->checkpointed`,
+      `${pid} restore checkpointed->locked`,
+      `${pid} unlock locked->running`,
+    ]);
+    const manifest = JSON.parse(
+      (await unaryCall(main.client, 'GetCheckpoint', { checkpointId: 'gpu-a-1' })).manifestJson,
+    );
+    assert.deepEqual(
+      manifest.cuda,
+      { pids: [1], gpus: GPUS.split(',') },
+      'namespace pids and GPU UUIDs are recorded',
+    );
+    const cudaJson = JSON.parse(await readFile(join(result.location, 'cuda.json'), 'utf8'));
+    assert.equal(cudaJson.driverVersion, '580.65.06');
+
+    await unaryCall(main.client, 'StopWorkload', { name: 'gpu-a' });
+    await waitFor('gpu-a to exit', async () => !(await isRunning(pid)));
+    const restored = await restoreCall(main.client, { checkpointId: 'gpu-a-1' });
+    const r = restored.restoredPid;
+    assert.deepEqual((await log()).slice(4), [
+      `${r} restore checkpointed->locked`,
+      `${r} unlock locked->running`,
+    ]);
+    assert.equal((await stateOf(r)).state, 'running');
+    assert.ok(
+      (restored.durationsMs['cudaRestore'] ?? -1) >= 0 && (restored.durationsMs['cudaUnlock'] ?? -1) >= 0,
+    );
+    await waitFor('the restored counter to advance', async () => ((await readNumber(out)) ?? 0) > 0);
+    process.kill(r, 'SIGKILL');
+  });
+
+  it('restores onto other GPUs with a device map, and refuses a different GPU count before touching anything', async () => {
+    const { pid } = await cudaWorkload(main, 'gpu-b');
+    await checkpointCall(main.client, {
+      target: { pod: 'gpu-b' },
+      checkpointId: 'gpu-b-1',
+      leaveRunning: false,
+    });
+    await waitFor('gpu-b to stop', async () => !(await isRunning(pid)));
+
+    const single = await cudaAgent('node-c', {
+      CUDA_STANDIN_GPUS: 'GPU-cccccccc-0000-0000-0000-000000000001',
+    });
+    const before = (await log()).length;
+    await assert.rejects(
+      restoreCall(single.client, { checkpointId: 'gpu-b-1' }),
+      (err: Error & { code: string }) => {
+        assert.equal(err.code, 'FAILED_PRECONDITION');
+        assert.match(err.message, /2.*1|GPU/);
+        return true;
+      },
+    );
+    assert.equal((await log()).length, before, 'no CUDA step ran');
+    assert.deepEqual(
+      (await unaryCall(single.client, 'ListWorkloads', {})).workloads,
+      [],
+      'nothing was restored',
+    );
+
+    const other = await cudaAgent('node-b', { CUDA_STANDIN_GPUS: OTHER_GPUS });
+    const restored = await restoreCall(other.client, { checkpointId: 'gpu-b-1' });
+    assert.deepEqual((await stateOf(restored.restoredPid)).devices, OTHER_GPUS.split(','));
+    assert.equal((await stateOf(restored.restoredPid)).state, 'running');
+    process.kill(restored.restoredPid, 'SIGKILL');
+  });
+
+  for (const failing of ['lock', 'checkpoint'] as const) {
+    it(`rolls every process back to running when ${failing} fails`, async () => {
+      const agent = await cudaAgent(`fail-${failing}`, { CUDA_STANDIN_FAIL: failing });
+      const { pid } = await cudaWorkload(agent, `fail-${failing}`);
+      await assert.rejects(
+        checkpointCall(agent.client, { target: { pod: `fail-${failing}` }, checkpointId: `f-${failing}` }),
+        (err: Error & { phase: string }) => {
+          assert.equal(err.phase, failing === 'lock' ? 'cudaLock' : 'cudaCheckpoint');
+          return true;
+        },
+      );
+      assert.equal((await stateOf(pid).catch(() => ({ state: 'running' }))).state, 'running');
+      assert.ok(await isRunning(pid));
+      await unaryCall(agent.client, 'StopWorkload', { name: `fail-${failing}` });
+    });
+  }
+
+  it('rolls back when the CRIU dump fails after the GPU was checkpointed', async () => {
+    const wrapper = join(root, 'criu-fails');
+    await writeFile(
+      wrapper,
+      '#!/bin/sh\n[ "$1" = dump ] && exec criu "$@" --no-such-option\nexec criu "$@"\n',
+    );
+    await chmod(wrapper, 0o755);
+    const agent = await cudaAgent('fail-dump', {}, ['--criu', wrapper]);
+    const { pid } = await cudaWorkload(agent, 'fail-dump');
+    await assert.rejects(
+      checkpointCall(agent.client, { target: { pod: 'fail-dump' }, checkpointId: 'f-dump' }),
+      (err: Error & { phase: string }) => {
+        assert.equal(err.phase, 'criuDump');
+        assert.match(err.message, /rolled back: cuda restore \d+, cuda unlock \d+/);
+        return true;
+      },
+    );
+    assert.equal((await stateOf(pid)).state, 'running');
+    await unaryCall(agent.client, 'StopWorkload', { name: 'fail-dump' });
+  });
+
+  it('kills the restored tree when the CUDA restore fails, and says so', async () => {
+    const { pid } = await cudaWorkload(main, 'gpu-d');
+    await checkpointCall(main.client, {
+      target: { pod: 'gpu-d' },
+      checkpointId: 'gpu-d-1',
+      leaveRunning: false,
+    });
+    await waitFor('gpu-d to stop', async () => !(await isRunning(pid)));
+    const agent = await cudaAgent('fail-restore', { CUDA_STANDIN_FAIL: 'restore' });
+    await assert.rejects(
+      restoreCall(agent.client, { checkpointId: 'gpu-d-1' }),
+      (err: Error & { phase: string }) => {
+        assert.equal(err.phase, 'cudaRestore');
+        return true;
+      },
+    );
+    const { workloads } = await unaryCall(agent.client, 'ListWorkloads', {});
+    assert.ok(
+      workloads.every((w) => !w.running),
+      'no half-restored workload is left running',
+    );
+  });
+});

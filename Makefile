@@ -3,16 +3,20 @@ SHELL := /bin/bash
 TOOLS := $(CURDIR)/.tools
 export PATH := $(TOOLS)/bin:$(TOOLS)/criu/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: setup build test lint format bench demo clean node-tools system-tools
+.PHONY: setup build test lint format bench demo clean node-tools system-tools container-tools
 
 ## setup: install everything (Node 24, npm packages, criu 4.2, helpers) and build. Idempotent.
-setup: node-tools system-tools $(TOOLS)/bin/snapback-no-io-uring node_modules/.installed build
+setup: node-tools system-tools container-tools $(TOOLS)/bin/snapback-no-io-uring node_modules/.installed build
 
 node-tools:
 	@bash scripts/setup-node.sh $(TOOLS)
 
 system-tools:
 	@bash scripts/setup-criu.sh $(TOOLS)/criu
+
+## container-tools: containerd 1.7, runc and a static busybox (test images) under .tools/containerd.
+container-tools:
+	@bash scripts/setup-containerd.sh $(TOOLS)/containerd
 
 $(TOOLS)/bin/snapback-no-io-uring: native/no-io-uring.c
 	@mkdir -p $(TOOLS)/bin

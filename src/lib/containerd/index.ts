@@ -1,0 +1,7 @@
+/** containerd: a small API client and the `containerd` runtime (restore into placeholder containers). */
+export * from './client.js';
+export type { WorkloadRecord } from './inspect-helpers.js';
+export { type ClassifiedMount, classifyMounts, type MountKind, parseMountinfo } from './mounts.js';
+export { DELETED_FILES_FILE, type DeletedFiles, ROOTFS_DIFF_FILE } from './rootfs.js';
+export { type ContainerdRuntimeOptions, createContainerdRuntime } from './runtime.js';
+export { CONTAINER_NAME_LABEL, POD_NAME_LABEL, POD_NAMESPACE_LABEL } from './targets.js';

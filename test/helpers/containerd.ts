@@ -1,0 +1,233 @@
+/**
+ * A private containerd 1.7 (+ runc) for tests: its own socket, root and state in a temp dir, a unique
+ * namespace, and a tiny image built here from the static busybox `make setup` installs (a docker-archive
+ * tarball loaded with `ctr images import`). `stop()` removes every container, the daemon, its shims and
+ * mounts, the temp dir and what containerd put in /run/containerd (all of it when that did not exist before).
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { waitFor } from './proc.js';
+
+const execFileAsync = promisify(execFile);
+const root = new URL('../../', import.meta.url).pathname;
+export const containerdBin = join(root, '.tools/containerd/bin');
+export const criuDir = join(root, '.tools/criu');
+export const IMAGE = 'snapback.test/busybox:1';
+export const OTHER_IMAGE = 'snapback.test/busybox:other';
+const RUN_DIR = '/run/containerd';
+
+/** Why the real-containerd tests cannot run here, or undefined when they can. */
+export function containerdMissing(): string | undefined {
+  if (process.getuid?.() !== 0) return 'needs root';
+  for (const tool of ['containerd', 'ctr', 'runc', 'containerd-shim-runc-v2', 'busybox']) {
+    if (!existsSync(join(containerdBin, tool)))
+      return `${tool} missing: run make setup (scripts/setup-containerd.sh)`;
+  }
+  if (!existsSync(join(criuDir, 'bin/criu'))) return 'criu missing: run make setup';
+  return undefined;
+}
+
+export interface Containerd {
+  dir: string;
+  socket: string;
+  namespace: string;
+  /** `ctr -a SOCK -n NS ARGS…`; resolves with stdout. */
+  ctr(...args: string[]): Promise<string>;
+  /** `ctr run -d` with bind mounts at identical paths; resolves with the task's host pid. */
+  run(id: string, command: string[], options?: { image?: string; binds?: string[] }): Promise<number>;
+  taskPid(id: string): Promise<number | undefined>;
+  remove(id: string): Promise<void>;
+  /** SIGKILL to the daemon only (its containers keep running), to test "containerd down". */
+  killDaemon(): Promise<void>;
+  /** Starts the daemon again on the same root and state (it reconnects to the running shims). */
+  startDaemon(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startContainerd(): Promise<Containerd> {
+  const runExisted = existsSync(RUN_DIR);
+  const runBefore = runExisted ? await listRun() : new Set<string>();
+  const dir = await mkdtemp(join(tmpdir(), 'snapback-ctd-'));
+  const socket = join(dir, 'containerd.sock');
+  const namespace = `snapback-test-${process.pid}`;
+  await writeFile(
+    join(dir, 'config.toml'),
+    [
+      'version = 2',
+      `root = "${dir}/root"`,
+      `state = "${dir}/state"`,
+      'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+      '[grpc]',
+      `  address = "${socket}"`,
+      '[ttrpc]',
+      `  address = "${socket}.ttrpc"`,
+      '',
+    ].join('\n'),
+  );
+  const env = { ...process.env, PATH: `${containerdBin}:${process.env['PATH'] ?? ''}` };
+  let daemon: ChildProcess | undefined;
+  const ctr = async (...args: string[]) =>
+    (
+      await execFileAsync(join(containerdBin, 'ctr'), ['-a', socket, '-n', namespace, ...args], {
+        env,
+        timeout: 60_000,
+      })
+    ).stdout;
+  const ids = new Set<string>();
+  const taskPid = async (id: string) => {
+    const line = (await ctr('task', 'ls')).split('\n').find((l) => l.split(/\s+/)[0] === id);
+    const pid = Number(line?.split(/\s+/)[1]);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  };
+  const remove = async (id: string) => {
+    await ctr('task', 'kill', '-a', '-s', 'SIGKILL', id).catch(() => {});
+    await waitFor(
+      `task ${id} to stop`,
+      async () =>
+        !(await ctr('task', 'ls')).includes(`${id} `) ||
+        (await ctr('task', 'rm', '-f', id).then(
+          () => true,
+          () => false,
+        )),
+      10_000,
+    ).catch(() => {});
+    await ctr('containers', 'rm', id).catch(() => {});
+    ids.delete(id);
+  };
+  const killDaemon = async () => {
+    if (daemon === undefined) return;
+    const exited = new Promise((resolve) => daemon?.once('exit', resolve));
+    daemon.kill('SIGKILL');
+    await exited;
+    daemon = undefined;
+  };
+  const startDaemon = async () => {
+    daemon = spawn(join(containerdBin, 'containerd'), ['--config', join(dir, 'config.toml')], {
+      env,
+      stdio: 'ignore',
+      detached: true,
+    });
+    await waitFor(
+      'containerd to answer',
+      () =>
+        ctr('version').then(
+          () => true,
+          () => false,
+        ),
+      10_000,
+    );
+  };
+  try {
+    await startDaemon();
+    await importImages(dir, ctr);
+  } catch (err) {
+    await killDaemon();
+    throw err;
+  }
+  return {
+    dir,
+    socket,
+    namespace,
+    ctr,
+    async run(id, command, options = {}) {
+      const mounts = (options.binds ?? []).flatMap((p) => [
+        '--mount',
+        `type=bind,src=${p},dst=${p},options=rbind:rw`,
+      ]);
+      ids.add(id);
+      await ctr('run', '-d', ...mounts, options.image ?? IMAGE, id, ...command);
+      return waitFor(`task ${id}`, () => taskPid(id), 10_000);
+    },
+    taskPid,
+    remove,
+    killDaemon,
+    startDaemon,
+    async stop() {
+      if (daemon !== undefined) for (const id of [...ids]) await remove(id);
+      await killDaemon();
+      // Shims outlive the daemon; each names our socket on its command line.
+      for (const pid of await pidsWhoseCmdlineHas(socket)) process.kill(pid, 'SIGKILL');
+      for (const mount of await mountsUnder(dir))
+        await execFileAsync('umount', ['-l', mount]).catch(() => {});
+      await rm(dir, { recursive: true, force: true });
+      if (!runExisted) await rm(RUN_DIR, { recursive: true, force: true });
+      else
+        for (const entry of await listRun())
+          if (!runBefore.has(entry)) await rm(join(RUN_DIR, entry), { recursive: true, force: true });
+    },
+  };
+}
+
+/** Two images of the static busybox: the test image and another (for the "other image" check). */
+async function importImages(dir: string, ctr: (...args: string[]) => Promise<string>): Promise<void> {
+  const rootfs = join(dir, 'image/rootfs');
+  await mkdir(join(rootfs, 'bin'), { recursive: true });
+  for (const d of ['tmp', 'proc', 'sys', 'dev', 'etc']) await mkdir(join(rootfs, d), { recursive: true });
+  await copyFile(join(containerdBin, 'busybox'), join(rootfs, 'bin/busybox'));
+  // A file of the image that workloads may delete (a whiteout in their upperdir).
+  await writeFile(join(rootfs, 'etc/doomed'), 'delete me\n');
+  for (const applet of ['sh', 'sleep', 'cat', 'echo', 'mkdir', 'rm', 'ls'])
+    await symlink('busybox', join(rootfs, 'bin', applet));
+  const image = join(dir, 'image');
+  await execFileAsync('tar', ['-C', rootfs, '-cf', join(image, 'layer.tar'), '.']);
+  const diffId = createHash('sha256')
+    .update(await readFile(join(image, 'layer.tar')))
+    .digest('hex');
+  for (const tag of [IMAGE, OTHER_IMAGE]) {
+    const config = {
+      architecture: 'amd64',
+      os: 'linux',
+      config: { Env: ['PATH=/bin'], Cmd: ['/bin/sh'], Labels: { tag } },
+      rootfs: { type: 'layers', diff_ids: [`sha256:${diffId}`] },
+    };
+    await writeFile(join(image, 'config.json'), JSON.stringify(config));
+    await writeFile(
+      join(image, 'manifest.json'),
+      JSON.stringify([{ Config: 'config.json', RepoTags: [tag], Layers: ['layer.tar'] }]),
+    );
+    await execFileAsync('tar', [
+      '-C',
+      image,
+      '-cf',
+      join(dir, 'image.tar'),
+      'config.json',
+      'manifest.json',
+      'layer.tar',
+    ]);
+    await ctr('images', 'import', join(dir, 'image.tar'));
+  }
+}
+
+async function listRun(): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const sub of await readdir(RUN_DIR).catch(() => [] as string[])) {
+    out.add(sub);
+    for (const entry of await readdir(join(RUN_DIR, sub)).catch(() => [] as string[]))
+      out.add(join(sub, entry));
+  }
+  return out;
+}
+
+async function pidsWhoseCmdlineHas(text: string): Promise<number[]> {
+  const out: number[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const cmdline = await readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.includes(text) && Number(name) !== process.pid) out.push(Number(name));
+  }
+  return out;
+}
+
+async function mountsUnder(dir: string): Promise<string[]> {
+  const info = await readFile('/proc/self/mountinfo', 'utf8');
+  return info
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((m) => m.startsWith(`${dir}/`))
+    .reverse();
+}

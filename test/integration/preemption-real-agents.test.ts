@@ -1,0 +1,149 @@
+/**
+ * The whole path with nothing faked but the cluster: a Kubernetes API stand-in on loopback (driven by the
+ * real client-node), the functions, two real agents over gRPC and real CRIU workloads. A spot warning for
+ * one node checkpoints every opted-in workload there and nothing elsewhere; a restore request brings one
+ * back with its state; duplicate deliveries checkpoint once; a dead agent is a `failed` event.
+ */
+import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { unaryCall } from '../../src/agent/client.js';
+import { type AgentProcess, python, startAgent, workloadHash, workloadScript } from '../helpers/agent-process.js';
+import { type FakeKube, node, pod, startFakeKube } from '../helpers/fake-kube.js';
+import { postBinary, type Sink, startClusterFunctions, startSink } from '../helpers/functions-env.js';
+import { awsSpotWarning } from '../helpers/notices.js';
+import { isRunning, readNumber, waitFor } from '../helpers/proc.js';
+
+const enabled = { 'snapback.io/enabled': 'true' };
+type Received = { type: string; data: Record<string, unknown> & { durations?: Record<string, number> } };
+
+describe('preemption through the functions to real agents (real CRIU)', () => {
+  let kube: FakeKube;
+  let sink: Sink;
+  let agentA: AgentProcess;
+  let agentB: AgentProcess;
+  let fns: Awaited<ReturnType<typeof startClusterFunctions>>;
+  const outs: Record<string, string> = {};
+  const pids: Record<string, number> = {};
+
+  const events = (): Received[] =>
+    sink.received.map((r) => ({ type: String(r.headers['ce-type']), data: r.body as Received['data'] }));
+
+  async function workload(agent: AgentProcess, name: string): Promise<void> {
+    outs[name] = join(agent.dir, `${name}.counter`);
+    const w = await unaryCall(agent.client, 'StartWorkload', { name, command: [python, workloadScript, '8', outs[name]!] });
+    pids[name] = w.pid;
+    await waitFor(`${name} to count`, async () => ((await readNumber(outs[name]!)) ?? 0) > 2, 30_000);
+  }
+
+  before(async () => {
+    [kube, sink, agentA, agentB] = await Promise.all([startFakeKube(), startSink(), startAgent(), startAgent()]);
+    const agentPod = (name: string, on: string, agent: AgentProcess) => {
+      const p = pod('snapback-system', name, on, { labels: { 'app.kubernetes.io/name': 'snapback-agent' }, ip: '127.0.0.1' });
+      p.spec!.containers[0]!.ports = [{ name: 'grpc', containerPort: Number(agent.address.split(':')[1]) }];
+      return p;
+    };
+    kube.nodes = [node('node-a', 'aws:///us-east-2a/i-0aaaaaaaaaaaaaaaa'), node('node-b', 'aws:///us-east-2b/i-0bbbbbbbbbbbbbbbb')];
+    kube.pods = [
+      agentPod('agent-a', 'node-a', agentA),
+      agentPod('agent-b', 'node-b', agentB),
+      pod('ml', 'train-a', 'node-a', { labels: enabled }),
+      pod('ml', 'train-b', 'node-a', { labels: enabled }),
+      pod('ml', 'web', 'node-a'),
+      pod('ml', 'train-c', 'node-b', { labels: enabled }),
+    ];
+    await Promise.all([workload(agentA, 'train-a'), workload(agentA, 'train-b'), workload(agentA, 'web'), workload(agentB, 'train-c')]);
+    fns = await startClusterFunctions(kube, { sink: sink.url });
+  });
+  after(async () => {
+    await fns.close();
+    for (const [agent, names] of [
+      [agentA, ['train-a', 'train-b', 'web']],
+      [agentB, ['train-c']],
+    ] as const) {
+      for (const name of names) await unaryCall(agent.client, 'StopWorkload', { name }).catch(() => {});
+      await agent.stop();
+      await agent.cleanup();
+    }
+    await Promise.all([kube.close(), sink.close()]);
+  });
+
+  it('checkpoints every opted-in workload on the warned node, and only those', async () => {
+    const hash = await workloadHash(outs['train-a']!);
+    const res = await postBinary(
+      fns.url,
+      { specversion: '1.0', id: 'spot-a-1', source: 'aws.ec2', type: 'com.amazon.eventbridge.ec2' },
+      awsSpotWarning('i-0aaaaaaaaaaaaaaaa', new Date().toISOString()),
+    );
+    assert.equal(res.status, 202);
+    const completed = events().filter((e) => e.type === 'io.snapback.checkpoint.completed');
+    assert.deepEqual(completed.map((e) => e.data['pod']).sort(), ['train-a', 'train-b']);
+    for (const e of completed) {
+      for (const phase of ['dispatch', 'inspect', 'criuDump', 'promote', 'total']) {
+        assert.ok(typeof e.data.durations?.[phase] === 'number', `${phase} in ${JSON.stringify(e.data.durations)}`);
+      }
+      assert.ok(Number(e.data['sizeBytes']) > 8 * 1024 * 1024);
+    }
+    const handled = events().find((e) => e.type === 'io.snapback.preemption.handled');
+    assert.ok(handled, 'a preemption.handled summary arrives');
+    const { checkpoints: onB } = await unaryCall(agentB.client, 'ListCheckpoints', {});
+    assert.deepEqual(onB, [], 'nothing was checkpointed on the other node');
+    const { checkpoints: onA } = await unaryCall(agentA.client, 'ListCheckpoints', {});
+    assert.equal(onA.length, 2, 'web did not opt in');
+    assert.ok(await isRunning(pids['train-a']!), 'a checkpoint leaves the workload running');
+
+    // The node "dies": the workload is gone; a restore request brings it back with its memory.
+    const checkpointId = String(completed.find((e) => e.data['pod'] === 'train-a')!.data['checkpointId']);
+    await unaryCall(agentA.client, 'StopWorkload', { name: 'train-a' });
+    await waitFor('train-a to die', async () => !(await isRunning(pids['train-a']!)));
+    const restore = await postBinary(
+      fns.url,
+      { specversion: '1.0', id: 'restore-a-1', source: 'test', type: 'io.snapback.restore.requested' },
+      { checkpointId, namespace: 'ml', pod: 'train-a' },
+    );
+    assert.equal(restore.status, 202);
+    const restored = events().find((e) => e.type === 'io.snapback.restore.completed');
+    assert.ok(restored, JSON.stringify(events().map((e) => e.type)));
+    assert.ok(typeof restored.data.durations?.['criuRestore'] === 'number');
+    assert.ok(await isRunning(Number(restored.data['restoredPid'])));
+    assert.equal(await workloadHash(outs['train-a']!), hash, 'the restored workload has the same memory');
+  });
+
+  it('checkpoints once for twenty deliveries of the same notice', async () => {
+    sink.received.length = 0;
+    const time = new Date().toISOString();
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        postBinary(
+          fns.url,
+          { specversion: '1.0', id: 'spot-a-dup', source: 'aws.ec2', type: 'com.amazon.eventbridge.ec2' },
+          awsSpotWarning('i-0aaaaaaaaaaaaaaaa', time),
+        ),
+      ),
+    );
+    assert.ok(responses.every((r) => r.status === 202));
+    const ids = new Set(events().filter((e) => e.type === 'io.snapback.checkpoint.completed').map((e) => String(e.data['checkpointId'])));
+    assert.equal(ids.size, 2, `one checkpoint per workload: ${[...ids].join(', ')}`);
+    for (const id of ids) assert.equal((await readdir(join(agentA.storage, id, 'versions'))).length, 1);
+    const dumps = agentA.logs().split('\n').filter((l) => l.includes('"checkpoint complete"'));
+    assert.equal(dumps.filter((l) => [...ids].some((id) => l.includes(id))).length, 2, 'each dumped once');
+  });
+
+  it('reports a dead agent as a failed event with UNAVAILABLE, and keeps serving', async () => {
+    sink.received.length = 0;
+    await unaryCall(agentB.client, 'StopWorkload', { name: 'train-c' });
+    await agentB.stop();
+    const res = await postBinary(
+      fns.url,
+      { specversion: '1.0', id: 'spot-b-1', source: 'aws.ec2', type: 'com.amazon.eventbridge.ec2' },
+      awsSpotWarning('i-0bbbbbbbbbbbbbbbb', new Date().toISOString()),
+    );
+    assert.equal(res.status, 202);
+    const failed = events().find((e) => e.type === 'io.snapback.checkpoint.failed');
+    assert.ok(failed, JSON.stringify(events().map((e) => e.type)));
+    assert.equal((failed.data['error'] as { code: string }).code, 'UNAVAILABLE');
+    assert.equal((await fetch(`${fns.url}/health/liveness`)).status, 200);
+    agentB = await startAgent({ dir: agentB.dir });
+  });
+});

@@ -10,6 +10,7 @@ import type { CheckpointResult__Output } from './generated/snapback/agent/v1/Che
 import type { Progress__Output } from './generated/snapback/agent/v1/Progress.js';
 import type { RestoreRequest } from './generated/snapback/agent/v1/RestoreRequest.js';
 import type { RestoreResult__Output } from './generated/snapback/agent/v1/RestoreResult.js';
+import type { RestoreUpdate__Output } from './generated/snapback/agent/v1/RestoreUpdate.js';
 import { agentProto, ERROR_PHASE_KEY } from './proto.js';
 
 export type {
@@ -47,17 +48,59 @@ export function checkpointCall(
   );
 }
 
+/** A restore's result; a lazy one also says when (or whether) every page arrived. */
+export type RestoreOutcome = RestoreResult__Output & {
+  /** Lazy restores: the result again with `durationsMs.pagesComplete`, once every page is in. */
+  pagesComplete?: Promise<RestoreResult__Output>;
+};
+
+/**
+ * Resolves as soon as the restored process runs. For a lazy restore the stream goes on until every page
+ * has arrived: `pagesComplete` settles then (or rejects if the transfer broke and the process was killed).
+ */
 export function restoreCall(
   client: AgentClient,
   request: RestoreRequest,
   options: CallOptions = {},
-): Promise<RestoreResult__Output> {
+): Promise<RestoreOutcome> {
   if (options.signal?.aborted) return Promise.reject(SnapbackError.from(options.signal.reason, 'CANCELLED'));
-  return streamToResult(
-    client.Restore(request, metadataOf(options), callOptions(options)),
-    options,
-    'restore',
-  );
+  const call = client.Restore(request, metadataOf(options), callOptions(options));
+  let finish: { resolve: (r: RestoreResult__Output) => void; reject: (e: unknown) => void } | undefined;
+  const pagesComplete =
+    request.lazy === true
+      ? new Promise<RestoreResult__Output>((resolve, reject) => {
+          finish = { resolve, reject };
+        })
+      : undefined;
+  pagesComplete?.catch(() => {});
+  return new Promise((resolve, reject) => {
+    let result: RestoreResult__Output | undefined;
+    const onAbort = () => call.cancel();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    call.on('data', (update: RestoreUpdate__Output) => {
+      if (update.progress) options.onProgress?.(update.progress);
+      if (update.result && result === undefined) {
+        result = update.result;
+        resolve(pagesComplete === undefined ? result : { ...result, pagesComplete });
+      }
+      if (update.pagesComplete) finish?.resolve(update.pagesComplete);
+    });
+    call.on('error', (err: grpc.ServiceError) => {
+      options.signal?.removeEventListener('abort', onAbort);
+      const reason = options.signal?.aborted ? options.signal.reason : undefined;
+      const error = reason instanceof SnapbackError ? reason : fromServiceError(err);
+      if (result === undefined) reject(error);
+      finish?.reject(error);
+    });
+    call.on('end', () => {
+      options.signal?.removeEventListener('abort', onAbort);
+      if (result === undefined)
+        reject(new SnapbackError('INTERNAL', 'the agent ended the restore stream without a result'));
+      finish?.reject(
+        new SnapbackError('INTERNAL', 'the agent ended the lazy restore without saying every page arrived'),
+      );
+    });
+  });
 }
 
 /** Promisifies one unary method: `unaryCall(client, 'ListCheckpoints', {})`. */

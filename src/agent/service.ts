@@ -7,7 +7,7 @@ import { ErrorCode, SnapbackError } from '../errors.js';
 import { checkpoint } from '../executor/checkpoint.js';
 import type { ExecutorDeps } from '../executor/deps.js';
 import type { ProgressUpdate } from '../executor/phase-clock.js';
-import { restore } from '../executor/restore.js';
+import { type RestoreOutput, restore } from '../executor/restore.js';
 import type { ProcessRuntime, WorkloadStatus } from '../lib/process/index.js';
 import type { TargetRef } from '../lib/runtime/index.js';
 import { assertCheckpointId, deriveCheckpointId, type StoredCheckpoint } from '../lib/storage/index.js';
@@ -15,6 +15,7 @@ import { signalOf, toStatus, unary } from './edge.js';
 import type { AgentHandlers } from './generated/snapback/agent/v1/Agent.js';
 import type { CheckpointResult } from './generated/snapback/agent/v1/CheckpointResult.js';
 import type { Progress } from './generated/snapback/agent/v1/Progress.js';
+import type { RestoreResult } from './generated/snapback/agent/v1/RestoreResult.js';
 import type { Target__Output } from './generated/snapback/agent/v1/Target.js';
 import type { Workload } from './generated/snapback/agent/v1/Workload.js';
 import type { OperationRegistry } from './operations.js';
@@ -28,6 +29,8 @@ export interface AgentServiceDeps {
   processRuntime: ProcessRuntime | undefined;
   /** Default for requests that do not say (config `--leave-running`). */
   leaveRunning: boolean;
+  /** Default for restore requests that do not say (config `--lazy-restore`). */
+  lazyByDefault: boolean;
   info: { version: string; criuVersion: string; lazyPages: boolean };
 }
 
@@ -106,34 +109,43 @@ export function createAgentService(deps: AgentServiceDeps): AgentHandlers {
           : undefined;
       // Without a target the restore takes the checkpointed name: one such restore per checkpoint at a time.
       const key = target ? targetKey(target) : `restore-of/${id}`;
+      let sentResult = false;
+      const sendResult = (result: RestoreResult) => {
+        if (sentResult || stream.cancelled) return;
+        sentResult = true;
+        stream.write({ result });
+      };
       const { promise } = operations.start(
         'restore',
         key,
         id,
         (u) => stream.write({ progress: toProgress(u) }),
-        (opSignal, progress) =>
-          restore(executor, {
+        async (opSignal, progress) => {
+          const r = await restore(executor, {
             checkpointId: id,
             target,
             noCuda: request.noCuda,
+            lazy: request.lazy ?? deps.lazyByDefault,
             signal: AbortSignal.any([opSignal, signal]),
             onProgress: progress,
-          }),
+          });
+          const result = toRestoreResult(r);
+          // The caller learns the pid as soon as the process runs; a lazy restore goes on without it.
+          sendResult(result);
+          if (r.pagesComplete === undefined) return { result };
+          const pagesComplete = await r.pagesComplete;
+          return {
+            result,
+            pagesComplete: { ...result, durationsMs: { ...result.durationsMs, pagesComplete } },
+          };
+        },
       );
-      const r = await promise;
-      return {
-        checkpointId: r.checkpointId,
-        restoredPid: r.restoredPid,
-        namespacePid: r.namespacePid ?? 0,
-        durationsMs: r.durations,
-        node: r.node,
-        workload: r.workload,
-      };
+      const outcome = await promise;
+      sendResult(outcome.result);
+      if (outcome.pagesComplete !== undefined && !stream.cancelled)
+        stream.write({ pagesComplete: outcome.pagesComplete });
     })().then(
-      (result) => {
-        stream.write({ result });
-        stream.end();
-      },
+      () => stream.end(),
       (err: unknown) => stream.emit('error', toStatus(err, log)),
     );
   };
@@ -185,6 +197,17 @@ export function createAgentService(deps: AgentServiceDeps): AgentHandlers {
       lazyPages: deps.info.lazyPages,
     })),
   } as AgentHandlers;
+}
+
+function toRestoreResult(r: RestoreOutput): RestoreResult {
+  return {
+    checkpointId: r.checkpointId,
+    restoredPid: r.restoredPid,
+    namespacePid: r.namespacePid ?? 0,
+    durationsMs: r.durations,
+    node: r.node,
+    workload: r.workload,
+  };
 }
 
 function toTarget(target: Target__Output | null): TargetRef {

@@ -10,6 +10,7 @@ import {
   connectAgent,
   type AgentClient as GeneratedAgentClient,
   type Progress,
+  type RestoreOutcome,
   type RestoreResult,
   restoreCall,
   unaryCall,
@@ -33,7 +34,8 @@ export interface AgentClient {
     request: CheckpointRequest,
     options?: AgentCallOptions,
   ): Promise<CheckpointResult>;
-  restore(address: string, request: RestoreRequest, options?: AgentCallOptions): Promise<RestoreResult>;
+  /** Resolves when the process runs; a lazy restore's `pagesComplete` settles when every page is in. */
+  restore(address: string, request: RestoreRequest, options?: AgentCallOptions): Promise<RestoreOutcome>;
   /** Process runtime: the workloads an agent runs (local mode's "pods on the node"). */
   listWorkloads(address: string, options?: AgentCallOptions): Promise<Workload__Output[]>;
   close(): void;

@@ -47,7 +47,12 @@ export interface RestoreInput {
   deadline?: Date;
   traceparent?: string;
   signal?: AbortSignal;
+  /** Resume before all memory has arrived (CRIU lazy pages). */
+  lazy?: boolean;
 }
+
+/** A restore's outcome; a lazy one settles `pagesComplete` once every page is in (or the transfer broke). */
+export type RestoreOutcome = RestoreOutcomeData & { pagesComplete?: Promise<RestoreOutcomeData> };
 
 /** `{code, phase, message}` for a completion event; internal errors say nothing internal. */
 export function errorDataOf(err: unknown, defaultPhase: string): ErrorData {
@@ -144,7 +149,7 @@ export async function runCheckpoint(
   }
 }
 
-export async function runRestore(deps: DispatchDeps, input: RestoreInput): Promise<RestoreOutcomeData> {
+export async function runRestore(deps: DispatchDeps, input: RestoreInput): Promise<RestoreOutcome> {
   const started = performance.now();
   let located: Located | undefined;
   let phase = 'resolve';
@@ -157,11 +162,12 @@ export async function runRestore(deps: DispatchDeps, input: RestoreInput): Promi
         checkpointId: input.checkpointId,
         target: { namespace: located.namespace, pod: located.pod, container: located.container },
         requestId: `${input.request.source} ${input.request.id}`,
+        ...(input.lazy === undefined ? {} : { lazy: input.lazy }),
       },
       callOptions(input),
     );
     const durations = durationsOf(result.durationsMs, performance.now() - started);
-    const data: RestoreOutcomeData = {
+    const data: RestoreOutcome = {
       checkpointId: input.checkpointId,
       namespace: located.namespace,
       pod: located.pod,
@@ -173,6 +179,26 @@ export async function runRestore(deps: DispatchDeps, input: RestoreInput): Promi
     };
     const message = `restored ${input.checkpointId} as pid ${result.restoredPid} on ${data.node} in ${durations['total']} ms`;
     await deps.recorder.record(located, EventReason.RESTORED, message);
+    if (result.pagesComplete !== undefined) {
+      const where = located;
+      const base: RestoreOutcomeData = { ...data };
+      data.pagesComplete = result.pagesComplete.then(
+        (complete) => ({
+          ...base,
+          durations: durationsOf(complete.durationsMs, performance.now() - started),
+        }),
+        (err: unknown) => ({ ...base, error: errorDataOf(err, 'pagesComplete') }),
+      );
+      void data.pagesComplete?.then((d) =>
+        d.error
+          ? deps.recorder.record(
+              where,
+              EventReason.RESTORE_FAILED,
+              `${d.error.code} in ${d.error.phase}: ${d.error.message}`,
+            )
+          : undefined,
+      );
+    }
     return data;
   } catch (err) {
     const error = errorDataOf(err, phase);

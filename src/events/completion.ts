@@ -57,11 +57,14 @@ export function checkpointCompletion(
   return build(context, type, subjectOf(data), data);
 }
 
+/** `restore.completed|failed`; for the second event of a lazy restore, `restore.pages-complete|failed`. */
 export function restoreCompletion(
   context: CompletionContext,
   data: RestoreOutcomeData,
+  pagesComplete = false,
 ): CloudEvent<RestoreOutcomeData> {
-  const type = data.error ? EventType.RESTORE_FAILED : EventType.RESTORE_COMPLETED;
+  const success = pagesComplete ? EventType.RESTORE_PAGES_COMPLETE : EventType.RESTORE_COMPLETED;
+  const type = data.error ? EventType.RESTORE_FAILED : success;
   return build(context, type, subjectOf(data), data);
 }
 

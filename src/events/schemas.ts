@@ -40,7 +40,13 @@ export const restoreRequestedSchema = {
   type: 'object',
   required: ['checkpointId', 'namespace', 'pod'],
   additionalProperties: false,
-  properties: { checkpointId: label, namespace: label, pod: subdomain, container: label },
+  properties: {
+    checkpointId: label,
+    namespace: label,
+    pod: subdomain,
+    container: label,
+    lazy: { type: 'boolean' },
+  },
 } as const;
 
 export const preemptionNoticedSchema = {

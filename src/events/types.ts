@@ -35,6 +35,8 @@ export interface RestoreRequestedData {
   namespace: string;
   pod: string;
   container?: string;
+  /** Resume before all memory has arrived; a second event says when every page is in. */
+  lazy?: boolean;
 }
 
 export interface PreemptionNoticedData {

@@ -15,4 +15,6 @@ export interface ExecutorDeps {
   logger: Logger;
   /** The node this executor serves, recorded in manifests and results. */
   node: string;
+  /** Whether the kernel has userfaultfd as CRIU's lazy pages need it (`criu check --feature uffd-noncoop`). */
+  lazyPagesSupported: boolean;
 }

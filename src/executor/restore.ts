@@ -7,6 +7,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, SnapbackError } from '../errors.js';
 import { hostPidsOf, isRunning, processTree } from '../lib/procfs/index.js';
+import type { RunningTool } from '../lib/runner/index.js';
 import type { RestoreOutcome, TargetRef } from '../lib/runtime/index.js';
 import { type Manifest, readManifest, verifyFiles } from '../lib/storage/index.js';
 import { IMAGES_DIR } from './configure.js';
@@ -19,8 +20,8 @@ export interface RestoreInput {
   noCuda: boolean;
   signal: AbortSignal;
   onProgress?: ProgressListener;
-  /** CRIU lazy-pages daemon address, when the caller runs one for this restore. */
-  lazyPagesAddress?: string;
+  /** Resume before all memory has arrived: CRIU lazy pages, served by a daemon this restore runs. */
+  lazy: boolean;
 }
 
 export interface RestoreOutput {
@@ -30,11 +31,22 @@ export interface RestoreOutput {
   workload: string;
   durations: Record<string, number>;
   node: string;
+  /**
+   * Lazy restores only: settles when every page has arrived, with `pagesComplete` (ms since the request);
+   * rejects — after killing the restored process, which would fault on missing pages — if the transfer broke.
+   */
+  pagesComplete?: Promise<number>;
 }
 
 export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<RestoreOutput> {
   const log = deps.logger.child({ checkpointId: input.checkpointId, op: 'restore' });
   const clock = createPhaseClock(input.onProgress);
+  if (input.lazy && !deps.lazyPagesSupported) {
+    throw new SnapbackError(
+      ErrorCode.FAILED_PRECONDITION,
+      'a lazy restore needs userfaultfd, which this kernel does not offer (criu check --feature uffd-noncoop failed)',
+    );
+  }
   const { dir, manifest } = await clock.run('verify', () =>
     verifyCheckpoint(deps, input.checkpointId, clock),
   );
@@ -42,18 +54,26 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
   const deviceMap = await clock.run('verify', () => cudaDeviceMap(deps, manifest, input.noCuda));
   throwIfAborted(input.signal);
   const work = await deps.store.createStaging();
+  // A lazy restore reads the checkpoint until the last page is in: it must not be replaced or deleted before.
+  const release = input.lazy ? deps.store.lease(input.checkpointId) : () => {};
   let outcome: RestoreOutcome | undefined;
+  let daemon: RunningTool | undefined;
   try {
+    const imagesDir = join(dir, IMAGES_DIR);
+    if (input.lazy)
+      daemon = await clock.run('lazyPagesStart', () =>
+        deps.criu.startLazyPages(imagesDir, work.dir, input.signal),
+      );
     outcome = await deps.runtime.restore({
       checkpointId: input.checkpointId,
       workload: manifest.workload,
       checkpointDir: dir,
-      imagesDir: join(dir, IMAGES_DIR),
+      imagesDir,
       workDir: work.dir,
       target: input.target,
       criu: deps.criu,
       signal: input.signal,
-      ...(input.lazyPagesAddress === undefined ? {} : { lazyPagesAddress: input.lazyPagesAddress }),
+      ...(input.lazy ? { lazyPages: true } : {}),
     });
     for (const [phase, ms] of Object.entries(outcome.durations)) clock.record(phase, ms);
     await resumeCuda(deps, manifest, outcome, input, clock, deviceMap);
@@ -67,10 +87,8 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
       }
     });
     throwIfAborted(input.signal);
-    await rm(work.dir, { recursive: true, force: true });
     const durations = clock.durations();
-    log.info({ durations, pid: outcome.pid }, 'restore complete');
-    return {
+    const output: RestoreOutput = {
       checkpointId: input.checkpointId,
       restoredPid: outcome.pid,
       namespacePid: outcome.namespacePid,
@@ -78,8 +96,24 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
       durations,
       node: deps.node,
     };
+    const cleanup = async () => {
+      release();
+      await rm(work.dir, { recursive: true, force: true });
+    };
+    if (daemon === undefined) {
+      await cleanup();
+      log.info({ durations, pid: outcome.pid }, 'restore complete');
+      return output;
+    }
+    durations['firstRun'] = durations['total']!;
+    log.info({ durations, pid: outcome.pid }, 'restored process runs; pages arriving lazily');
+    output.pagesComplete = superviseLazyPages(deps, daemon, outcome, clock, cleanup);
+    output.pagesComplete.catch(() => {});
+    return output;
   } catch (err) {
     const error = SnapbackError.from(err);
+    daemon?.kill('SIGKILL');
+    release();
     if (outcome !== undefined) {
       await deps.runtime
         .abandon(outcome)
@@ -111,6 +145,49 @@ async function verifyCheckpoint(
     clock.progress({ phase: 'verify', state: 'RUNNING', bytesDone: done, bytesTotal: manifest.sizeBytes });
   });
   return { dir, manifest };
+}
+
+/** Waits for the lazy-pages daemon to serve every page; a broken transfer kills the restored process. */
+async function superviseLazyPages(
+  deps: ExecutorDeps,
+  daemon: RunningTool,
+  outcome: RestoreOutcome,
+  clock: PhaseClock,
+  cleanup: () => Promise<void>,
+): Promise<number> {
+  const log = deps.logger.child({ op: 'lazy-pages', pid: outcome.pid });
+  try {
+    try {
+      await daemon.done;
+    } catch (err) {
+      await deps.runtime
+        .abandon(outcome)
+        .catch((e: unknown) => log.error({ err: e }, 'could not kill the restored process'));
+      throw new SnapbackError(
+        ErrorCode.INTERNAL,
+        `the lazy-pages daemon stopped before every page arrived; restored process ${outcome.pid} was killed (it would have faulted on missing memory)`,
+        { cause: err, phase: 'pagesComplete' },
+      );
+    }
+    if (!(await isRunning(outcome.pid))) {
+      throw new SnapbackError(
+        ErrorCode.INTERNAL,
+        `restored process ${outcome.pid} exited before all of its pages arrived`,
+        {
+          phase: 'pagesComplete',
+        },
+      );
+    }
+    const ms = clock.durations()['total']!;
+    clock.progress({ phase: 'pagesComplete', state: 'FINISHED' });
+    log.info({ pagesComplete: ms }, 'every page has arrived');
+    return ms;
+  } catch (err) {
+    log.error({ err }, 'lazy restore failed after the process resumed');
+    throw err;
+  } finally {
+    await cleanup().catch(() => {});
+  }
 }
 
 function cudaPidsOf(manifest: Manifest, noCuda: boolean): number[] {

@@ -85,6 +85,7 @@ export function createFunctionsApp(deps: FunctionsAppDeps): FunctionsApp {
       source: `${source}/${fn}`,
       now,
       ...(traceparent ? { traceparent } : {}),
+      ...(sink ? { emitLater: sink } : {}),
     }),
   };
   let ready = true;

@@ -24,6 +24,11 @@ export interface FunctionContext {
   now: () => Date;
   /** The request's `traceparent`, passed on to the agent. */
   traceparent?: string;
+  /**
+   * Sends an event after the reply (e.g. `restore.pages-complete`, which comes later than the answer).
+   * Absent without a sink: a later event has nowhere to go when completions are HTTP replies.
+   */
+  emitLater?: (event: CloudEvent<unknown>) => Promise<void>;
 }
 
 export type Reply = CloudEvent<unknown> | CloudEvent<unknown>[] | undefined;

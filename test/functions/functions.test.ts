@@ -92,7 +92,10 @@ describe('event functions (cluster mode, loopback)', () => {
     assert.equal(agentB.checkpoints.length, 0);
     for (const c of agentA.checkpoints) {
       const deadlineMs = Number(c.deadline);
-      assert.ok(deadlineMs <= Date.parse(time) + 120_000 - 10_000 + 250, `deadline minus the safety margin: ${deadlineMs} vs ${Date.parse(time) + 110_000}`);
+      assert.ok(
+        deadlineMs <= Date.parse(time) + 120_000 - 10_000 + 250,
+        `deadline minus the safety margin: ${deadlineMs} vs ${Date.parse(time) + 110_000}`,
+      );
       assert.equal(
         c.metadata.get('traceparent')[0],
         '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',

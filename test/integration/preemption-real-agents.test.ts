@@ -9,7 +9,13 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { unaryCall } from '../../src/agent/client.js';
-import { type AgentProcess, python, startAgent, workloadHash, workloadScript } from '../helpers/agent-process.js';
+import {
+  type AgentProcess,
+  python,
+  startAgent,
+  workloadHash,
+  workloadScript,
+} from '../helpers/agent-process.js';
 import { type FakeKube, node, pod, startFakeKube } from '../helpers/fake-kube.js';
 import { postBinary, type Sink, startClusterFunctions, startSink } from '../helpers/functions-env.js';
 import { awsSpotWarning } from '../helpers/notices.js';
@@ -32,19 +38,33 @@ describe('preemption through the functions to real agents (real CRIU)', () => {
 
   async function workload(agent: AgentProcess, name: string): Promise<void> {
     outs[name] = join(agent.dir, `${name}.counter`);
-    const w = await unaryCall(agent.client, 'StartWorkload', { name, command: [python, workloadScript, '8', outs[name]!] });
+    const w = await unaryCall(agent.client, 'StartWorkload', {
+      name,
+      command: [python, workloadScript, '8', outs[name]!],
+    });
     pids[name] = w.pid;
     await waitFor(`${name} to count`, async () => ((await readNumber(outs[name]!)) ?? 0) > 2, 30_000);
   }
 
   before(async () => {
-    [kube, sink, agentA, agentB] = await Promise.all([startFakeKube(), startSink(), startAgent(), startAgent()]);
+    [kube, sink, agentA, agentB] = await Promise.all([
+      startFakeKube(),
+      startSink(),
+      startAgent(),
+      startAgent(),
+    ]);
     const agentPod = (name: string, on: string, agent: AgentProcess) => {
-      const p = pod('snapback-system', name, on, { labels: { 'app.kubernetes.io/name': 'snapback-agent' }, ip: '127.0.0.1' });
+      const p = pod('snapback-system', name, on, {
+        labels: { 'app.kubernetes.io/name': 'snapback-agent' },
+        ip: '127.0.0.1',
+      });
       p.spec!.containers[0]!.ports = [{ name: 'grpc', containerPort: Number(agent.address.split(':')[1]) }];
       return p;
     };
-    kube.nodes = [node('node-a', 'aws:///us-east-2a/i-0aaaaaaaaaaaaaaaa'), node('node-b', 'aws:///us-east-2b/i-0bbbbbbbbbbbbbbbb')];
+    kube.nodes = [
+      node('node-a', 'aws:///us-east-2a/i-0aaaaaaaaaaaaaaaa'),
+      node('node-b', 'aws:///us-east-2b/i-0bbbbbbbbbbbbbbbb'),
+    ];
     kube.pods = [
       agentPod('agent-a', 'node-a', agentA),
       agentPod('agent-b', 'node-b', agentB),
@@ -53,7 +73,12 @@ describe('preemption through the functions to real agents (real CRIU)', () => {
       pod('ml', 'web', 'node-a'),
       pod('ml', 'train-c', 'node-b', { labels: enabled }),
     ];
-    await Promise.all([workload(agentA, 'train-a'), workload(agentA, 'train-b'), workload(agentA, 'web'), workload(agentB, 'train-c')]);
+    await Promise.all([
+      workload(agentA, 'train-a'),
+      workload(agentA, 'train-b'),
+      workload(agentA, 'web'),
+      workload(agentB, 'train-c'),
+    ]);
     fns = await startClusterFunctions(kube, { sink: sink.url });
   });
   after(async () => {
@@ -81,7 +106,10 @@ describe('preemption through the functions to real agents (real CRIU)', () => {
     assert.deepEqual(completed.map((e) => e.data['pod']).sort(), ['train-a', 'train-b']);
     for (const e of completed) {
       for (const phase of ['dispatch', 'inspect', 'criuDump', 'promote', 'total']) {
-        assert.ok(typeof e.data.durations?.[phase] === 'number', `${phase} in ${JSON.stringify(e.data.durations)}`);
+        assert.ok(
+          typeof e.data.durations?.[phase] === 'number',
+          `${phase} in ${JSON.stringify(e.data.durations)}`,
+        );
       }
       assert.ok(Number(e.data['sizeBytes']) > 8 * 1024 * 1024);
     }
@@ -110,6 +138,31 @@ describe('preemption through the functions to real agents (real CRIU)', () => {
     assert.equal(await workloadHash(outs['train-a']!), hash, 'the restored workload has the same memory');
   });
 
+  it('restores lazily on request: restore.completed when it runs, restore.pages-complete when every page is in', async () => {
+    const { checkpoints } = await unaryCall(agentA.client, 'ListCheckpoints', {});
+    const checkpointId = checkpoints.find(
+      (c) => JSON.parse(c.manifestJson).target.pod === 'train-b',
+    )!.checkpointId;
+    const hash = await workloadHash(outs['train-b']!);
+    await unaryCall(agentA.client, 'StopWorkload', { name: 'train-b' });
+    await waitFor('train-b to die', async () => !(await isRunning(pids['train-b']!)));
+    sink.received.length = 0;
+    const res = await postBinary(
+      fns.url,
+      { specversion: '1.0', id: 'restore-b-lazy', source: 'test', type: 'io.snapback.restore.requested' },
+      { checkpointId, namespace: 'ml', pod: 'train-b', lazy: true },
+    );
+    assert.equal(res.status, 202);
+    const completed = events().find((e) => e.type === 'io.snapback.restore.completed');
+    assert.ok(typeof completed?.data.durations?.['firstRun'] === 'number', JSON.stringify(completed?.data));
+    const pages = await waitFor('the pages-complete event', () =>
+      events().find((e) => e.type === 'io.snapback.restore.pages-complete'),
+    );
+    assert.ok(typeof pages.data.durations?.['pagesComplete'] === 'number', JSON.stringify(pages.data));
+    assert.equal(pages.data['restoredPid'], completed!.data['restoredPid']);
+    assert.equal(await workloadHash(outs['train-b']!), hash);
+  });
+
   it('checkpoints once for twenty deliveries of the same notice', async () => {
     sink.received.length = 0;
     const time = new Date().toISOString();
@@ -123,10 +176,17 @@ describe('preemption through the functions to real agents (real CRIU)', () => {
       ),
     );
     assert.ok(responses.every((r) => r.status === 202));
-    const ids = new Set(events().filter((e) => e.type === 'io.snapback.checkpoint.completed').map((e) => String(e.data['checkpointId'])));
-    assert.equal(ids.size, 2, `one checkpoint per workload: ${[...ids].join(', ')}`);
+    const ids = new Set(
+      events()
+        .filter((e) => e.type === 'io.snapback.checkpoint.completed')
+        .map((e) => String(e.data['checkpointId'])),
+    );
+    assert.equal(ids.size, 2, `one checkpoint per running opted-in workload: ${[...ids].join(', ')}`);
     for (const id of ids) assert.equal((await readdir(join(agentA.storage, id, 'versions'))).length, 1);
-    const dumps = agentA.logs().split('\n').filter((l) => l.includes('"checkpoint complete"'));
+    const dumps = agentA
+      .logs()
+      .split('\n')
+      .filter((l) => l.includes('"checkpoint complete"'));
     assert.equal(dumps.filter((l) => [...ids].some((id) => l.includes(id))).length, 2, 'each dumped once');
   });
 

@@ -177,6 +177,12 @@ export const agentOptions = {
     description: 'cuda-checkpoint lock timeout',
     schema: { minimum: 1 },
   },
+  lazyRestore: {
+    type: 'boolean',
+    env: 'SNAPBACK_LAZY_RESTORE',
+    default: false,
+    description: 'restore lazily (CRIU lazy pages) unless a request says otherwise',
+  },
   noIoUringLauncher: {
     type: 'string',
     env: 'SNAPBACK_NO_IO_URING_LAUNCHER',
@@ -217,6 +223,7 @@ export const agentCommand = defineCommand({
     const criu = createCriu(config.criu, criuSettings, runTool);
     await criu.check();
     const criuVersion = await criu.version();
+    const lazyPagesSupported = await criu.supportsLazyPages();
     const store = createCheckpointStore(resolve(config.storage));
     const swept = await store.init();
     if (swept.length > 0)
@@ -252,13 +259,15 @@ export const agentCommand = defineCommand({
         : await createCudaPhaseFromConfig(config.cudaCheckpoint, config.cudaLockTimeout, logger),
       logger,
       node: config.node ?? hostname(),
+      lazyPagesSupported,
     };
     const agent = createAgentServer({
       executor,
       policy: createAccessPolicy({ allowedNamespaces: config.allowedNamespaces }),
       processRuntime,
       leaveRunning: config.leaveRunning,
-      info: { version: packageVersion, criuVersion, lazyPages: false },
+      lazyByDefault: config.lazyRestore,
+      info: { version: packageVersion, criuVersion, lazyPages: lazyPagesSupported },
     });
     const port = await agent.listen(config.listen);
     const host = config.listen.slice(0, config.listen.lastIndexOf(':'));

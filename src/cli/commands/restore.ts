@@ -17,18 +17,22 @@ const options = {
   namespace: { type: 'string', default: 'default', description: 'namespace of the placeholder pod' },
   container: { type: 'string', description: 'container of the placeholder pod' },
   noCuda: { type: 'boolean', default: false, description: 'skip the CUDA phase' },
+  lazy: {
+    type: 'boolean',
+    description: "resume before all memory has arrived (CRIU lazy pages; default: the agent's setting)",
+  },
 } as const satisfies OptionsSpec;
 
 export const restoreCommand = defineCommand({
   name: 'restore',
   summary: 'restore a checkpoint through an agent',
-  usage: '--id ID [--name NAME] [--timeout S] [--json]',
+  usage: '--id ID [--name NAME] [--lazy] [--timeout S] [--json]',
   options,
   async run(argv, io) {
     const { values } = loadConfig(options, argv, io.env);
     const progress = createProgressPrinter(io.stderr, !values.json);
-    const result = await withAgent(values.agent, (client) =>
-      restoreCall(
+    const output = await withAgent(values.agent, async (client) => {
+      const first = await restoreCall(
         client,
         {
           checkpointId: values.id,
@@ -38,21 +42,33 @@ export const restoreCommand = defineCommand({
                 target: { namespace: values.namespace, pod: values.name, container: values.container ?? '' },
               }),
           noCuda: values.noCuda,
+          ...(values.lazy === undefined ? {} : { lazy: values.lazy }),
         },
         { deadline: deadlineIn(values.timeout), signal: io.signal, onProgress: progress.update },
-      ),
-    ).finally(progress.done);
-    const output = {
-      checkpointId: result.checkpointId,
-      restoredPid: result.restoredPid,
-      namespacePid: result.namespacePid,
-      workload: result.workload,
-      durations: result.durationsMs,
-      node: result.node,
-    };
+      );
+      const describe = (r: typeof first) => ({
+        checkpointId: r.checkpointId,
+        restoredPid: r.restoredPid,
+        namespacePid: r.namespacePid,
+        workload: r.workload,
+        durations: r.durationsMs,
+        node: r.node,
+      });
+      if (first.pagesComplete === undefined) return describe(first);
+      if (!values.json) {
+        progress.done();
+        io.stdout.write(
+          `restored ${first.checkpointId} as ${first.workload} (pid ${first.restoredPid}): running, pages arriving\n`,
+        );
+      }
+      return describe(await first.pagesComplete);
+    }).finally(progress.done);
     if (values.json) printJson(io, output);
     else {
-      io.stdout.write(`restored ${output.checkpointId} as ${output.workload} (pid ${output.restoredPid})\n`);
+      const lazy = output.durations['pagesComplete'] === undefined ? '' : ', every page arrived';
+      io.stdout.write(
+        `restored ${output.checkpointId} as ${output.workload} (pid ${output.restoredPid})${lazy}\n`,
+      );
       io.stdout.write(`  ${formatDurations(output.durations)}\n`);
     }
     return 0;

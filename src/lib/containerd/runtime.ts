@@ -164,7 +164,7 @@ export function createContainerdRuntime(options: ContainerdRuntimeOptions): Runt
             imagesDir: context.imagesDir,
             logFile: join(context.workDir, 'restore.log'),
             pidFile: join(context.workDir, 'restore.pid'),
-            ...(context.lazyPagesAddress === undefined ? {} : { lazyPagesAddress: context.lazyPagesAddress }),
+            ...(context.lazyPages ? { lazyPages: true, workDir: context.workDir } : {}),
           },
           context.signal,
           [],

@@ -2,13 +2,16 @@
  * CRIU, driven through the shared runner: `check`, `dump`, `restore`. Failures carry the tail of CRIU's
  * own log (its reasons are there, not on stderr), and a timeout always bounds a run.
  */
-import { readFile } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode, SnapbackError } from '../../errors.js';
-import type { Runner } from '../runner/index.js';
+import { type Runner, type RunningTool, startTool } from '../runner/index.js';
 import {
   type CriuSettings,
   type DumpOptions,
   dumpArgs,
+  lazyPagesArgs,
   type RestoreOptions,
   restoreArgs,
 } from './options.js';
@@ -30,7 +33,15 @@ export interface Criu {
     via?: readonly string[],
   ): Promise<number>;
   readonly settings: CriuSettings;
+  /** Whether this kernel has userfaultfd as lazy restores need it (`criu check --feature uffd-noncoop`). */
+  supportsLazyPages(): Promise<boolean>;
+  /** Starts `criu lazy-pages` serving `imagesDir` on `workDir`; resolves once its socket is there. */
+  startLazyPages(imagesDir: string, workDir: string, signal?: AbortSignal): Promise<RunningTool>;
 }
+
+/** The unix socket `criu lazy-pages` listens on, in its work dir. */
+export const LAZY_PAGES_SOCKET = 'lazy-pages.socket';
+const LAZY_PAGES_START_MS = 10_000;
 
 export function createCriu(binary: string, settings: CriuSettings, run: Runner): Criu {
   return {
@@ -42,6 +53,50 @@ export function createCriu(binary: string, settings: CriuSettings, run: Runner):
         failureCode: ErrorCode.FAILED_PRECONDITION,
       });
       return /Version:\s*(\S+)/.exec(stdout)?.[1] ?? stdout.trim();
+    },
+    async supportsLazyPages() {
+      const result = await run(binary, ['check', '--feature', 'uffd-noncoop'], {
+        timeoutMs: 30_000,
+        allowExitCodes: [1],
+      });
+      return result.exitCode === 0;
+    },
+    async startLazyPages(imagesDir, workDir, signal) {
+      const logFile = join(workDir, 'lazy-pages.log');
+      const daemon = startTool(binary, lazyPagesArgs(settings, imagesDir, workDir, logFile), { logFile });
+      let exited = false;
+      void daemon.done.then(
+        () => {
+          exited = true;
+        },
+        () => {
+          exited = true;
+        },
+      );
+      const deadline = Date.now() + LAZY_PAGES_START_MS;
+      for (;;) {
+        if (
+          await access(join(workDir, LAZY_PAGES_SOCKET)).then(
+            () => true,
+            () => false,
+          )
+        )
+          return daemon;
+        if (exited) {
+          await daemon.done;
+          throw new SnapbackError(ErrorCode.INTERNAL, 'criu lazy-pages exited before it was ready');
+        }
+        if (signal?.aborted || Date.now() > deadline) {
+          daemon.kill('SIGKILL');
+          throw signal?.aborted
+            ? SnapbackError.from(signal.reason)
+            : new SnapbackError(
+                ErrorCode.INTERNAL,
+                `criu lazy-pages did not start within ${LAZY_PAGES_START_MS} ms`,
+              );
+        }
+        await sleep(10);
+      }
     },
     async check(signal) {
       await run(binary, ['check'], { timeoutMs: 30_000, signal, failureCode: ErrorCode.FAILED_PRECONDITION });

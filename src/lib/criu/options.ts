@@ -59,7 +59,10 @@ export interface RestoreOptions {
   pidFile: string;
   /** `--inherit-fd fd[N]:RESOURCE` pairs: the restored process gets fd N of criu for RESOURCE. */
   inheritFds?: readonly { fd: number; resource: string }[];
-  lazyPagesAddress?: string;
+  /** criu's work dir (-W): where it finds the lazy-pages daemon's socket. */
+  workDir?: string;
+  /** Resume at once; pages come from a `criu lazy-pages` daemon running on the same work dir. */
+  lazyPages?: boolean;
   extraArgs?: readonly string[];
 }
 
@@ -97,7 +100,18 @@ export function restoreArgs(s: CriuSettings, o: RestoreOptions): string[] {
     ...commonArgs(s),
   ];
   for (const { fd, resource } of o.inheritFds ?? []) args.push('--inherit-fd', `fd[${fd}]:${resource}`);
-  if (o.lazyPagesAddress !== undefined) args.push('--lazy-pages', '--address', o.lazyPagesAddress);
+  if (o.workDir !== undefined) args.push('-W', o.workDir);
+  if (o.lazyPages) args.push('--lazy-pages');
   args.push(...(o.extraArgs ?? []));
   return args;
+}
+
+/** `criu lazy-pages`: serves the pages of `imagesDir` to a lazy restore on the same work dir. */
+export function lazyPagesArgs(
+  s: CriuSettings,
+  imagesDir: string,
+  workDir: string,
+  logFile: string,
+): string[] {
+  return ['lazy-pages', '-D', imagesDir, '-W', workDir, '-o', logFile, `-v${s.logLevel}`];
 }

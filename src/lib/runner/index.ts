@@ -119,3 +119,51 @@ async function explain(stderr: string, logFile: string | undefined): Promise<str
     .slice(0, TAIL_LINES / 2);
   return `:\n  ${[...errors, ...(errors.length > 0 ? ['…'] : []), ...tail].join('\n  ')}`;
 }
+
+/** A tool left running in the background (a daemon the caller supervises). */
+export interface RunningTool {
+  readonly pid: number;
+  /** Settles when the tool exits: resolves on status 0, rejects with a ToolError otherwise. */
+  readonly done: Promise<RunResult>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+export interface StartOptions {
+  cwd?: string;
+  logFile?: string;
+  failureCode?: ErrorCode;
+}
+
+/** Starts a tool without waiting for it; `done` reports how it ended, with the tail of its log. */
+export function startTool(file: string, args: readonly string[], options: StartOptions = {}): RunningTool {
+  const started = performance.now();
+  const command = [file, ...args].join(' ');
+  const child = execa(file, args, {
+    reject: false,
+    cwd: options.cwd,
+    stdin: 'ignore',
+    stripFinalNewline: true,
+  });
+  const done = child.then(async (result) => {
+    const out = {
+      command,
+      exitCode: result.exitCode ?? -1,
+      stdout: String(result.stdout ?? ''),
+      stderr: String(result.stderr ?? ''),
+      durationMs: performance.now() - started,
+    };
+    if (!result.failed) return out;
+    const tail = await explain(out.stderr, options.logFile);
+    const how = result.signal ? `was killed by ${result.signal}` : `exited with status ${out.exitCode}`;
+    throw new ToolError(options.failureCode ?? ErrorCode.INTERNAL, `${command} ${how}${tail}`, out, tail);
+  });
+  // The caller learns the outcome from `done`; an unobserved failure must not crash the process.
+  done.catch(() => {});
+  return {
+    pid: child.pid ?? -1,
+    done,
+    kill: (signal = 'SIGTERM') => {
+      child.kill(signal);
+    },
+  };
+}

@@ -47,8 +47,8 @@ export interface RestoreContext {
   target: TargetRef | undefined;
   criu: Criu;
   signal: AbortSignal;
-  /** CRIU lazy-pages daemon address, for a lazy restore. */
-  lazyPagesAddress?: string;
+  /** Restore lazily: a `criu lazy-pages` daemon serves the pages on `workDir` (the executor runs it). */
+  lazyPages?: boolean;
 }
 
 export interface RestoreOutcome {

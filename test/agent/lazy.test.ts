@@ -1,0 +1,143 @@
+/**
+ * Lazy restore with real CRIU lazy pages (userfaultfd): the process runs before its memory has arrived,
+ * its data is intact once every page is in, the checkpoint cannot be replaced or deleted meanwhile, and a
+ * broken transfer kills the restored process instead of leaving it to fault on missing memory.
+ */
+import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { checkpointCall, restoreCall, unaryCall } from '../../src/agent/client.js';
+import { restore } from '../../src/executor/restore.js';
+import { silentLogger } from '../../src/log.js';
+import {
+  type AgentProcess,
+  python,
+  startAgent,
+  workloadHash,
+  workloadScript,
+} from '../helpers/agent-process.js';
+import { isRunning, readNumber, waitFor } from '../helpers/proc.js';
+
+/** The agent's `criu lazy-pages` child, found through /proc. */
+async function lazyPagesDaemonOf(agentPid: number): Promise<number | undefined> {
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (ppid !== agentPid) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.split('\0').includes('lazy-pages')) return Number(entry);
+  }
+  return undefined;
+}
+
+describe('lazy restore (real CRIU lazy pages)', () => {
+  let agent: AgentProcess;
+  let out: string;
+  let hash: string;
+
+  before(async () => {
+    agent = await startAgent();
+    out = join(agent.dir, 'big.counter');
+    const w = await unaryCall(agent.client, 'StartWorkload', {
+      name: 'big',
+      command: [python, workloadScript, '512', out],
+    });
+    await waitFor('big to count', async () => ((await readNumber(out)) ?? 0) > 2, 60_000);
+    hash = await workloadHash(out);
+    await checkpointCall(agent.client, {
+      target: { pod: 'big' },
+      checkpointId: 'big-1',
+      leaveRunning: false,
+    });
+    await waitFor('big to stop', async () => !(await isRunning(w.pid)));
+  });
+  after(async () => {
+    const { workloads } = await unaryCall(agent.client, 'ListWorkloads', {});
+    for (const w of workloads) if (w.running) await unaryCall(agent.client, 'StopWorkload', { name: w.name });
+    await agent.stop();
+    await agent.cleanup();
+  });
+
+  it('runs the process at once, keeps the checkpoint while pages arrive, and ends with intact memory', async () => {
+    const info = await unaryCall(agent.client, 'GetInfo', {});
+    assert.equal(info.lazyPages, true, 'this kernel has userfaultfd');
+    const last = (await readNumber(out))!;
+    const first = await restoreCall(agent.client, {
+      checkpointId: 'big-1',
+      target: { pod: 'big-lazy' },
+      lazy: true,
+    });
+    assert.ok(first.pagesComplete, 'a lazy restore promises a pages-complete result');
+    assert.ok((first.durationsMs['firstRun'] ?? -1) > 0, JSON.stringify(first.durationsMs));
+    assert.equal(
+      first.durationsMs['pagesComplete'],
+      undefined,
+      'the first result comes before every page is in',
+    );
+    await assert.rejects(
+      unaryCall(agent.client, 'DeleteCheckpoint', { checkpointId: 'big-1' }),
+      (err: Error & { code: string }) => {
+        assert.equal(err.code, 'FAILED_PRECONDITION');
+        assert.match(err.message, /lazy restore is still reading it/);
+        return true;
+      },
+    );
+    const complete = await first.pagesComplete;
+    const pagesComplete = complete.durationsMs['pagesComplete']!;
+    assert.ok(
+      pagesComplete >= first.durationsMs['firstRun']!,
+      `${pagesComplete} after ${first.durationsMs['firstRun']}`,
+    );
+    assert.ok(await isRunning(first.restoredPid));
+    const counter = await waitFor('the counter to advance', async () => {
+      const n = await readNumber(out);
+      return n !== undefined && n > last && n;
+    });
+    assert.ok(counter > last);
+    assert.equal(await workloadHash(out), hash, 'every page arrived intact');
+    // Once every page is in, the checkpoint may be replaced or deleted again.
+    const again = await checkpointCall(agent.client, { target: { pod: 'big-lazy' }, checkpointId: 'big-2' });
+    assert.equal(again.reused, false);
+    await unaryCall(agent.client, 'StopWorkload', { name: 'big-lazy' });
+  });
+
+  it('kills the restored process and reports a failure when the lazy-pages daemon dies mid-transfer', async () => {
+    const first = await restoreCall(agent.client, {
+      checkpointId: 'big-1',
+      target: { pod: 'big-broken' },
+      lazy: true,
+    });
+    const daemon = await lazyPagesDaemonOf(agent.process.pid!);
+    assert.ok(daemon !== undefined, 'the agent runs a lazy-pages daemon for the restore');
+    process.kill(daemon, 'SIGKILL');
+    await assert.rejects(first.pagesComplete!, (err: Error & { phase: string }) => {
+      assert.equal(err.phase, 'pagesComplete');
+      assert.match(err.message, /internal error during pagesComplete/);
+      return true;
+    });
+    await waitFor('the restored process to be gone', async () => !(await isRunning(first.restoredPid)));
+    assert.match(agent.logs(), /lazy-pages daemon stopped before every page arrived/);
+  });
+
+  it('refuses a lazy restore where the kernel has no userfaultfd, before touching anything', async () => {
+    const deps = { lazyPagesSupported: false, logger: silentLogger() } as unknown as Parameters<
+      typeof restore
+    >[0];
+    await assert.rejects(
+      restore(deps, {
+        checkpointId: 'big-1',
+        target: undefined,
+        noCuda: false,
+        lazy: true,
+        signal: new AbortController().signal,
+      }),
+      (err: Error & { code: string }) => {
+        assert.equal(err.code, 'FAILED_PRECONDITION');
+        assert.match(err.message, /userfaultfd/);
+        return true;
+      },
+    );
+  });
+});

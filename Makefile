@@ -35,6 +35,24 @@ test: setup
 	tsc -p tsconfig.test.json
 	c8 --reporter=text-summary node --import tsx --test --test-concurrency=1 --test-reporter=spec 'test/**/*.test.ts'
 
+## manifests-check: validate knative/ offline — schemas and cross-checks against the code (also in `make test`).
+.PHONY: manifests-check images
+manifests-check: node_modules/.installed
+	node --import tsx --test --test-reporter=spec test/manifests/manifests.test.ts
+
+## images: build the agent and functions images (needs a Docker engine; push them, then set knative/ images).
+VERSION := $(shell sed -n 's/^  "version": "\(.*\)",$$/\1/p' package.json)
+AGENT_IMAGE ?= snapback/agent:$(VERSION)
+FUNCTIONS_IMAGE ?= snapback/functions:$(VERSION)
+images:
+	@command -v docker >/dev/null && docker info >/dev/null 2>&1 || { \
+	  echo "make images: no Docker engine answers here (no docker command, or \`docker info\` fails)." >&2; \
+	  echo "  Build where one runs: docker build -f images/agent.Dockerfile -t $(AGENT_IMAGE) ." >&2; \
+	  echo "                        docker build -f images/functions.Dockerfile -t $(FUNCTIONS_IMAGE) ." >&2; \
+	  exit 1; }
+	docker build -f images/agent.Dockerfile -t $(AGENT_IMAGE) .
+	docker build -f images/functions.Dockerfile -t $(FUNCTIONS_IMAGE) .
+
 lint: node_modules/.installed
 	biome check .
 	madge --circular --extensions ts --ts-config tsconfig.json src functions

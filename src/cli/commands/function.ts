@@ -14,7 +14,7 @@ import { startFunctionsServer } from '../../functions/server.js';
 import { createRootLogger } from '../../log.js';
 import { defineCommand } from '../command.js';
 
-const options = {
+export const options = {
   port: {
     type: 'integer',
     env: 'PORT',

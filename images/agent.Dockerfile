@@ -1,0 +1,70 @@
+# syntax=docker/dockerfile:1
+# The node agent: `snapback agent` with criu >= 4.2, nsenter (util-linux), the io_uring-blocking launcher
+# and, optionally, NVIDIA's cuda-checkpoint (knative/agent.yaml).
+# Build from the repository root: docker build -f images/agent.Dockerfile .   (or `make images`)
+#
+# criu runs inside each workload's namespaces (nsenter), whatever the workload image's libc, so it is a
+# self-contained folder (criu with its own loader and libraries, patched by scripts/setup-criu.sh) built
+# for /opt/snapback/criu; the DaemonSet's init container copies it to that hostPath, which workloads mount
+# at the same path.
+ARG NODE_IMAGE=node:24-trixie-slim
+ARG DEBIAN_IMAGE=debian:trixie-slim
+
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY proto proto
+COPY scripts/gen-proto.sh scripts/
+COPY src src
+COPY functions functions
+RUN PATH="$PWD/node_modules/.bin:$PATH" bash scripts/gen-proto.sh && npx tsc -p tsconfig.json
+
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+
+# criu 4.2 from Debian sid with every library it needs, as `make setup` installs it.
+FROM ${DEBIAN_IMAGE} AS criu
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends ca-certificates patchelf \
+  && rm -rf /var/lib/apt/lists/*
+COPY scripts/setup-criu.sh /tmp/setup-criu.sh
+RUN bash /tmp/setup-criu.sh /opt/snapback/criu
+
+# Static, so it runs inside any workload image.
+FROM ${DEBIAN_IMAGE} AS native
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends gcc libc6-dev \
+  && rm -rf /var/lib/apt/lists/*
+COPY native/no-io-uring.c /tmp/no-io-uring.c
+RUN mkdir -p /out && cc -O2 -Wall -Wextra -static -o /out/snapback-no-io-uring /tmp/no-io-uring.c
+
+# NVIDIA's cuda-checkpoint, only when a URL is given (--build-arg CUDA_CHECKPOINT_URL=…, e.g. the binary
+# in github.com/NVIDIA/cuda-checkpoint under bin/x86_64_Linux); without it the agent's CUDA phase is off
+# unless the node provides cuda-checkpoint.
+FROM ${DEBIAN_IMAGE} AS cuda
+ARG CUDA_CHECKPOINT_URL=
+RUN mkdir -p /out && if [ -n "$CUDA_CHECKPOINT_URL" ]; then \
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends ca-certificates curl \
+    && curl -fsSL -o /out/cuda-checkpoint "$CUDA_CHECKPOINT_URL" && chmod 0755 /out/cuda-checkpoint; \
+  fi
+
+FROM ${NODE_IMAGE}
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends util-linux \
+  && rm -rf /var/lib/apt/lists/*
+ENV NODE_ENV=production
+WORKDIR /opt/snapback-app
+COPY --from=deps /app/node_modules node_modules
+COPY --from=build /app/dist dist
+COPY package.json ./
+COPY proto proto
+COPY bin bin
+# What the init container puts on the node's /opt/snapback.
+COPY --from=criu /opt/snapback/criu /usr/local/share/snapback/criu
+COPY --from=native /out/snapback-no-io-uring /usr/local/share/snapback/bin/snapback-no-io-uring
+COPY images/install-tools.sh /usr/local/bin/snapback-install-tools
+COPY --from=cuda /out/ /usr/local/bin/
+# Root: CRIU and nsenter need it (the DaemonSet also runs the container privileged, with hostPID).
+ENTRYPOINT ["/opt/snapback-app/bin/snapback"]
+CMD ["agent"]

@@ -1,0 +1,105 @@
+/**
+ * The snapback containers of a base (those running the `snapback-agent` or `snapback-functions` image
+ * placeholders), with the command they run and the environment they get from `env` and `envFrom`.
+ */
+import { describe, type Manifest, type Problem } from './load.js';
+
+/** Image names as written in the base; kustomize `images:` points them at real registries. */
+export const SnapbackImage = { AGENT: 'snapback-agent', FUNCTIONS: 'snapback-functions' } as const;
+const snapbackImages: ReadonlySet<string> = new Set(Object.values(SnapbackImage));
+
+/** Stand-in values for env taken from the downward API, so that loadConfig can check the rest. */
+const fieldRefSample: Readonly<Record<string, string>> = {
+  'spec.nodeName': 'node-a',
+  'metadata.namespace': 'snapback',
+  'metadata.name': 'pod-a',
+};
+
+export interface Container {
+  name: string;
+  image?: string;
+  args?: string[];
+  command?: string[];
+  env?: Array<{ name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath?: string } } }>;
+  envFrom?: Array<{ prefix?: string; configMapRef?: { name?: string }; secretRef?: { name?: string } }>;
+  ports?: Array<{ name?: string; containerPort?: number }>;
+  readinessProbe?: { grpc?: { port?: number } };
+}
+
+export interface SnapbackContainer {
+  manifest: Manifest;
+  where: string;
+  container: Container;
+  /** Pod template labels. */
+  labels: Record<string, string>;
+  /** Every variable the container gets, with its value (or a stand-in). */
+  env: Record<string, string>;
+}
+
+/** `spec.template` of a DaemonSet or a Knative Service. */
+function podTemplateOf(
+  m: Manifest,
+): { metadata?: { labels?: Record<string, string> }; spec?: unknown } | undefined {
+  const kind = m.object['kind'];
+  if (kind !== 'DaemonSet' && kind !== 'Service') return undefined;
+  return (m.object['spec'] as { template?: never } | undefined)?.template;
+}
+
+export function containersOf(m: Manifest): Container[] {
+  const spec = podTemplateOf(m)?.spec as { containers?: Container[] } | undefined;
+  return spec?.containers ?? [];
+}
+
+export function podLabelsOf(m: Manifest): Record<string, string> {
+  return podTemplateOf(m)?.metadata?.labels ?? {};
+}
+
+function configMapData(manifests: readonly Manifest[], name: string): Record<string, string> | undefined {
+  const found = manifests.find(
+    (m) => m.object['kind'] === 'ConfigMap' && (m.object['metadata'] as { name?: unknown })?.name === name,
+  );
+  return found === undefined ? undefined : ((found.object['data'] ?? {}) as Record<string, string>);
+}
+
+function envOf(c: Container, manifests: readonly Manifest[], where: string, problems: Problem[]) {
+  const env: Record<string, string> = {};
+  for (const from of c.envFrom ?? []) {
+    const name = from.configMapRef?.name;
+    if (name === undefined) {
+      problems.push({
+        where,
+        message: `container ${c.name}: envFrom other than a configMapRef is not checked`,
+      });
+      continue;
+    }
+    const data = configMapData(manifests, name);
+    if (data === undefined) {
+      problems.push({ where, message: `container ${c.name}: envFrom ConfigMap ${name} is not in the base` });
+      continue;
+    }
+    for (const [key, value] of Object.entries(data)) env[`${from.prefix ?? ''}${key}`] = String(value);
+  }
+  for (const e of c.env ?? []) {
+    const path = e.valueFrom?.fieldRef?.fieldPath;
+    env[e.name] = e.value ?? (path !== undefined ? (fieldRefSample[path] ?? 'x') : 'x');
+  }
+  return env;
+}
+
+export function snapbackContainers(manifests: readonly Manifest[], problems: Problem[]): SnapbackContainer[] {
+  const found: SnapbackContainer[] = [];
+  for (const manifest of manifests) {
+    for (const container of containersOf(manifest)) {
+      if (container.image === undefined || !snapbackImages.has(container.image)) continue;
+      const where = describe(manifest);
+      found.push({
+        manifest,
+        where,
+        container,
+        labels: podLabelsOf(manifest),
+        env: envOf(container, manifests, where, problems),
+      });
+    }
+  }
+  return found;
+}

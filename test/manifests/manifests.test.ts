@@ -1,0 +1,197 @@
+/**
+ * `make manifests-check`: the knative/ base validates offline (schemas + cross-checks against the code),
+ * and deliberately broken copies of it, changed in memory, fail with a problem that says what is wrong.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import {
+  checkManifests,
+  formatProblems,
+  readSources,
+  type Sources,
+} from '../../scripts/manifests-check/index.js';
+
+const dir = fileURLToPath(new URL('../../knative', import.meta.url));
+let base: Sources;
+
+/** The base with one file changed; fails when `from` is not in that file, so no test passes vacuously. */
+function withChange(file: string, from: string | RegExp, to: string): Sources {
+  const text = base.get(file);
+  assert.ok(text !== undefined, `${file} exists`);
+  const changed = text.replace(from, to);
+  assert.notEqual(changed, text, `${file} contains ${from}`);
+  return new Map([...base, [file, changed]]);
+}
+
+function assertProblem(sources: Sources, pattern: RegExp): void {
+  const problems = checkManifests(sources);
+  const text = formatProblems(problems);
+  assert.match(text, pattern, `expected a problem matching ${pattern}; got:\n${text || '(none)'}`);
+}
+
+describe('knative/ manifests', () => {
+  before(async () => {
+    base = await readSources(dir);
+  });
+
+  it('parse, validate against the Kubernetes and Knative schemas, and agree with the code', () => {
+    const problems = checkManifests(base);
+    assert.deepEqual(problems, [], formatProblems(problems));
+  });
+
+  // kubectl's built-in kustomize renders the base offline; skipped where there is no kubectl.
+  const kubectl = (() => {
+    try {
+      execFileSync('kubectl', ['version', '--client'], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+  it('render with kustomize, every image placeholder replaced', {
+    skip: !kubectl && 'no kubectl here',
+  }, () => {
+    const rendered = execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8' });
+    const images = [...rendered.matchAll(/^\s*(?:- )?image: (\S+)$/gm)].map((m) => m[1]);
+    assert.ok(images.length >= 5, `images: ${images.join(', ')}`);
+    for (const image of images) assert.match(image!, /\//, `${image} is still a placeholder`);
+  });
+
+  describe('a broken copy fails', () => {
+    it('a wrong kind', () => {
+      assertProblem(
+        withChange('agent.yaml', 'kind: DaemonSet', 'kind: Daemonset'),
+        /no schema for .*Daemonset/,
+      );
+    });
+
+    it('a field of the wrong type', () => {
+      assertProblem(withChange('agent.yaml', 'hostPID: true', 'hostPID: "yes"'), /hostPID must be boolean/);
+    });
+
+    it('a Knative field of the wrong type', () => {
+      assertProblem(
+        withChange('functions.yaml', 'timeoutSeconds: 600', 'timeoutSeconds: 10m'),
+        /timeoutSeconds/,
+      );
+    });
+
+    it('YAML that does not parse', () => {
+      assertProblem(withChange('broker.yaml', 'spec:', 'spec: [oops'), /broker\.yaml#0: YAML/);
+    });
+
+    it('a Trigger for a type nobody handles (an outbound type)', () => {
+      assertProblem(
+        withChange(
+          'triggers.yaml',
+          'type: io.snapback.checkpoint.requested',
+          'type: io.snapback.checkpoint.completed',
+        ),
+        /no function handles events of type io\.snapback\.checkpoint\.completed/,
+      );
+    });
+
+    it('a Trigger routing a type to the wrong function', () => {
+      assertProblem(
+        withChange(
+          'triggers.yaml',
+          'type: io.snapback.checkpoint.requested',
+          'type: io.snapback.restore.requested',
+        ),
+        /function checkpoint does not handle events of type io\.snapback\.restore\.requested/,
+      );
+    });
+
+    it('an inbound type no Trigger routes', () => {
+      assertProblem(
+        withChange(
+          'triggers.yaml',
+          'type: io.snapback.restore.requested',
+          'type: io.snapback.checkpoint.requested',
+        ),
+        /no Trigger routes io\.snapback\.restore\.requested/,
+      );
+    });
+
+    it('a filter that is not an exact type', () => {
+      assertProblem(
+        withChange(
+          'triggers.yaml',
+          '- exact: { type: dev.knative.eventing.aws-sqs }',
+          '- prefix: { type: dev.knative }',
+        ),
+        /only exact type filters/,
+      );
+    });
+
+    it('an env var nobody reads', () => {
+      assertProblem(
+        withChange(
+          'config.yaml',
+          'SNAPBACK_RUNTIME: containerd',
+          'SNAPBACK_RUNTIME: containerd\n  SNAPBACK_RUNTIMES: x',
+        ),
+        /env SNAPBACK_RUNTIMES is read by no option of `snapback agent`/,
+      );
+    });
+
+    it("the agent's variable given to the functions", () => {
+      assertProblem(
+        withChange('config.yaml', 'SNAPBACK_LOG_LEVEL: info', 'LOG_LEVEL: info'),
+        /env LOG_LEVEL is read by no option of `snapback function`/,
+      );
+    });
+
+    it('a value the agent rejects', () => {
+      assertProblem(
+        withChange('config.yaml', 'SNAPBACK_RUNTIME: containerd', 'SNAPBACK_RUNTIME: docker'),
+        /snapback agent rejects its config: --runtime: must be one of process, containerd \(from SNAPBACK_RUNTIME\)/,
+      );
+    });
+
+    it('an agent listening on loopback', () => {
+      assertProblem(
+        withChange('config.yaml', 'SNAPBACK_LISTEN: 0.0.0.0:7070', 'SNAPBACK_LISTEN: 127.0.0.1:7070'),
+        /SNAPBACK_LISTEN must be 0\.0\.0\.0:7070/,
+      );
+    });
+
+    it('agent pods the resolver cannot find', () => {
+      assertProblem(
+        withChange(
+          'agent.yaml',
+          /(template:\n {4}metadata:\n {6}labels:\n {8})app\.kubernetes\.io\/name: snapback-agent/,
+          '$1app.kubernetes.io/name: agent',
+        ),
+        /pod labels must match app\.kubernetes\.io\/name=snapback-agent/,
+      );
+    });
+
+    it('a NetworkPolicy on another port', () => {
+      assertProblem(
+        withChange('network-policy.yaml', 'port: 7070', 'port: 7071'),
+        /no ingress rule opens the agent's port 7070/,
+      );
+    });
+
+    it('a NetworkPolicy that leaves a function out', () => {
+      assertProblem(
+        withChange('network-policy.yaml', 'snapback.io/role: function', 'snapback.io/role: other'),
+        /function pods of .*snapback-preemption may not reach port 7070/,
+      );
+    });
+
+    it('a file the kustomization does not list, and a listed file that does not exist', () => {
+      const extra = new Map([
+        ...base,
+        ['extra.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n'],
+      ]);
+      assertProblem(extra, /extra\.yaml is not listed in resources/);
+      const missing = new Map(base);
+      missing.delete('broker.yaml');
+      assertProblem(missing, /resources lists broker\.yaml, which does not exist/);
+    });
+  });
+});

@@ -53,6 +53,12 @@ images:
 	docker build -f images/agent.Dockerfile -t $(AGENT_IMAGE) .
 	docker build -f images/functions.Dockerfile -t $(FUNCTIONS_IMAGE) .
 
+## soak: sustained checkpoint events against the functions with real agents, on loopback (not in `make test`).
+## Flags through SOAK_ARGS, e.g. make soak SOAK_ARGS="--rate 50 --duration 60". Figures: docs/soak.md.
+.PHONY: soak
+soak: build
+	node --import tsx scripts/soak/soak.ts $(SOAK_ARGS)
+
 lint: node_modules/.installed
 	biome check .
 	madge --circular --extensions ts --ts-config tsconfig.json src functions
@@ -60,11 +66,14 @@ lint: node_modules/.installed
 format: node_modules/.installed
 	biome check --write .
 
-bench: build
-	@echo "make bench: not built yet" >&2; exit 1
+## bench: figures for docs/benchmarks.md (not tests; ~10 minutes; the demo workload part wants python3-torch)
+bench: setup
+	node --import tsx bench/run.ts
 
+## demo: the main job end to end on this machine (installs python3-torch for the model server once)
 demo: setup
-	@echo "make demo: not built yet" >&2; exit 1
+	@bash scripts/setup-demo.sh
+	bin/snapback demo
 
 clean:
 	rm -rf dist coverage src/agent/generated

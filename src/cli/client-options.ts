@@ -2,6 +2,9 @@
 import { type AgentClient, connectAgent } from '../agent/client.js';
 import type { OptionsSpec } from '../config/options.js';
 import type { CommandIo } from './command.js';
+import { agentChannelCredentials, type ClientTlsValues, clientTlsOptions } from './tls.js';
+
+export { clientTlsOptions } from './tls.js';
 
 export const agentAddressOption = {
   type: 'string',
@@ -22,10 +25,15 @@ export const clientOptions = {
     description: 'deadline of the call',
     schema: { minimum: 1 },
   },
+  ...clientTlsOptions,
 } as const satisfies OptionsSpec;
 
-export async function withAgent<T>(address: string, work: (client: AgentClient) => Promise<T>): Promise<T> {
-  const client = connectAgent(address);
+/** Connects to `values.agent` (over TLS when the TLS options say so), runs `work`, closes. */
+export async function withAgent<T>(
+  values: ClientTlsValues & { agent: string },
+  work: (client: AgentClient) => Promise<T>,
+): Promise<T> {
+  const client = connectAgent(values.agent, agentChannelCredentials(values));
   try {
     return await work(client);
   } finally {

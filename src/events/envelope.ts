@@ -88,16 +88,18 @@ function detailOf(error: ErrorObject, attributes: Record<string, unknown>): Erro
   if (error.keyword === 'propertyNames' || propertyName !== undefined) {
     if (propertyName === undefined) return undefined;
     return {
-      field: propertyName,
+      // An empty name is still named, so the answer says which attribute is wrong.
+      field: propertyName === '' ? '""' : propertyName,
       message: 'is not a valid attribute name (lower-case letters and digits only)',
     };
   }
-  const name = error.instancePath.split('/')[1];
+  // instancePath is a JSON Pointer: `/name`, with `~1` for "/" and `~0` for "~" (RFC 6901).
+  const name = error.instancePath.split('/')[1]?.replace(/~1/g, '/').replace(/~0/g, '~');
   if (name === undefined) return undefined;
   if (messages[name] !== undefined) return { field: name, message: messages[name] };
   const value = attributes[name];
   const kind = typeof value === 'number' ? 'a 32-bit integer' : 'a string, boolean or integer';
-  return { field: name, message: `extension value must be ${kind}` };
+  return { field: name === '' ? '""' : name, message: `extension value must be ${kind}` };
 }
 
 /** Builds the SDK's immutable event from attributes already checked by `envelopeProblems`. */

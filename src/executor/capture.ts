@@ -20,8 +20,8 @@ export interface CaptureInput {
   checkpointId: string;
   version: string;
   signal: AbortSignal;
-  /** Told which pids are suspended on the GPU, so that a failure can roll them back. */
-  onSuspended(pids: number[]): void;
+  /** Told which pids are suspended on the GPU (before it happens), so that a failure can roll them back. */
+  onSuspended(pids: number[]): Promise<void>;
 }
 
 const PROGRESS_INTERVAL_MS = 250;
@@ -39,7 +39,7 @@ export async function captureCheckpoint(
   };
   if (cuda) {
     identity = await cuda.identity();
-    input.onSuspended(inspection.cudaPids);
+    await input.onSuspended(inspection.cudaPids);
     await cuda.suspend(inspection.cudaPids, clock, signal);
   }
   // The dump is not interrupted by a cancellation: killing CRIU while its parasite runs inside the
@@ -52,7 +52,7 @@ export async function captureCheckpoint(
   );
   if (cuda) {
     await cuda.resume(inspection.cudaPids, clock, undefined, signal);
-    input.onSuspended([]);
+    await input.onSuspended([]);
   }
   if (deps.runtime.captureRootfs && inspection.upperDir !== undefined) {
     await clock.run('rootfs', () => deps.runtime.captureRootfs!(inspection, plan.stagingDir, signal));

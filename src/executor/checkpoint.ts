@@ -40,6 +40,7 @@ export async function checkpoint(deps: ExecutorDeps, input: CheckpointInput): Pr
   );
   const staging = await deps.store.createStaging();
   let suspended: number[] = [];
+  let closeJournal = async () => {};
   try {
     const plan = await clock.run('configure', () => configureDump(inspection, staging.dir));
     const captured = await captureCheckpoint(deps, {
@@ -48,8 +49,12 @@ export async function checkpoint(deps: ExecutorDeps, input: CheckpointInput): Pr
       checkpointId: input.checkpointId,
       version: staging.uuid,
       signal: input.signal,
-      onSuspended: (pids) => {
+      onSuspended: async (pids) => {
         suspended = pids;
+        await closeJournal();
+        if (pids.length > 0) {
+          closeJournal = await deps.journal.open({ kind: 'cuda-suspended', checkpointId: input.checkpointId, pids, at: new Date().toISOString() });
+        }
       },
     });
     suspended = [];
@@ -71,6 +76,7 @@ export async function checkpoint(deps: ExecutorDeps, input: CheckpointInput): Pr
   } catch (err) {
     const error = SnapbackError.from(err);
     const rollback = suspended.length > 0 && deps.cuda ? await deps.cuda.rollback(suspended) : [];
+    await closeJournal().catch(() => {});
     await deps.store
       .discardStaging(staging)
       .catch((e: unknown) => log.warn({ err: e }, 'could not remove staging'));

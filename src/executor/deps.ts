@@ -5,6 +5,7 @@ import type { Runtime } from '../lib/runtime/index.js';
 import type { CheckpointStore } from '../lib/storage/index.js';
 import type { Logger } from '../log.js';
 import type { CudaPhase } from './cuda-phase.js';
+import type { Journal } from './journal.js';
 
 export interface ExecutorDeps {
   store: CheckpointStore;
@@ -15,6 +16,8 @@ export interface ExecutorDeps {
   logger: Logger;
   /** The node this executor serves, recorded in manifests and results. */
   node: string;
+  /** Records states that must be undone if the agent dies in them (see journal.ts). */
+  journal: Journal;
   /** Whether the kernel has userfaultfd as CRIU's lazy pages need it (`criu check --feature uffd-noncoop`). */
   lazyPagesSupported: boolean;
 }

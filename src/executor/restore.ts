@@ -6,7 +6,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, SnapbackError } from '../errors.js';
-import { hostPidsOf, isRunning, processTree } from '../lib/procfs/index.js';
+import { hostPidsOf, isRunning, processTree, startTimeOf } from '../lib/procfs/index.js';
 import type { RunningTool } from '../lib/runner/index.js';
 import type { RestoreOutcome, TargetRef } from '../lib/runtime/index.js';
 import { type Manifest, readManifest, verifyFiles } from '../lib/storage/index.js';
@@ -58,6 +58,7 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
   const release = input.lazy ? deps.store.lease(input.checkpointId) : () => {};
   let outcome: RestoreOutcome | undefined;
   let daemon: RunningTool | undefined;
+  let closeJournal = async () => {};
   try {
     const imagesDir = join(dir, IMAGES_DIR);
     if (input.lazy)
@@ -75,6 +76,15 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
       signal: input.signal,
       ...(input.lazy ? { lazyPages: true } : {}),
     });
+    // Until it is confirmed, a restored tree is undone by whoever finds it: this run, or the next agent.
+    closeJournal = await deps.journal.open({
+      kind: 'restoring',
+      checkpointId: input.checkpointId,
+      pid: outcome.pid,
+      startTime: await startTimeOf(outcome.pid),
+      workload: outcome.workload,
+      at: new Date().toISOString(),
+    });
     for (const [phase, ms] of Object.entries(outcome.durations)) clock.record(phase, ms);
     await resumeCuda(deps, manifest, outcome, input, clock, deviceMap);
     const restored = outcome;
@@ -87,6 +97,7 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
       }
     });
     throwIfAborted(input.signal);
+    await closeJournal();
     const durations = clock.durations();
     const output: RestoreOutput = {
       checkpointId: input.checkpointId,
@@ -119,6 +130,7 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
         .abandon(outcome)
         .catch((e: unknown) => log.error({ err: e }, 'could not kill the half-restored tree'));
     }
+    await closeJournal().catch(() => {});
     await deps.store.discardStaging(work).catch(() => {});
     log.warn({ err: error, phase: error.phase }, 'restore failed');
     throw error.phase === undefined ? error.inPhase('criuRestore') : error;

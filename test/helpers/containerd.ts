@@ -38,8 +38,16 @@ export interface Containerd {
   namespace: string;
   /** `ctr -a SOCK -n NS ARGS…`; resolves with stdout. */
   ctr(...args: string[]): Promise<string>;
-  /** `ctr run -d` with bind mounts at identical paths; resolves with the task's host pid. */
-  run(id: string, command: string[], options?: { image?: string; binds?: string[] }): Promise<number>;
+  /**
+   * `ctr run -d` with bind mounts at identical paths; resolves with the task's host pid. The container
+   * carries the opt-in label `snapback.io/enabled=true` (a container outside any pod opts in itself)
+   * unless `labels` are given, which replace it.
+   */
+  run(
+    id: string,
+    command: string[],
+    options?: { image?: string; binds?: string[]; labels?: Record<string, string> },
+  ): Promise<number>;
   taskPid(id: string): Promise<number | undefined>;
   remove(id: string): Promise<void>;
   /** SIGKILL to the daemon only (its containers keep running), to test "containerd down". */
@@ -139,8 +147,12 @@ export async function startContainerd(): Promise<Containerd> {
         '--mount',
         `type=bind,src=${p},dst=${p},options=rbind:rw`,
       ]);
+      const labels = Object.entries(options.labels ?? { 'snapback.io/enabled': 'true' }).flatMap(([k, v]) => [
+        '--label',
+        `${k}=${v}`,
+      ]);
       ids.add(id);
-      await ctr('run', '-d', ...mounts, options.image ?? IMAGE, id, ...command);
+      await ctr('run', '-d', ...mounts, ...labels, options.image ?? IMAGE, id, ...command);
       return waitFor(`task ${id}`, () => taskPid(id), 10_000);
     },
     taskPid,

@@ -1,12 +1,14 @@
 /** `snapback agent`: the node agent — builds the executor from config and serves it over gRPC. */
 import { hostname } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createAccessPolicy } from '../../agent/policy.js';
+import { recover } from '../../agent/recovery.js';
 import { createAgentServer } from '../../agent/server.js';
 import { loadConfig } from '../../config/load-config.js';
 import type { OptionsSpec } from '../../config/options.js';
 import type { ExecutorDeps } from '../../executor/deps.js';
-import { createContainerdClient, createContainerdRuntime } from '../../lib/containerd/index.js';
+import { createJournal } from '../../executor/journal.js';
+import { createContainerdClient, createContainerdRuntime, podOf } from '../../lib/containerd/index.js';
 import { type CriuSettings, createCriu } from '../../lib/criu/index.js';
 import { createProcessRuntime } from '../../lib/process/index.js';
 import { runTool } from '../../lib/runner/index.js';
@@ -14,6 +16,7 @@ import { createCheckpointStore } from '../../lib/storage/index.js';
 import { createRootLogger } from '../../log.js';
 import { defineCommand } from '../command.js';
 import { createCudaPhaseFromConfig } from '../cuda-from-config.js';
+import { agentServerCredentials, agentTlsOptions } from '../tls.js';
 import { packageVersion } from '../version.js';
 
 export const agentOptions = {
@@ -197,6 +200,7 @@ export const agentOptions = {
     description: 'log level',
     schema: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] },
   },
+  ...agentTlsOptions,
 } as const satisfies OptionsSpec;
 
 export const agentCommand = defineCommand({
@@ -206,6 +210,8 @@ export const agentCommand = defineCommand({
   options: agentOptions,
   async run(argv, io) {
     const { values: config } = loadConfig(agentOptions, argv, io.env);
+    // Certificates are read (and a half-given set refused) before anything else starts.
+    const credentials = agentServerCredentials(config);
     const logger = createRootLogger({ level: config.logLevel }).child({ component: 'agent' });
     const criuSettings: CriuSettings = {
       leaveRunning: config.leaveRunning,
@@ -225,9 +231,6 @@ export const agentCommand = defineCommand({
     const criuVersion = await criu.version();
     const lazyPagesSupported = await criu.supportsLazyPages();
     const store = createCheckpointStore(resolve(config.storage));
-    const swept = await store.init();
-    if (swept.length > 0)
-      logger.warn({ swept }, 'removed staging and orphaned versions left by an earlier run');
     // containerd: the runtime acts on the node's containers and restores into placeholders.
     const containerd =
       config.runtime === 'containerd'
@@ -260,19 +263,47 @@ export const agentCommand = defineCommand({
       logger,
       node: config.node ?? hostname(),
       lazyPagesSupported,
+      journal: createJournal(join(resolve(config.stateDir), 'journal')),
     };
+    // Whatever a previous agent left half-done is finished or undone before anything new starts.
+    const recovered = await recover({
+      journal: executor.journal,
+      cuda: executor.cuda,
+      runtime,
+      logger,
+      storageBase: store.paths.base,
+      criuTimeoutMs: criuSettings.timeoutMs,
+    });
+    const swept = await store.init();
+    if (
+      swept.length > 0 ||
+      recovered.thawed.length > 0 ||
+      recovered.killed.length > 0 ||
+      recovered.criuWaited.length > 0
+    ) {
+      logger.warn({ swept, ...recovered }, 'recovered from an earlier run');
+    }
     const agent = createAgentServer({
       executor,
-      policy: createAccessPolicy({ allowedNamespaces: config.allowedNamespaces }),
+      policy: createAccessPolicy({
+        allowedNamespaces: config.allowedNamespaces,
+        ...(containerd ? { podOf: (target) => podOf(containerd, target) } : {}),
+      }),
       processRuntime,
       leaveRunning: config.leaveRunning,
       lazyByDefault: config.lazyRestore,
       info: { version: packageVersion, criuVersion, lazyPages: lazyPagesSupported },
     });
-    const port = await agent.listen(config.listen);
+    const port = await agent.listen(config.listen, credentials);
     const host = config.listen.slice(0, config.listen.lastIndexOf(':'));
     logger.info(
-      { address: `${host}:${port}`, node: executor.node, runtime: config.runtime, criu: criuVersion },
+      {
+        address: `${host}:${port}`,
+        node: executor.node,
+        runtime: config.runtime,
+        criu: criuVersion,
+        mtls: config.tlsCert !== undefined,
+      },
       'agent listening',
     );
     io.stdout.write(`agent listening on ${host}:${port}\n`);

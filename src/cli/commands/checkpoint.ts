@@ -45,7 +45,7 @@ export const checkpointCommand = defineCommand({
   async run(argv, io) {
     const { values } = loadConfig(options, argv, io.env);
     const progress = createProgressPrinter(io.stderr, !values.json);
-    const result = await withAgent(values.agent, (client) =>
+    const result = await withAgent(values, (client) =>
       checkpointCall(
         client,
         {

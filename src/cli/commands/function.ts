@@ -13,6 +13,7 @@ import { type FunctionName, functionNames } from '../../functions/context.js';
 import { startFunctionsServer } from '../../functions/server.js';
 import { createRootLogger } from '../../log.js';
 import { defineCommand } from '../command.js';
+import { agentChannelCredentials, clientTlsOptions } from '../tls.js';
 
 export const options = {
   port: {
@@ -80,6 +81,7 @@ export const options = {
     schema: { minimum: 1 },
   },
   logLevel: { type: 'string', env: 'SNAPBACK_LOG_LEVEL', default: 'info', description: 'pino log level' },
+  ...clientTlsOptions,
 } as const;
 
 type Values = ReturnType<typeof loadConfig<typeof options>>['values'];
@@ -119,7 +121,7 @@ export const functionCommand = defineCommand({
       });
     }
     const log = createRootLogger({ level: values.logLevel });
-    const agent = createAgentClient();
+    const agent = createAgentClient({ credentials: agentChannelCredentials(values) });
     const kc = values.agent === undefined ? kubeConfigOf(values, io.env) : undefined;
     if (values.agent === undefined && kc === undefined) {
       throw new SnapbackError(ErrorCode.INVALID_ARGUMENT, 'no agent and no cluster', {

@@ -12,7 +12,7 @@ export const listCommand = defineCommand({
   options: clientOptions,
   async run(argv, io) {
     const { values } = loadConfig(clientOptions, argv, io.env);
-    const { checkpoints } = await withAgent(values.agent, (client) =>
+    const { checkpoints } = await withAgent(values, (client) =>
       unaryCall(client, 'ListCheckpoints', {}, { deadline: deadlineIn(values.timeout) }),
     );
     const rows = checkpoints.map((c) => ({
@@ -44,7 +44,7 @@ export const inspectCommand = defineCommand({
   options: inspectOptions,
   async run(argv, io) {
     const { values } = loadConfig(inspectOptions, argv, io.env);
-    const info = await withAgent(values.agent, (client) =>
+    const info = await withAgent(values, (client) =>
       unaryCall(
         client,
         'GetCheckpoint',

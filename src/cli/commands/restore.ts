@@ -31,7 +31,7 @@ export const restoreCommand = defineCommand({
   async run(argv, io) {
     const { values } = loadConfig(options, argv, io.env);
     const progress = createProgressPrinter(io.stderr, !values.json);
-    const output = await withAgent(values.agent, async (client) => {
+    const output = await withAgent(values, async (client) => {
       const first = await restoreCall(
         client,
         {

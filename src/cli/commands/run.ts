@@ -3,7 +3,7 @@ import { unaryCall } from '../../agent/client.js';
 import { loadConfig } from '../../config/load-config.js';
 import type { OptionsSpec } from '../../config/options.js';
 import { ErrorCode, SnapbackError } from '../../errors.js';
-import { agentAddressOption, printJson, withAgent } from '../client-options.js';
+import { agentAddressOption, clientTlsOptions, printJson, withAgent } from '../client-options.js';
 import { defineCommand } from '../command.js';
 
 const options = {
@@ -23,6 +23,7 @@ const options = {
   },
   cwd: { type: 'string', valueName: 'DIR', description: 'working directory (default: the current one)' },
   json: { type: 'boolean', default: false, description: 'print one JSON object on stdout' },
+  ...clientTlsOptions,
 } as const satisfies OptionsSpec;
 
 export const runCommand = defineCommand({
@@ -40,7 +41,7 @@ export const runCommand = defineCommand({
     const env = Object.fromEntries(
       values.env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
     );
-    const workload = await withAgent(values.agent, (client) =>
+    const workload = await withAgent(values, (client) =>
       unaryCall(client, 'StartWorkload', {
         name: values.name,
         command: positionals,

@@ -29,6 +29,8 @@ export interface ContainerInfo {
 }
 
 export interface OciSpec {
+  /** CRI puts `io.kubernetes.cri.sandbox-id` (the pod's sandbox container) here. */
+  annotations?: Record<string, string>;
   process?: { args?: string[] };
   root?: { path?: string; readonly?: boolean };
   mounts?: { destination: string; type?: string; source?: string; options?: string[] }[];
@@ -107,27 +109,51 @@ function loadServices(): NonNullable<typeof services> {
   return services;
 }
 
+/** How long a call waits for containerd to come back after failing to connect. */
+const RECONNECT_GRACE_MS = 2_000;
+
 export function createContainerdClient(options: ContainerdClientOptions): ContainerdClient {
   const { containers, tasks, snapshots } = loadServices();
   const address = `unix://${options.socket}`;
   const credentials = grpc.credentials.createInsecure();
   // One channel for the three services: they share the socket.
-  const containersClient = new containers(address, credentials);
+  // A local socket: reconnect promptly when containerd restarts instead of backing off for minutes.
+  const containersClient = new containers(address, credentials, {
+    'grpc.initial_reconnect_backoff_ms': 200,
+    'grpc.max_reconnect_backoff_ms': 1000,
+  });
   const channelOverride = containersClient.getChannel();
   const tasksClient = new tasks(address, credentials, { channelOverride });
   const snapshotsClient = new snapshots(address, credentials, { channelOverride });
   const timeoutMs = options.callTimeoutMs ?? 10_000;
 
-  const call = <T>(client: grpc.Client, method: string, request: object, what: string): Promise<T> =>
+  const attempt = <T>(client: grpc.Client, method: string, request: object, callOptions: grpc.CallOptions) =>
     new Promise<T>((resolve, reject) => {
       const metadata = new grpc.Metadata();
       metadata.set('containerd-namespace', options.namespace);
       const fn = (client as unknown as Record<string, Method>)[method]!.bind(client);
-      fn(request, metadata, { deadline: Date.now() + timeoutMs }, (err, value) => {
-        if (err) reject(toSnapbackError(err, what, options));
-        else resolve(value as T);
-      });
+      fn(request, metadata, callOptions, (err, value) => (err ? reject(err) : resolve(value as T)));
     });
+  // After containerd restarts, the channel is briefly not ready: a call that could not connect waits up to
+  // RECONNECT_GRACE_MS for the channel and is tried once more; if it never gets ready, the first error stands.
+  const call = async <T>(client: grpc.Client, method: string, request: object, what: string): Promise<T> => {
+    try {
+      return await attempt<T>(client, method, request, { deadline: Date.now() + timeoutMs });
+    } catch (err) {
+      const first = err as grpc.ServiceError;
+      if (first.code !== grpc.status.UNAVAILABLE) throw toSnapbackError(first, what, options);
+      const deadline = Date.now() + Math.min(RECONNECT_GRACE_MS, timeoutMs);
+      const ready = await new Promise<boolean>((resolve) =>
+        client.waitForReady(deadline, (e) => resolve(!e)),
+      );
+      if (!ready) throw toSnapbackError(first, what, options);
+      try {
+        return await attempt<T>(client, method, request, { deadline: Date.now() + timeoutMs });
+      } catch (retry) {
+        throw toSnapbackError(retry as grpc.ServiceError, what, options);
+      }
+    }
+  };
 
   return {
     namespace: options.namespace,

@@ -28,7 +28,8 @@ function quoted(value: string): string {
   return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
 
-async function findContainer(client: ContainerdClient, target: TargetRef): Promise<ContainerInfo> {
+/** The container a target names (running or not); NOT_FOUND when none. */
+export async function findContainer(client: ContainerdClient, target: TargetRef): Promise<ContainerInfo> {
   if (target.containerId !== undefined && target.containerId !== '')
     return client.getContainer(target.containerId);
   const filter = [`labels.${quoted(POD_NAME_LABEL)}==${quoted(target.pod)}`];

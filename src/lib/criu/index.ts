@@ -23,7 +23,11 @@ export interface Criu {
   version(): Promise<string>;
   /** `criu check`: FAILED_PRECONDITION naming what the kernel lacks, when it does. */
   check(signal?: AbortSignal): Promise<void>;
-  /** Runs `criu dump`; `via` is a command prefix that runs it elsewhere (e.g. nsenter into namespaces). */
+  /**
+   * Runs `criu dump`; `via` is a command prefix that runs it elsewhere (e.g. nsenter into namespaces).
+   * Never interrupted: killing CRIU while its parasite runs inside the workload can kill the workload. It is
+   * bounded by the timeout and detached, so that the agent's own death does not take it along.
+   */
   dump(options: DumpOptions, signal?: AbortSignal, via?: readonly string[]): Promise<void>;
   /** Restores detached; returns the PID of the restored root task. */
   restore(
@@ -101,20 +105,22 @@ export function createCriu(binary: string, settings: CriuSettings, run: Runner):
     async check(signal) {
       await run(binary, ['check'], { timeoutMs: 30_000, signal, failureCode: ErrorCode.FAILED_PRECONDITION });
     },
-    async dump(options, signal, via = []) {
+    async dump(options, _signal, via = []) {
       const [file, args] = wrap(via, binary, dumpArgs(settings, options));
       await run(file, args, {
         timeoutMs: settings.timeoutMs,
-        signal,
+        detached: true,
         logFile: options.logFile,
         failureCode: ErrorCode.INTERNAL,
       });
     },
-    async restore(options, signal, extraFds, via = []) {
+    async restore(options, _signal, extraFds, via = []) {
       const [file, args] = wrap(via, binary, restoreArgs(settings, options));
+      // Never interrupted (a tree half-restored by a killed CRIU is neither dead nor whole): bounded by the
+      // timeout, detached so that the agent's death does not kill it; callers check their signal after.
       await run(file, args, {
         timeoutMs: settings.timeoutMs,
-        signal,
+        detached: true,
         logFile: options.logFile,
         extraFds,
         failureCode: ErrorCode.INTERNAL,

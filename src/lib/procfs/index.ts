@@ -90,3 +90,21 @@ export async function workingDirectories(pids: readonly number[]): Promise<strin
   const dirs = await Promise.all(pids.map((pid) => readlink(`/proc/${pid}/cwd`).catch(() => undefined)));
   return [...new Set(dirs.filter((d): d is string => d !== undefined))];
 }
+
+/** The process's start time (clock ticks since boot, stat field 22): with the pid, identifies it uniquely. */
+export async function startTimeOf(pid: number): Promise<number | undefined> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const value = Number(fields[19]);
+  return stat === '' || !Number.isFinite(value) ? undefined : value;
+}
+
+/** Pids of every process whose command line satisfies `matches`. */
+export async function findProcesses(matches: (argv: string[]) => boolean): Promise<number[]> {
+  const out: number[] = [];
+  for (const entry of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(entry)) continue;
+    if (matches(await commandLine(Number(entry)))) out.push(Number(entry));
+  }
+  return out;
+}

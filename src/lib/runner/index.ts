@@ -18,6 +18,11 @@ export interface RunOptions {
   logFile?: string;
   /** Error code when the tool exits non-zero (default INTERNAL). */
   failureCode?: ErrorCode;
+  /**
+   * Run in a session of its own: a signal to the caller's process group (or the caller's death) does not
+   * reach it. For CRIU, whose death mid-dump can take the workload with it.
+   */
+  detached?: boolean;
   /** Tolerated non-zero exit statuses: returned instead of thrown. */
   allowExitCodes?: readonly number[];
   input?: string;
@@ -38,7 +43,14 @@ const TAIL_LINES = 12;
 export const runTool: Runner = async (file, args, options = {}) => {
   const started = performance.now();
   const command = [file, ...args].join(' ');
-  const stdio = ['pipe', 'pipe', 'pipe', ...(options.extraFds ?? [])] as const;
+  // A detached tool must outlive us: writing to a pipe whose reader died would kill it with SIGPIPE, so its
+  // output goes to files beside its log instead.
+  const toFiles = options.detached === true && options.logFile !== undefined;
+  const outFile = `${options.logFile}.stdout`;
+  const errFile = `${options.logFile}.stderr`;
+  const stdio = toFiles
+    ? [options.input === undefined ? 'ignore' : 'pipe', { file: outFile }, { file: errFile }, ...(options.extraFds ?? [])]
+    : ['pipe', 'pipe', 'pipe', ...(options.extraFds ?? [])];
   const result = await execa(file, args, {
     reject: false,
     timeout: options.timeoutMs,
@@ -48,16 +60,18 @@ export const runTool: Runner = async (file, args, options = {}) => {
     extendEnv: true,
     stdio: stdio as unknown as ['pipe', 'pipe', 'pipe'],
     input: options.input,
+    detached: options.detached ?? false,
     stripFinalNewline: true,
     forceKillAfterDelay: 5_000,
   });
   const durationMs = performance.now() - started;
   const exitCode = result.exitCode ?? -1;
+  const fromFile = (path: string) => readFile(path, 'utf8').catch(() => '');
   const out = {
     command,
     exitCode,
-    stdout: String(result.stdout ?? ''),
-    stderr: String(result.stderr ?? ''),
+    stdout: toFiles ? await fromFile(outFile) : String(result.stdout ?? ''),
+    stderr: toFiles ? await fromFile(errFile) : String(result.stderr ?? ''),
     durationMs,
   };
   if (!result.failed || (result.exitCode !== undefined && options.allowExitCodes?.includes(result.exitCode)))

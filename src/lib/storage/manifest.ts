@@ -4,8 +4,8 @@
  * error before CRIU ever reads it.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { lstat, readdir, readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, open, readdir, readFile, realpath } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { ErrorCode, SnapbackError } from '../../errors.js';
@@ -15,6 +15,8 @@ import { DNS1123_LABEL_PATTERN } from './ids.js';
 import { assertInside } from './paths.js';
 
 export const MANIFEST_FILE = 'manifest.json';
+/** Opens for reading, refusing a symbolic link in the last component (ELOOP). */
+const READ_NO_FOLLOW = constants.O_RDONLY | constants.O_NOFOLLOW;
 export const MANIFEST_SCHEMA_VERSION = 1;
 
 export interface ManifestFile {
@@ -132,8 +134,16 @@ export async function writeManifest(dir: string, manifest: Manifest): Promise<vo
 export async function readManifest(dir: string): Promise<Manifest> {
   let text: string;
   try {
-    text = await readFile(join(dir, MANIFEST_FILE), 'utf8');
+    // O_NOFOLLOW: a manifest.json planted as a symlink is refused, never read through.
+    text = await readFile(join(dir, MANIFEST_FILE), { encoding: 'utf8', flag: READ_NO_FOLLOW });
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') {
+      throw new SnapbackError(
+        ErrorCode.FAILED_PRECONDITION,
+        `${MANIFEST_FILE} of ${dir} is a symbolic link: refused`,
+        { cause: err },
+      );
+    }
     throw new SnapbackError(
       ErrorCode.FAILED_PRECONDITION,
       `checkpoint at ${dir} has no readable ${MANIFEST_FILE}`,
@@ -166,11 +176,18 @@ export async function verifyFiles(
   onBytes?: (n: number) => void,
 ): Promise<void> {
   const problems: string[] = [];
+  const realDir = await realpath(dir);
   for (const file of manifest.files) {
-    const path = join(dir, file.path);
-    assertInside(dir, path);
+    const path = join(realDir, file.path);
+    assertInside(realDir, path);
     let actual: { size: number; sha256: string };
     try {
+      // Every component must be what it says: a folder of the checkpoint swapped for a symlink (to an
+      // identical copy elsewhere, say) would otherwise pass, since lstat follows all but the last one.
+      if ((await realpath(path)) !== path) {
+        problems.push(`${file.path} is reached through a symbolic link`);
+        continue;
+      }
       const stat = await lstat(path);
       if (!stat.isFile()) {
         problems.push(`${file.path} is not a regular file`);
@@ -202,8 +219,10 @@ async function hashFile(
 ): Promise<{ size: number; sha256: string }> {
   const hash = createHash('sha256');
   let size = 0;
+  // Opened without following a final symlink; the stream closes the handle when done.
+  const handle = await open(path, READ_NO_FOLLOW);
   await pipeline(
-    createReadStream(path, { highWaterMark: 1 << 20 }),
+    handle.createReadStream({ highWaterMark: 1 << 20 }),
     async (source: AsyncIterable<Buffer>) => {
       for await (const chunk of source) {
         hash.update(chunk);

@@ -4,7 +4,7 @@
  *   <base>/<id>/current -> versions/<uuid>  the checkpoint, swapped atomically by rename
  *   <base>/<id>/versions/<uuid>/            manifest.json, criu/, rootfs-diff.tar, deleted-files.json, cuda.json
  */
-import { realpath } from 'node:fs/promises';
+import { lstat, realpath } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { ErrorCode, SnapbackError } from '../../errors.js';
 import { assertCheckpointId } from './ids.js';
@@ -30,8 +30,12 @@ export function storagePaths(base: string): StoragePaths {
     return path;
   };
   const uuid = (value: string) => {
-    if (!UUID.test(value))
-      throw new SnapbackError(ErrorCode.INVALID_ARGUMENT, `"${value}" is not a version uuid`);
+    if (!UUID.test(value)) {
+      const printable = JSON.stringify(value.slice(0, 80));
+      throw new SnapbackError(ErrorCode.INVALID_ARGUMENT, `${printable} is not a version uuid`, {
+        details: [{ field: 'version', message: 'must be a lower-case uuid' }],
+      });
+    }
     return value;
   };
   return {
@@ -57,6 +61,21 @@ export async function realPathInside(root: string, path: string): Promise<string
   const [realRoot, real] = await Promise.all([realpath(root), realpath(path)]);
   assertInside(realRoot, real);
   return real;
+}
+
+/**
+ * Refuses a folder of the layout (tmp/, versions/) that is a symbolic link or not a folder at all: a sweep
+ * or a staging write through it would act outside the store. Absent is fine (it is created).
+ */
+export async function assertRealFolder(path: string): Promise<void> {
+  const stat = await lstat(path).catch(() => undefined);
+  if (stat === undefined || (stat.isDirectory() && !stat.isSymbolicLink())) return;
+  throw new SnapbackError(
+    ErrorCode.FAILED_PRECONDITION,
+    stat.isSymbolicLink()
+      ? `checkpoint storage refuses ${path}: it is a symbolic link (storage must hold its own folders)`
+      : `checkpoint storage is not writable: ${path} is not a folder`,
+  );
 }
 
 export function joinInside(root: string, ...parts: string[]): string {

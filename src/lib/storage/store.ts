@@ -11,6 +11,7 @@ import { fsyncPath } from './durable.js';
 import { checkpointIdProblem } from './ids.js';
 import { type Manifest, readManifest } from './manifest.js';
 import {
+  assertRealFolder,
   CURRENT_LINK,
   realPathInside,
   STAGING_DIR,
@@ -62,6 +63,8 @@ export function createCheckpointStore(base: string): CheckpointStore {
     paths,
     async init() {
       const removed: string[] = [];
+      // A tmp/ planted as a link: the sweep below would empty whatever it points at.
+      await assertRealFolder(join(paths.base, STAGING_DIR));
       await mkdir(join(paths.base, STAGING_DIR), { recursive: true, mode: 0o700 });
       for (const entry of await readdir(join(paths.base, STAGING_DIR))) {
         const path = join(paths.base, STAGING_DIR, entry);
@@ -69,8 +72,26 @@ export function createCheckpointStore(base: string): CheckpointStore {
         removed.push(path);
       }
       for (const id of await checkpointIds(paths.base)) {
-        const current = await currentVersion(paths, id);
+        // A `current` that points outside its versions is left alone (and refused on every read): it is
+        // not this agent's doing, and deleting what someone planted could delete what they pointed at.
+        const current = await currentVersion(paths, id).catch(() => null);
+        if (current === null) continue;
+        // A crash between creating the new link and renaming it over `current` leaves the link behind.
+        for (const entry of await readdir(paths.checkpoint(id)).catch(() => [] as string[])) {
+          if (entry.startsWith(`.${CURRENT_LINK}-`)) {
+            await rm(join(paths.checkpoint(id), entry), { force: true });
+            removed.push(join(paths.checkpoint(id), entry));
+          }
+        }
         const versionsDir = join(paths.checkpoint(id), VERSIONS_DIR);
+        // Likewise a versions/ planted as a link is left alone (every read refuses it).
+        if (
+          !(await assertRealFolder(versionsDir).then(
+            () => true,
+            () => false,
+          ))
+        )
+          continue;
         for (const version of await readdir(versionsDir).catch(() => [] as string[])) {
           if (version === current) continue;
           await rm(join(versionsDir, version), { recursive: true, force: true });
@@ -87,6 +108,7 @@ export function createCheckpointStore(base: string): CheckpointStore {
     async createStaging() {
       const uuid = randomUUID();
       const dir = paths.staging(uuid);
+      await assertRealFolder(join(paths.base, STAGING_DIR));
       try {
         await mkdir(join(paths.base, STAGING_DIR), { recursive: true, mode: 0o700 });
         await mkdir(dir, { mode: 0o700 });
@@ -111,6 +133,7 @@ export function createCheckpointStore(base: string): CheckpointStore {
       assertNotLeased(id, 'replace');
       const checkpointDir = paths.checkpoint(id);
       const versionsDir = join(checkpointDir, VERSIONS_DIR);
+      await assertRealFolder(versionsDir);
       await mkdir(versionsDir, { recursive: true, mode: 0o700 });
       const previous = await currentVersion(paths, id);
       const target = paths.version(id, staging.uuid);

@@ -9,7 +9,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { checkpointCall, restoreCall } from '../../../src/agent/client.js';
+import { checkpointCall, restoreCall, unaryCall } from '../../../src/agent/client.js';
 import { SnapbackError } from '../../../src/errors.js';
 import { createContainerdClient, createContainerdRuntime } from '../../../src/lib/containerd/index.js';
 import type { Criu } from '../../../src/lib/criu/index.js';
@@ -190,8 +190,9 @@ describe('containerd runtime: checkpoint and restore into a placeholder (real co
     const gone = await rejection(
       restoreCall(agent.client, { checkpointId: 'loop', target: { pod: 'gone' } }),
     );
-    assert.equal(gone.code, 'FAILED_PRECONDITION');
-    assert.match(gone.message, /placeholder default\/gone cannot take a restore/);
+    // The access policy looks the placeholder up first (its pod must opt in): there is none.
+    assert.equal(gone.code, 'NOT_FOUND');
+    assert.match(gone.message, /no container for default\/gone/);
 
     await ctd.ctr('task', 'kill', '-s', 'SIGKILL', 'other');
     await waitFor('other to stop', async () => !(await isRunning(other)));
@@ -253,6 +254,20 @@ describe('containerd runtime: checkpoint and restore into a placeholder (real co
     assert.equal(wrongNs.code, 'NOT_FOUND');
     assert.match(wrongNs.message, /container src not found in containerd namespace not-there/);
     client.close();
+  });
+
+  it('refuses a container that did not opt in (label snapback.io/enabled: "true"), dumping nothing', async () => {
+    const pid = await ctd.run('shy', PLACEHOLDER, { binds, labels: { app: 'shy' } });
+    const err = await rejection(
+      checkpointCall(agent.client, { target: { pod: 'shy' }, checkpointId: 'shy' }),
+    );
+    assert.equal(err.code, 'FAILED_PRECONDITION');
+    assert.match(
+      err.message,
+      /container shy has not opted in: it needs the label snapback\.io\/enabled: "true" \(rule: opt-in\)/,
+    );
+    assert.ok(await isRunning(pid));
+    await rejection(unaryCall(agent.client, 'GetCheckpoint', { checkpointId: 'shy' }));
   });
 
   it('says containerd is down, and keeps the previous checkpoint', async () => {

@@ -1,0 +1,77 @@
+/**
+ * What a restarted agent does before it serves: waits for any CRIU its predecessor left running (a dump or
+ * restore must never be cut short — see src/lib/criu), then undoes what the journal says was left half-done:
+ * CUDA processes still locked or checkpointed are thawed, restored trees never confirmed are killed.
+ * Staging is swept only after this, by the store.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { CudaPhase } from '../executor/cuda-phase.js';
+import type { Journal } from '../executor/journal.js';
+import { findProcesses, isRunning, startTimeOf } from '../lib/procfs/index.js';
+import type { Runtime } from '../lib/runtime/index.js';
+import type { Logger } from '../log.js';
+
+const CRIU_COMMANDS = new Set(['dump', 'restore', 'lazy-pages']);
+
+export interface RecoveryDeps {
+  journal: Journal;
+  cuda: CudaPhase | undefined;
+  runtime: Runtime;
+  logger: Logger;
+  /** The checkpoint storage: a CRIU whose command line names a path below it is one of ours. */
+  storageBase: string;
+  /** How long to wait for a leftover CRIU (its own timeout bounds it). */
+  criuTimeoutMs: number;
+}
+
+export interface RecoveryReport {
+  /** CRIU processes left running by the previous agent, waited for. */
+  criuWaited: number[];
+  /** Pids thawed (CUDA restored + unlocked), with the steps that ran. */
+  thawed: { pids: number[]; steps: string[] }[];
+  /** Restored trees never confirmed, killed. */
+  killed: number[];
+}
+
+export async function recover(deps: RecoveryDeps): Promise<RecoveryReport> {
+  const log = deps.logger.child({ component: 'recovery' });
+  const report: RecoveryReport = { criuWaited: [], thawed: [], killed: [] };
+  // `criu dump|restore|lazy-pages …` (possibly behind nsenter) on a path in our storage; never ourselves,
+  // although the agent's own command line names both criu and the storage.
+  const isCriuRun = (argv: string[]) =>
+    argv.some((a, i) => (a === 'criu' || a.endsWith('/criu')) && CRIU_COMMANDS.has(argv[i + 1] ?? ''));
+  const ours = (argv: string[]) => isCriuRun(argv) && argv.some((a) => a.startsWith(deps.storageBase));
+  report.criuWaited = (await findProcesses(ours)).filter((pid) => pid !== process.pid);
+  if (report.criuWaited.length > 0) {
+    log.warn({ pids: report.criuWaited }, 'waiting for CRIU left running by a previous agent');
+    const deadline = Date.now() + deps.criuTimeoutMs;
+    while (Date.now() < deadline) {
+      const running = await Promise.all(report.criuWaited.map(isRunning));
+      if (!running.some(Boolean)) break;
+      await sleep(100);
+    }
+  }
+  for (const { entry, remove } of await deps.journal.leftovers()) {
+    if (entry.kind === 'cuda-suspended') {
+      const alive = (await Promise.all(entry.pids.map(async (p) => ((await isRunning(p)) ? p : undefined)))).filter(
+        (p): p is number => p !== undefined,
+      );
+      if (alive.length > 0 && deps.cuda === undefined) {
+        log.error({ entry }, 'a previous agent left CUDA processes suspended, but cuda-checkpoint is not available to thaw them');
+        continue;
+      }
+      const steps = alive.length > 0 && deps.cuda ? await deps.cuda.rollback(alive) : [];
+      report.thawed.push({ pids: alive, steps });
+      log.warn({ checkpointId: entry.checkpointId, pids: alive, steps }, 'thawed a workload a previous agent left frozen');
+    } else {
+      const same = (await isRunning(entry.pid)) && (await startTimeOf(entry.pid)) === entry.startTime;
+      if (same) {
+        await deps.runtime.abandon({ pid: entry.pid, namespacePid: undefined, workload: entry.workload, durations: {} });
+        report.killed.push(entry.pid);
+        log.warn({ checkpointId: entry.checkpointId, pid: entry.pid }, 'killed a restore a previous agent left unconfirmed');
+      }
+    }
+    await remove();
+  }
+  return report;
+}

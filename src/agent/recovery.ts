@@ -53,22 +53,36 @@ export async function recover(deps: RecoveryDeps): Promise<RecoveryReport> {
   }
   for (const { entry, remove } of await deps.journal.leftovers()) {
     if (entry.kind === 'cuda-suspended') {
-      const alive = (await Promise.all(entry.pids.map(async (p) => ((await isRunning(p)) ? p : undefined)))).filter(
-        (p): p is number => p !== undefined,
-      );
+      const alive = (
+        await Promise.all(entry.pids.map(async (p) => ((await isRunning(p)) ? p : undefined)))
+      ).filter((p): p is number => p !== undefined);
       if (alive.length > 0 && deps.cuda === undefined) {
-        log.error({ entry }, 'a previous agent left CUDA processes suspended, but cuda-checkpoint is not available to thaw them');
+        log.error(
+          { entry },
+          'a previous agent left CUDA processes suspended, but cuda-checkpoint is not available to thaw them',
+        );
         continue;
       }
       const steps = alive.length > 0 && deps.cuda ? await deps.cuda.rollback(alive) : [];
       report.thawed.push({ pids: alive, steps });
-      log.warn({ checkpointId: entry.checkpointId, pids: alive, steps }, 'thawed a workload a previous agent left frozen');
+      log.warn(
+        { checkpointId: entry.checkpointId, pids: alive, steps },
+        'thawed a workload a previous agent left frozen',
+      );
     } else {
       const same = (await isRunning(entry.pid)) && (await startTimeOf(entry.pid)) === entry.startTime;
       if (same) {
-        await deps.runtime.abandon({ pid: entry.pid, namespacePid: undefined, workload: entry.workload, durations: {} });
+        await deps.runtime.abandon({
+          pid: entry.pid,
+          namespacePid: undefined,
+          workload: entry.workload,
+          durations: {},
+        });
         report.killed.push(entry.pid);
-        log.warn({ checkpointId: entry.checkpointId, pid: entry.pid }, 'killed a restore a previous agent left unconfirmed');
+        log.warn(
+          { checkpointId: entry.checkpointId, pid: entry.pid },
+          'killed a restore a previous agent left unconfirmed',
+        );
       }
     }
     await remove();

@@ -55,14 +55,3 @@ export function formatDurations(durations: Record<string, number>): string {
     .map(([phase, ms]) => `${phase} ${ms.toFixed(1)} ms`)
     .join(', ');
 }
-
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
-}

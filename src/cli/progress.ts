@@ -3,7 +3,7 @@
  * Off the terminal (pipes, CI, --json) nothing is drawn.
  */
 import type { Progress } from '../agent/client.js';
-import { formatBytes } from './client-options.js';
+import { bar, formatBytes } from '../format.js';
 
 const WIDTH = 24;
 
@@ -17,9 +17,7 @@ export function createProgressPrinter(stream: NodeJS.WritableStream & { isTTY?: 
       const total = Number(progress.bytesTotal);
       let line = `${progress.phase.padEnd(14)} ${progress.state.toLowerCase()}`;
       if (progress.state === 'RUNNING' && total > 0) {
-        const ratio = Math.min(1, done / total);
-        const filled = Math.round(ratio * WIDTH);
-        line = `${progress.phase.padEnd(14)} ${'█'.repeat(filled)}${'░'.repeat(WIDTH - filled)} ${formatBytes(done)} / ~${formatBytes(total)}`;
+        line = `${progress.phase.padEnd(14)} ${bar(done / total, WIDTH)} ${formatBytes(done)} / ~${formatBytes(total)}`;
       } else if (progress.state === 'RUNNING' && done > 0) {
         line = `${progress.phase.padEnd(14)} ${formatBytes(done)}`;
       }

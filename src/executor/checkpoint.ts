@@ -53,7 +53,12 @@ export async function checkpoint(deps: ExecutorDeps, input: CheckpointInput): Pr
         suspended = pids;
         await closeJournal();
         if (pids.length > 0) {
-          closeJournal = await deps.journal.open({ kind: 'cuda-suspended', checkpointId: input.checkpointId, pids, at: new Date().toISOString() });
+          closeJournal = await deps.journal.open({
+            kind: 'cuda-suspended',
+            checkpointId: input.checkpointId,
+            pids,
+            at: new Date().toISOString(),
+          });
         }
       },
     });

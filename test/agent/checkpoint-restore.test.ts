@@ -9,11 +9,10 @@ import { after, before, describe, it } from 'node:test';
 import { checkpointCall, restoreCall, unaryCall } from '../../src/agent/client.js';
 import {
   type AgentProcess,
-  python,
   stagingEntries,
   startAgent,
+  startStatefulWorkload,
   workloadHash,
-  workloadScript,
 } from '../helpers/agent-process.js';
 import { isRunning, readNumber, waitFor } from '../helpers/proc.js';
 
@@ -31,14 +30,8 @@ describe('agent: checkpoint and restore (real CRIU)', () => {
   });
 
   async function startWorkload(name: string, mib = 16): Promise<{ out: string; pid: number }> {
-    const out = join(agent.dir, `${name}.counter`);
-    const workload = await unaryCall(agent.client, 'StartWorkload', {
-      name,
-      command: [python, workloadScript, String(mib), out],
-    });
     started.push(name);
-    await waitFor(`${name} to count past 5`, async () => ((await readNumber(out)) ?? 0) > 5, 30_000);
-    return { out, pid: workload.pid };
+    return startStatefulWorkload(agent, name, mib, { minCount: 5 });
   }
 
   /** The first counter value the restored process writes: a fresh start would write 1. */

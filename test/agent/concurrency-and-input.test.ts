@@ -4,8 +4,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { checkpointCall, unaryCall } from '../../src/agent/client.js';
-import { type AgentProcess, python, startAgent, workloadScript } from '../helpers/agent-process.js';
-import { readNumber, waitFor } from '../helpers/proc.js';
+import { type AgentProcess, startAgent, startStatefulWorkload } from '../helpers/agent-process.js';
 
 describe('agent: concurrency and bad input', () => {
   let agent: AgentProcess;
@@ -20,13 +19,8 @@ describe('agent: concurrency and bad input', () => {
   });
 
   async function workload(name: string, mib: number): Promise<void> {
-    const out = join(agent.dir, `${name}.counter`);
-    await unaryCall(agent.client, 'StartWorkload', {
-      name,
-      command: [python, workloadScript, String(mib), out],
-    });
     names.push(name);
-    await waitFor(`${name} to count`, async () => ((await readNumber(out)) ?? 0) > 2, 30_000);
+    await startStatefulWorkload(agent, name, mib);
   }
 
   it('refuses a second checkpoint of a busy target with ALREADY_EXISTS', async () => {

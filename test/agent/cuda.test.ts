@@ -9,7 +9,7 @@ import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { checkpointCall, restoreCall, unaryCall } from '../../src/agent/client.js';
-import { type AgentProcess, python, startAgent, workloadScript } from '../helpers/agent-process.js';
+import { type AgentProcess, startAgent, startStatefulWorkload } from '../helpers/agent-process.js';
 import { isRunning, readNumber, waitFor } from '../helpers/proc.js';
 
 const fixtures = new URL('../fixtures/', import.meta.url).pathname;
@@ -47,16 +47,8 @@ describe('agent: CUDA phase with the cuda-checkpoint stand-in (real CRIU)', () =
   const stateOf = async (pid: number) =>
     JSON.parse(await readFile(join(state, `${pid}.json`), 'utf8')) as { state: string; devices: string[] };
 
-  async function cudaWorkload(agent: AgentProcess, name: string): Promise<{ pid: number; out: string }> {
-    const out = join(agent.dir, `${name}.counter`);
-    const w = await unaryCall(agent.client, 'StartWorkload', {
-      name,
-      command: [python, workloadScript, '4', out],
-      env: { CUDA_STANDIN_ID: name },
-    });
-    await waitFor(`${name} to count`, async () => ((await readNumber(out)) ?? 0) > 2, 30_000);
-    return { pid: w.pid, out };
-  }
+  const cudaWorkload = (agent: AgentProcess, name: string) =>
+    startStatefulWorkload(agent, name, 4, { env: { CUDA_STANDIN_ID: name } });
 
   before(async () => {
     const first = await startAgent();

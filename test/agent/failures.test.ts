@@ -11,12 +11,11 @@ import { checkpointCall, restoreCall, unaryCall } from '../../src/agent/client.j
 import { readManifest, verifyFiles } from '../../src/lib/storage/index.js';
 import {
   type AgentProcess,
-  python,
   stagingEntries,
   startAgent,
-  workloadScript,
+  startStatefulWorkload,
 } from '../helpers/agent-process.js';
-import { isRunning, readNumber, waitFor } from '../helpers/proc.js';
+import { isRunning, waitFor } from '../helpers/proc.js';
 
 async function assertPreviousIntact(agent: AgentProcess, id: string, version: string): Promise<void> {
   const info = await unaryCall(agent.client, 'GetCheckpoint', { checkpointId: id });
@@ -46,14 +45,8 @@ describe('agent: failures lose nothing (real CRIU)', () => {
   });
 
   async function workload(name: string, mib: number): Promise<{ pid: number; out: string }> {
-    const out = join(agent.dir, `${name}.counter`);
-    const w = await unaryCall(agent.client, 'StartWorkload', {
-      name,
-      command: [python, workloadScript, String(mib), out],
-    });
     names.push(name);
-    await waitFor(`${name} to start counting`, async () => ((await readNumber(out)) ?? 0) > 2, 30_000);
-    return { pid: w.pid, out };
+    return startStatefulWorkload(agent, name, mib);
   }
 
   it('keeps the previous checkpoint when the target dies mid-dump', async () => {
@@ -106,12 +99,7 @@ describe('agent: failures lose nothing (real CRIU)', () => {
     await chmod(wrapper, 0o755);
     const second = await startAgent({ args: ['--criu', wrapper], dir: join(agent.dir, 'second') });
     try {
-      const out = join(second.dir, 'c.counter');
-      const w = await unaryCall(second.client, 'StartWorkload', {
-        name: 'crit',
-        command: [python, workloadScript, '4', out],
-      });
-      await waitFor('crit to count', async () => ((await readNumber(out)) ?? 0) > 2, 30_000);
+      const w = await startStatefulWorkload(second, 'crit', 4);
       await assert.rejects(
         checkpointCall(second.client, { target: { pod: 'crit' }, checkpointId: 'crit-1' }),
         (err: { code: string; phase: string }) => {

@@ -8,11 +8,17 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { checkpointCall, restoreCall, unaryCall } from '../../src/agent/client.js';
 import { readManifest, verifyFiles } from '../../src/lib/storage/index.js';
-import { type AgentProcess, python, stagingEntries, startAgent, workloadScript } from '../helpers/agent-process.js';
+import {
+  type AgentProcess,
+  python,
+  stagingEntries,
+  startAgent,
+  workloadScript,
+} from '../helpers/agent-process.js';
 import { isRunning, readNumber, waitFor } from '../helpers/proc.js';
 
 const TRIALS = 30;
@@ -41,10 +47,18 @@ describe(`agent killed at random moments (${TRIALS} trials, seed ${SEED})`, () =
   const start = () =>
     startAgent({
       dir: root,
-      env: { PATH: `${fixtures}:${process.env['PATH']}`, CUDA_STANDIN_STATE: cudaState, CUDA_STANDIN_GPUS: 'GPU-crash-0' },
+      env: {
+        PATH: `${fixtures}:${process.env['PATH']}`,
+        CUDA_STANDIN_STATE: cudaState,
+        CUDA_STANDIN_GPUS: 'GPU-crash-0',
+      },
     });
   const cudaStateOf = async (p: number) =>
-    (JSON.parse(await readFile(join(cudaState, `${p}.json`), 'utf8').catch(() => '{"state":"running"}')) as { state: string }).state;
+    (
+      JSON.parse(await readFile(join(cudaState, `${p}.json`), 'utf8').catch(() => '{"state":"running"}')) as {
+        state: string;
+      }
+    ).state;
 
   before(async () => {
     root = await mkdtemp(join(tmpdir(), 'snapback-crash-'));
@@ -73,7 +87,11 @@ describe(`agent killed at random moments (${TRIALS} trials, seed ${SEED})`, () =
     const frozenAtKill: number[] = [];
     for (let trial = 0; trial < TRIALS; trial++) {
       const delay = Math.floor(random() * MAX_DELAY_MS);
-      const attempt = checkpointCall(agent.client, { target: { pod: 'crashy' }, checkpointId: 'crash-1', replace: true });
+      const attempt = checkpointCall(agent.client, {
+        target: { pod: 'crashy' },
+        checkpointId: 'crash-1',
+        replace: true,
+      });
       attempt.catch(() => {}); // the agent dies under it
       await sleep(delay);
       await agent.kill();
@@ -85,17 +103,30 @@ describe(`agent killed at random moments (${TRIALS} trials, seed ${SEED})`, () =
       assert.deepEqual(await stagingEntries(agent.storage), [], `no staging left: ${why}`);
       const info = await unaryCall(agent.client, 'GetCheckpoint', { checkpointId: 'crash-1' });
       await verifyFiles(info.location, await readManifest(info.location));
-      assert.equal((await readdir(join(agent.storage, 'crash-1', 'versions'))).length, 1, `one version: ${why}`);
+      assert.equal(
+        (await readdir(join(agent.storage, 'crash-1', 'versions'))).length,
+        1,
+        `one version: ${why}`,
+      );
       assert.ok(await isRunning(pid), `the workload runs: ${why}`);
       assert.equal(await cudaStateOf(pid), 'running', `not frozen on the GPU: ${why}`);
-      if (state !== 'running') assert.match(agent.logs(), /thawed a workload a previous agent left frozen/, why);
+      if (state !== 'running')
+        assert.match(agent.logs(), /thawed a workload a previous agent left frozen/, why);
       const { workloads } = await unaryCall(agent.client, 'ListWorkloads', {});
-      assert.ok(workloads.some((w) => w.name === 'crashy' && w.running && w.pid === pid), `still known by name: ${why}`);
+      assert.ok(
+        workloads.some((w) => w.name === 'crashy' && w.running && w.pid === pid),
+        `still known by name: ${why}`,
+      );
     }
-    t.diagnostic(`the agent died with the workload suspended on the GPU in ${frozenAtKill.length} of ${TRIALS} trials`);
+    t.diagnostic(
+      `the agent died with the workload suspended on the GPU in ${frozenAtKill.length} of ${TRIALS} trials`,
+    );
 
     // The checkpoint that survived all of that restores.
-    const restored = await restoreCall(agent.client, { checkpointId: 'crash-1', target: { pod: 'crashy-restored' } });
+    const restored = await restoreCall(agent.client, {
+      checkpointId: 'crash-1',
+      target: { pod: 'crashy-restored' },
+    });
     assert.ok(await isRunning(restored.restoredPid));
     assert.equal(await cudaStateOf(restored.restoredPid), 'running');
   });

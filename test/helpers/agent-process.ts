@@ -3,8 +3,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type AgentClient, connectAgent } from '../../src/agent/client.js';
-import { waitFor } from './proc.js';
+import { type AgentClient, connectAgent, unaryCall } from '../../src/agent/client.js';
+import { readNumber, waitFor } from './proc.js';
 
 export const snapbackBin = new URL('../../bin/snapback', import.meta.url).pathname;
 export const workloadScript = new URL('../fixtures/stateful-workload.py', import.meta.url).pathname;
@@ -61,6 +61,14 @@ export async function startAgent(options: StartAgentOptions = {}): Promise<Agent
   child.stderr!.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
   });
+  // SNAPBACK_TEST_AGENT_LOGS=DIR keeps every test agent's log, for chasing a failure after the fact.
+  const keepLogs = process.env['SNAPBACK_TEST_AGENT_LOGS'];
+  if (keepLogs !== undefined) {
+    child.once(
+      'exit',
+      () => void writeFile(join(keepLogs, `agent-${child.pid}.log`), stderr).catch(() => {}),
+    );
+  }
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const address = await waitFor(
     'the agent to listen',
@@ -108,4 +116,25 @@ export async function workloadHash(out: string): Promise<string> {
 
 export async function stagingEntries(storage: string): Promise<string[]> {
   return readdir(join(storage, 'tmp')).catch(() => []);
+}
+
+/**
+ * Starts test/fixtures/stateful-workload.py (MIB of random data and a counter written to `<dir>/<name>.counter`)
+ * through the agent, and waits until it has counted past `minCount`.
+ */
+export async function startStatefulWorkload(
+  agent: AgentProcess,
+  name: string,
+  mib: number,
+  options: { env?: Record<string, string>; minCount?: number } = {},
+): Promise<{ pid: number; out: string }> {
+  const out = join(agent.dir, `${name}.counter`);
+  const workload = await unaryCall(agent.client, 'StartWorkload', {
+    name,
+    command: [python, workloadScript, String(mib), out],
+    ...(options.env === undefined ? {} : { env: options.env }),
+  });
+  const min = options.minCount ?? 2;
+  await waitFor(`${name} to count past ${min}`, async () => ((await readNumber(out)) ?? 0) > min, 60_000);
+  return { pid: workload.pid, out };
 }

@@ -11,15 +11,14 @@ import { after, before, describe, it } from 'node:test';
 import { unaryCall } from '../../src/agent/client.js';
 import {
   type AgentProcess,
-  python,
   startAgent,
+  startStatefulWorkload,
   workloadHash,
-  workloadScript,
 } from '../helpers/agent-process.js';
 import { type FakeKube, node, pod, startFakeKube } from '../helpers/fake-kube.js';
 import { postBinary, type Sink, startClusterFunctions, startSink } from '../helpers/functions-env.js';
 import { awsSpotWarning } from '../helpers/notices.js';
-import { isRunning, readNumber, waitFor } from '../helpers/proc.js';
+import { isRunning, waitFor } from '../helpers/proc.js';
 
 const enabled = { 'snapback.io/enabled': 'true' };
 type Received = { type: string; data: Record<string, unknown> & { durations?: Record<string, number> } };
@@ -37,13 +36,8 @@ describe('preemption through the functions to real agents (real CRIU)', () => {
     sink.received.map((r) => ({ type: String(r.headers['ce-type']), data: r.body as Received['data'] }));
 
   async function workload(agent: AgentProcess, name: string): Promise<void> {
-    outs[name] = join(agent.dir, `${name}.counter`);
-    const w = await unaryCall(agent.client, 'StartWorkload', {
-      name,
-      command: [python, workloadScript, '8', outs[name]!],
-    });
-    pids[name] = w.pid;
-    await waitFor(`${name} to count`, async () => ((await readNumber(outs[name]!)) ?? 0) > 2, 30_000);
+    const { pid, out } = await startStatefulWorkload(agent, name, 8);
+    [pids[name], outs[name]] = [pid, out];
   }
 
   before(async () => {

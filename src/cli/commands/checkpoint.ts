@@ -2,14 +2,8 @@
 import { checkpointCall } from '../../agent/client.js';
 import { loadConfig } from '../../config/load-config.js';
 import type { OptionsSpec } from '../../config/options.js';
-import {
-  clientOptions,
-  deadlineIn,
-  formatBytes,
-  formatDurations,
-  printJson,
-  withAgent,
-} from '../client-options.js';
+import { formatBytes } from '../../format.js';
+import { clientOptions, deadlineIn, formatDurations, printJson, withAgent } from '../client-options.js';
 import { defineCommand } from '../command.js';
 import { createProgressPrinter } from '../progress.js';
 

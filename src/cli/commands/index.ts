@@ -2,9 +2,9 @@
 import type { Command } from '../command.js';
 import { agentCommand } from './agent.js';
 import { checkpointCommand } from './checkpoint.js';
+import { demoCommand } from './demo.js';
 import { functionCommand } from './function.js';
 import { inspectCommand, listCommand } from './list.js';
-import { notBuilt } from './not-built.js';
 import { restoreCommand } from './restore.js';
 import { runCommand } from './run.js';
 import { sendCommand } from './send.js';
@@ -18,5 +18,5 @@ export const commands: readonly Command[] = [
   listCommand,
   inspectCommand,
   sendCommand,
-  notBuilt('demo', 'run the end-to-end demo on this machine'),
+  demoCommand,
 ];

@@ -2,7 +2,8 @@
 import { unaryCall } from '../../agent/client.js';
 import { loadConfig } from '../../config/load-config.js';
 import type { OptionsSpec } from '../../config/options.js';
-import { clientOptions, deadlineIn, formatBytes, printJson, withAgent } from '../client-options.js';
+import { formatBytes } from '../../format.js';
+import { clientOptions, deadlineIn, printJson, withAgent } from '../client-options.js';
 import { defineCommand } from '../command.js';
 
 export const listCommand = defineCommand({

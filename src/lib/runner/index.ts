@@ -49,7 +49,12 @@ export const runTool: Runner = async (file, args, options = {}) => {
   const outFile = `${options.logFile}.stdout`;
   const errFile = `${options.logFile}.stderr`;
   const stdio = toFiles
-    ? [options.input === undefined ? 'ignore' : 'pipe', { file: outFile }, { file: errFile }, ...(options.extraFds ?? [])]
+    ? [
+        options.input === undefined ? 'ignore' : 'pipe',
+        { file: outFile },
+        { file: errFile },
+        ...(options.extraFds ?? []),
+      ]
     : ['pipe', 'pipe', 'pipe', ...(options.extraFds ?? [])];
   const result = await execa(file, args, {
     reject: false,

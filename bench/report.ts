@@ -1,0 +1,221 @@
+/** bench/results.json → docs/benchmarks.md (tables, the machine, the date) and the chart's bars. */
+
+import { orderedPhases } from '../src/demo/report.js';
+import { formatBytes, formatMs, formatRatio } from '../src/format.js';
+import type { Bar, Segment } from './chart.js';
+import type { DemoWorkloadResult } from './demo-workload.js';
+import type { DispatchResult } from './dispatch.js';
+import type { FanOutResult } from './fanout.js';
+import type { Machine } from './machine.js';
+import type { PipelineResult } from './pipeline.js';
+import { NOISY_SPREAD, type Summary } from './stats.js';
+
+export interface BenchResults {
+  date: string;
+  durationS: number;
+  machine: Machine;
+  /** os.loadavg() (1, 5, 15 min) when the run started and ended: other work on the machine shows here. */
+  load?: { start: number[]; end: number[] };
+  pipeline?: PipelineResult;
+  demoWorkload?: DemoWorkloadResult;
+  dispatch?: DispatchResult;
+  fanOut?: FanOutResult;
+  /** Sections that did not run, and why. */
+  skipped: Record<string, string>;
+}
+
+const NOISY = '⚠';
+
+/** `1.23 s (1.10–1.40)`, flagged when the runs spread too far. */
+export function summaryCell(s: Summary, format: (n: number) => string = formatMs): string {
+  const range = s.n > 1 ? ` (${format(s.min)}–${format(s.max)})` : '';
+  return `${format(s.median)}${range}${s.noisy ? ` ${NOISY}` : ''}`;
+}
+
+const rate = (n: number) => `${Math.round(n)}`;
+const mbps = (n: number) => `${Math.round(n)} MB/s`;
+
+/** The phases of a path to a first answer, with what the phases do not cover as a last segment. */
+function segmentsOf(phases: Record<string, number>, totalMs: number, rest: string): Segment[] {
+  const segments = Object.entries(phases)
+    .filter(([phase]) => phase !== 'total' && phase !== 'firstRun')
+    .map(([label, ms]) => ({ label, ms }));
+  const covered = phases['total'] ?? segments.reduce((sum, s) => sum + s.ms, 0);
+  return [...segments, { label: rest, ms: Math.max(0, totalMs - covered) }];
+}
+
+export function barsOf(d: DemoWorkloadResult): Bar[] {
+  const startup = Object.entries(d.coldStartup).map(([step, s]) => ({
+    label: `server ${step}`,
+    ms: s * 1000,
+  }));
+  const reported = startup.reduce((sum, s) => sum + s.ms, 0);
+  const bars: Bar[] = [
+    {
+      label: 'cold start',
+      totalMs: d.coldStartMs.median,
+      segments: [
+        ...startup,
+        { label: 'start + first answer', ms: Math.max(0, d.coldStartMs.median - reported) },
+      ],
+    },
+    {
+      label: 'restore',
+      totalMs: d.restoreMs.median,
+      segments: segmentsOf(d.restorePhases, d.restoreMs.median, 'first answer'),
+    },
+  ];
+  if (d.lazyRestoreMs && d.lazyRestorePhases) {
+    bars.push({
+      label: 'lazy restore',
+      totalMs: d.lazyRestoreMs.median,
+      segments: segmentsOf(d.lazyRestorePhases, d.lazyRestoreMs.median, 'first answer'),
+    });
+  }
+  return bars;
+}
+
+function phaseTable(columns: Record<string, Record<string, number>>): string[] {
+  const names = Object.keys(columns);
+  const ordered = orderedPhases(...Object.values(columns));
+  return [
+    `| phase | ${names.join(' | ')} |`,
+    `|---|${names.map(() => '---:').join('|')}|`,
+    ...ordered.map(
+      (p) =>
+        `| ${p} | ${names.map((n) => (columns[n]![p] === undefined ? '' : formatMs(columns[n]![p]!))).join(' | ')} |`,
+    ),
+  ];
+}
+
+function demoSection(d: DemoWorkloadResult): string[] {
+  return [
+    `## Cold start vs restore of the demo's model server (${d.model}, PyTorch on CPU)`,
+    '',
+    `Each figure is launch → first correct answer (restores: the same nonce, the counter continuing), through \`snapback demo\` itself; ${d.runs} runs.`,
+    '',
+    '| path | median (min–max) | speed-up |',
+    '|---|---:|---:|',
+    `| cold start | ${summaryCell(d.coldStartMs)} | 1.0× |`,
+    `| restore | ${summaryCell(d.restoreMs)} | ${formatRatio(d.speedUp)} |`,
+    ...(d.lazyRestoreMs
+      ? [
+          `| lazy-pages restore | ${summaryCell(d.lazyRestoreMs)} | ${formatRatio(d.lazySpeedUp ?? Number.NaN)} |`,
+        ]
+      : []),
+    ...(d.lazyPagesCompleteMs
+      ? [`| lazy: every page in (from the request) | ${summaryCell(d.lazyPagesCompleteMs)} | |`]
+      : []),
+    '',
+    `Image size ${formatBytes(d.imageBytes)}. The cold start as the server measured it: ${Object.entries(
+      d.coldStartup,
+    )
+      .map(([k, s]) => `${k} ${formatMs(s * 1000)}`)
+      .join(
+        ', ',
+      )} (the warm-up is a 256-token profile forward plus three request-shaped forwards, as serving engines warm up before taking traffic).`,
+    '',
+    '![cold start vs restore phases](benchmarks.svg)',
+    '',
+    ...phaseTable({
+      checkpoint: d.checkpointPhases,
+      restore: d.restorePhases,
+      ...(d.lazyRestorePhases ? { 'lazy restore': d.lazyRestorePhases } : {}),
+    }),
+    '',
+  ];
+}
+
+function pipelineSection(p: PipelineResult): string[] {
+  const t = p.throughputMBps;
+  return [
+    `## Whole pipeline vs raw CRIU (${formatBytes(p.sizeBytes)} image)`,
+    '',
+    `A workload holding 1 GiB of written memory; the pipeline is the agent over gRPC (inspect, CRIU dump, manifest with sha256 of every file, fsync, promote; restore: verify checksums, CRIU restore, confirm); raw is \`criu dump\` / \`criu restore\` with the same flags. ${p.runs} runs.`,
+    '',
+    '| operation | raw criu | pipeline | pipeline / raw |',
+    '|---|---:|---:|---:|',
+    `| checkpoint | ${summaryCell(p.rawDumpMs)} | ${summaryCell(p.pipelineCheckpointMs)} | ${p.checkpointRatio.toFixed(2)} |`,
+    `| restore | ${summaryCell(p.rawRestoreMs)} | ${summaryCell(p.pipelineRestoreMs)} | ${p.restoreRatio.toFixed(2)} |`,
+    '',
+    ...phaseTable({ checkpoint: p.checkpointPhases, restore: p.restorePhases }),
+    '',
+    '## Dump throughput vs a sequential write (same filesystem, same size)',
+    '',
+    '| writer | throughput |',
+    '|---|---:|',
+    `| \`dd bs=1M conv=fsync\` (durable) | ${summaryCell(t.ddFsync, mbps)} |`,
+    `| \`dd bs=1M\` (page cache) | ${summaryCell(t.ddNoFsync, mbps)} |`,
+    `| raw \`criu dump\` (no fsync) | ${summaryCell(t.rawCriuDump, mbps)} |`,
+    `| pipeline \`criuDump\` phase | ${summaryCell(t.pipelineCriuDump, mbps)} |`,
+    '',
+  ];
+}
+
+function dispatchSection(d: DispatchResult): string[] {
+  return [
+    '## Function dispatch overhead',
+    '',
+    `Checkpoint requests (binary mode) through \`snapback function all\` in local mode, answered by a gRPC agent stand-in that replies at once, vs a bare express app echoing the same bodies; loopback, keep-alive. Latency: ${d.sequential} requests one at a time; events/s: ${d.concurrent} requests, ${d.concurrency} in flight; ${d.rounds} rounds.`,
+    '',
+    '| server | p50 | p99 | events/s |',
+    '|---|---:|---:|---:|',
+    `| functions (validate, resolve, gRPC, completion event) | ${summaryCell(d.functions.p50Ms)} | ${summaryCell(d.functions.p99Ms)} | ${summaryCell(d.functions.eventsPerS, rate)} |`,
+    `| bare express echo | ${summaryCell(d.echo.p50Ms)} | ${summaryCell(d.echo.p99Ms)} | ${summaryCell(d.echo.eventsPerS, rate)} |`,
+    `| overhead | ${formatMs(d.overheadP50Ms)} | ${formatMs(d.overheadP99Ms)} | ${formatRatio(d.echo.eventsPerS.median / d.functions.eventsPerS.median)} fewer |`,
+    '',
+    `The completion events' own \`total\` (the function's time for resolving the target and the gRPC round trip to the stand-in): p50 ${formatMs(d.functionTotalMs.p50)}, p99 ${formatMs(d.functionTotalMs.p99)}.`,
+    '',
+  ];
+}
+
+function fanOutSection(f: FanOutResult): string[] {
+  return [
+    `## Preemption fan-out (${f.workloads} × ${f.mibEach} MiB)`,
+    '',
+    `One AWS spot warning for the node; the functions checkpoint every workload (${f.concurrency} in parallel) through the real agent. ${f.runs} runs.`,
+    '',
+    '| measure | median (min–max) |',
+    '|---|---:|',
+    `| warning → last \`checkpoint.completed\` at the sink | ${summaryCell(f.lastCompletionMs)} |`,
+    `| warning → \`preemption.handled\` | ${summaryCell(f.handledMs)} |`,
+    `| one checkpoint, median / slowest | ${formatMs(f.perCheckpointMs.median)} / ${formatMs(f.perCheckpointMs.max)} |`,
+    `| written | ${formatBytes(f.totalBytes)} |`,
+    '',
+  ];
+}
+
+export function renderMarkdown(r: BenchResults): string {
+  const m = r.machine;
+  return [
+    '# Benchmarks',
+    '',
+    `Measured by \`make bench\` on ${r.date.slice(0, 16).replace('T', ' ')} UTC (${Math.round(r.durationS)} s in all). Real measurements on the machine below, medians of several runs with their range; ${NOISY} marks a figure whose runs lie more than ${NOISY_SPREAD * 100}% apart (max − min over the median): read it with care. Raw data: \`bench/results.json\`.`,
+    '',
+    '| machine | |',
+    '|---|---|',
+    `| CPU | ${m.cpu}, ${m.cores} cores |`,
+    `| memory | ${m.memoryGiB} GiB |`,
+    `| OS, kernel | ${m.os}, ${m.kernel} |`,
+    `| checkpoint storage | ${m.filesystem} |`,
+    `| Node, CRIU | ${m.node}, ${m.criu} |`,
+    ...(r.load
+      ? [
+          `| load average (1/5/15 min), start → end | ${r.load.start.map((l) => l.toFixed(1)).join(' / ')} → ${r.load.end.map((l) => l.toFixed(1)).join(' / ')} |`,
+        ]
+      : []),
+    '',
+    ...(r.demoWorkload ? demoSection(r.demoWorkload) : []),
+    ...(r.pipeline ? pipelineSection(r.pipeline) : []),
+    ...(r.dispatch ? dispatchSection(r.dispatch) : []),
+    ...(r.fanOut ? fanOutSection(r.fanOut) : []),
+    ...(Object.keys(r.skipped).length > 0
+      ? [
+          '## Not measured in this run',
+          '',
+          ...Object.entries(r.skipped).map(([k, why]) => `- ${k}: ${why}`),
+          '',
+        ]
+      : []),
+  ].join('\n');
+}

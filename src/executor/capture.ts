@@ -8,8 +8,15 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CUDA_RECORD_FILE, serializeCudaRecord } from '../lib/cuda/index.js';
 import { namespacePid, workingDirectories } from '../lib/procfs/index.js';
-import { describeFiles, fsyncTree, writeFileDurably, writeManifest } from '../lib/storage/index.js';
-import type { DumpPlan } from './configure.js';
+import {
+  describeFiles,
+  fsyncTree,
+  hashGrowingFiles,
+  type KnownFile,
+  writeFileDurably,
+  writeManifest,
+} from '../lib/storage/index.js';
+import { type DumpPlan, IMAGES_DIR } from './configure.js';
 import type { ExecutorDeps } from './deps.js';
 import { withDirectoryLocks } from './dump-lock.js';
 import type { PhaseClock } from './phase-clock.js';
@@ -25,6 +32,8 @@ export interface CaptureInput {
 }
 
 const PROGRESS_INTERVAL_MS = 250;
+/** CRIU's page images, which it writes front to back (see growing-files.ts). */
+const PAGE_IMAGES = /^pages-\d+\.img$/;
 
 export async function captureCheckpoint(
   deps: ExecutorDeps,
@@ -32,6 +41,7 @@ export async function captureCheckpoint(
 ): Promise<{ sizeBytes: number; createdAt: string }> {
   const { plan, clock, signal } = input;
   const { inspection } = plan;
+  const hashedWhileWritten = new Map<string, KnownFile>();
   const cuda = inspection.cudaPids.length > 0 ? deps.cuda : undefined;
   let identity: { gpus: string[]; driverVersion: string | undefined } = {
     gpus: [],
@@ -45,11 +55,17 @@ export async function captureCheckpoint(
   // The dump is not interrupted by a cancellation: killing CRIU while its parasite runs inside the
   // workload can kill the workload. It is bounded by CRIU's own timeout; the abort is honoured after.
   const cwds = await workingDirectories(inspection.pids);
-  await clock.run('criuDump', () =>
-    withDirectoryLocks(cwds, () =>
-      withDumpProgress(plan, clock, () => deps.criu.dump(plan.dump, undefined, inspection.criuVia)),
-    ),
-  );
+  // CRIU's page images are hashed (and flushed) while CRIU writes them: the manifest then costs little more.
+  const pages = hashGrowingFiles(plan.imagesDir, PAGE_IMAGES);
+  try {
+    await clock.run('criuDump', () =>
+      withDirectoryLocks(cwds, () =>
+        withDumpProgress(plan, clock, () => deps.criu.dump(plan.dump, undefined, inspection.criuVia)),
+      ),
+    );
+  } finally {
+    for (const [name, file] of await pages.finish()) hashedWhileWritten.set(`${IMAGES_DIR}/${name}`, file);
+  }
   if (cuda) {
     await cuda.resume(inspection.cudaPids, clock, undefined, signal);
     await input.onSuspended([]);
@@ -71,7 +87,7 @@ export async function captureCheckpoint(
       };
       await writeFileDurably(join(plan.stagingDir, CUDA_RECORD_FILE), serializeCudaRecord(record));
     }
-    const files = await describeFiles(plan.stagingDir);
+    const files = await describeFiles(plan.stagingDir, undefined, hashedWhileWritten);
     sizeBytes = files.reduce((sum, f) => sum + f.size, 0);
     const durations = clock.durations();
     delete durations['total'];

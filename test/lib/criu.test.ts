@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createCriu, defaultCriuSettings } from '../../src/lib/criu/index.js';
+import { createCriu, defaultCriuSettings, readImagePids } from '../../src/lib/criu/index.js';
 import { runTool } from '../../src/lib/runner/index.js';
 import { childrenOf, isRunning, killTree, readNumber, waitFor } from '../helpers/proc.js';
 
@@ -55,6 +55,9 @@ describe('criu wrapper (real CRIU)', () => {
       leaveRunning: false,
     });
     const atDump = (await readNumber(counter))!;
+    // The image's pids are those inside the workload's PID namespace: its init is 1.
+    const imagePids = await readImagePids(images);
+    assert.equal(imagePids[0], 1, `pids in pstree.img: ${imagePids.join(',')}`);
     await waitFor('the dumped tree to exit', async () => !(await isRunning(nsInit!)));
 
     const restored = await criu.restore({

@@ -14,6 +14,7 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode, SnapbackError } from '../../errors.js';
+import { readImagePids } from '../criu/index.js';
 import { childrenOf, isRunning, namespacePid, pidsWithIoUring, processTree } from '../procfs/index.js';
 import type { Runner } from '../runner/index.js';
 import type { Inspection, RestoreContext, RestoreOutcome, Runtime, TargetRef } from '../runtime/index.js';
@@ -24,7 +25,6 @@ import {
   isSessionLeader,
   parseWorkloadRecord,
   upperDirOf,
-  type WorkloadRecord,
   workloadRecordOf,
 } from './inspect-helpers.js';
 import { classifyMounts, mountpoints, mountsOf } from './mounts.js';
@@ -135,7 +135,9 @@ export function createContainerdRuntime(options: ContainerdRuntimeOptions): Runt
       }
       const init = placeholder.task.pid;
       await assertSharedPaths(init, shared, `placeholder ${phId}`);
-      await assertPidsFree(init, record, phId);
+      // The pids of the dump itself (the workload may have forked since it was inspected).
+      const needed = [...new Set([...record.namespacePids, ...(await readImagePids(context.imagesDir))])];
+      await assertPidsFree(init, needed, phId);
       const cgroups = await cgroupProcsFiles(init);
       const setup = performance.now() - setupStarted;
       try {
@@ -150,7 +152,7 @@ export function createContainerdRuntime(options: ContainerdRuntimeOptions): Runt
         const criuStarted = performance.now();
         // runc's own processes took the placeholder's first pids; CRIU (forked in that pid namespace) must
         // not take one it is about to restore. ns_last_pid is per pid namespace, written from inside it.
-        const lastPid = Math.max(...record.namespacePids) + 1;
+        const lastPid = Math.max(...needed) + 1;
         await run(
           'nsenter',
           ['-t', String(init), '-p', '--', 'sh', '-c', `echo ${lastPid} > /proc/sys/kernel/ns_last_pid`],
@@ -227,8 +229,8 @@ async function resolvePlaceholder(client: ContainerdClient, target: TargetRef | 
 }
 
 /** A placeholder that already runs a process with one of the checkpoint's pids cannot take it. */
-async function assertPidsFree(init: number, record: WorkloadRecord, id: string): Promise<void> {
-  const wanted = new Set(record.namespacePids);
+async function assertPidsFree(init: number, needed: readonly number[], id: string): Promise<void> {
+  const wanted = new Set(needed);
   for (const pid of await processTree(init)) {
     const ns = await namespacePid(pid);
     if (pid !== init && ns !== undefined && wanted.has(ns)) {

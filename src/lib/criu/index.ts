@@ -16,6 +16,7 @@ import {
   restoreArgs,
 } from './options.js';
 
+export * from './images.js';
 export * from './options.js';
 
 export interface Criu {

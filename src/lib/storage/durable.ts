@@ -16,13 +16,16 @@ export async function fsyncPath(path: string): Promise<void> {
   }
 }
 
-/** fsync every file and directory below `dir`, then `dir` itself. */
+/** fsync every file and directory below `dir` (all at once: the disk orders them), then `dir` itself. */
 export async function fsyncTree(dir: string): Promise<void> {
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) await fsyncTree(path);
-    else if (entry.isFile()) await fsyncPath(path);
-  }
+  const entries = await readdir(dir, { withFileTypes: true });
+  await Promise.all(
+    entries.map((entry) => {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) return fsyncTree(path);
+      return entry.isFile() ? fsyncPath(path) : undefined;
+    }),
+  );
   await fsyncPath(dir);
 }
 

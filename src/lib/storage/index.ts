@@ -1,5 +1,6 @@
 /** Checkpoint storage: ids, layout, staging and atomic promotion, manifests. */
 export * from './durable.js';
+export * from './growing-files.js';
 export * from './ids.js';
 export * from './manifest.js';
 export * from './paths.js';

@@ -11,6 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { ErrorCode, SnapbackError } from '../../errors.js';
 import { ajv, detailsOf } from '../../validation/ajv.js';
 import { writeFileDurably } from './durable.js';
+import type { KnownFile } from './growing-files.js';
 import { DNS1123_LABEL_PATTERN } from './ids.js';
 import { assertInside } from './paths.js';
 
@@ -109,11 +110,25 @@ const validateManifest = ajv.compile<Manifest>({
 });
 
 /** Lists every regular file below `dir` (manifest excluded) with its size and sha256. */
-export async function describeFiles(dir: string, onBytes?: (n: number) => void): Promise<ManifestFile[]> {
+/**
+ * Lists every regular file below `dir` (manifest excluded) with its size and sha256. `known` holds hashes
+ * already taken (by relative path, e.g. while the file was written); each is used only if the file still
+ * has the size it was hashed at.
+ */
+export async function describeFiles(
+  dir: string,
+  onBytes?: (n: number) => void,
+  known: ReadonlyMap<string, KnownFile> = new Map(),
+): Promise<ManifestFile[]> {
   const files: ManifestFile[] = [];
   for (const path of await walk(dir)) {
     const rel = relative(dir, path).split(sep).join('/');
     if (rel === MANIFEST_FILE) continue;
+    const already = known.get(rel);
+    if (already !== undefined && (await lstat(path)).size === already.size) {
+      files.push({ path: rel, ...already });
+      continue;
+    }
     const { size, sha256 } = await hashFile(path, onBytes);
     files.push({ path: rel, size, sha256 });
   }

@@ -1,0 +1,93 @@
+/**
+ * Hashes files while another program is still writing them, so that the manifest of a multi-GiB dump costs
+ * almost nothing after the dump: CRIU writes its page images (pages-N.img) strictly front to back, so each
+ * new range is read once, from the page cache, while CRIU goes on. Every so often what has been hashed is
+ * also flushed (fdatasync), so that the disk starts writing during the dump, not after it.
+ *
+ * Only files the writer appends to may be followed this way: `finish` re-checks each file's size, and a file
+ * that shrank is left out (it will be hashed whole, afterwards).
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { constants } from 'node:fs';
+import { type FileHandle, open, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+
+const READ_SIZE = 4 << 20;
+const FLUSH_EVERY = 256 << 20;
+const POLL_MS = 25;
+
+interface Followed {
+  handle: FileHandle;
+  hash: Hash;
+  offset: number;
+  unflushed: number;
+}
+
+export interface KnownFile {
+  size: number;
+  sha256: string;
+}
+
+export interface GrowingFilesHasher {
+  /** Reads to the end of every followed file, closes them, and returns what is known (name → size, sha256). */
+  finish(): Promise<Map<string, KnownFile>>;
+}
+
+/** Follows the files of `dir` whose names match `pattern` (not recursively) until `finish`. */
+export function hashGrowingFiles(dir: string, pattern: RegExp): GrowingFilesHasher {
+  const followed = new Map<string, Followed>();
+  const buffer = Buffer.allocUnsafe(READ_SIZE);
+  let stopped = false;
+  let failed = false;
+
+  const catchUp = async (file: Followed) => {
+    for (;;) {
+      const { bytesRead } = await file.handle.read(buffer, 0, READ_SIZE, file.offset);
+      if (bytesRead === 0) return;
+      file.hash.update(buffer.subarray(0, bytesRead));
+      file.offset += bytesRead;
+      file.unflushed += bytesRead;
+      if (file.unflushed >= FLUSH_EVERY) {
+        file.unflushed = 0;
+        await file.handle.datasync();
+      }
+      if (bytesRead < READ_SIZE && !stopped) return; // caught up with the writer for now
+    }
+  };
+
+  const round = async () => {
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      if (!pattern.test(name) || followed.has(name)) continue;
+      const handle = await open(join(dir, name), constants.O_RDONLY | constants.O_NOFOLLOW).catch(
+        () => undefined,
+      );
+      if (handle) followed.set(name, { handle, hash: createHash('sha256'), offset: 0, unflushed: 0 });
+    }
+    for (const file of followed.values()) await catchUp(file);
+  };
+
+  const loop = (async () => {
+    while (!stopped) {
+      await round().catch(() => {
+        failed = true;
+        stopped = true;
+      });
+      if (!stopped) await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+  })();
+
+  return {
+    async finish() {
+      stopped = true;
+      await loop;
+      const known = new Map<string, KnownFile>();
+      if (!failed) await round().catch(() => (failed = true));
+      for (const [name, file] of followed) {
+        const size = (await stat(join(dir, name)).catch(() => undefined))?.size;
+        if (!failed && size === file.offset) known.set(name, { size, sha256: file.hash.digest('hex') });
+        await file.handle.close();
+      }
+      return known;
+    },
+  };
+}

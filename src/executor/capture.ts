@@ -55,7 +55,7 @@ export async function captureCheckpoint(
   // The dump is not interrupted by a cancellation: killing CRIU while its parasite runs inside the
   // workload can kill the workload. It is bounded by CRIU's own timeout; the abort is honoured after.
   const cwds = await workingDirectories(inspection.pids);
-  // CRIU's page images are hashed (and flushed) while CRIU writes them: the manifest then costs little more.
+  // CRIU's page images are hashed while CRIU writes them: the manifest then costs little more than the fsync.
   const pages = hashGrowingFiles(plan.imagesDir, PAGE_IMAGES);
   try {
     await clock.run('criuDump', () =>

@@ -1,8 +1,9 @@
 /**
  * Hashes files while another program is still writing them, so that the manifest of a multi-GiB dump costs
  * almost nothing after the dump: CRIU writes its page images (pages-N.img) strictly front to back, so each
- * new range is read once, from the page cache, while CRIU goes on. Every so often what has been hashed is
- * also flushed (fdatasync), so that the disk starts writing during the dump, not after it.
+ * new range is read once, from the page cache, while CRIU goes on. (Flushing those ranges early was tried:
+ * fdatasync on a file CRIU is writing slows CRIU, and the workload stays frozen for as long as CRIU runs;
+ * the fsync comes after the dump, while the workload runs again.)
  *
  * Only files the writer appends to may be followed this way: `finish` re-checks each file's size, and a file
  * that shrank is left out (it will be hashed whole, afterwards).
@@ -13,14 +14,12 @@ import { type FileHandle, open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 const READ_SIZE = 4 << 20;
-const FLUSH_EVERY = 256 << 20;
 const POLL_MS = 25;
 
 interface Followed {
   handle: FileHandle;
   hash: Hash;
   offset: number;
-  unflushed: number;
 }
 
 export interface KnownFile {
@@ -46,11 +45,6 @@ export function hashGrowingFiles(dir: string, pattern: RegExp): GrowingFilesHash
       if (bytesRead === 0) return;
       file.hash.update(buffer.subarray(0, bytesRead));
       file.offset += bytesRead;
-      file.unflushed += bytesRead;
-      if (file.unflushed >= FLUSH_EVERY) {
-        file.unflushed = 0;
-        await file.handle.datasync();
-      }
       if (bytesRead < READ_SIZE && !stopped) return; // caught up with the writer for now
     }
   };
@@ -61,7 +55,7 @@ export function hashGrowingFiles(dir: string, pattern: RegExp): GrowingFilesHash
       const handle = await open(join(dir, name), constants.O_RDONLY | constants.O_NOFOLLOW).catch(
         () => undefined,
       );
-      if (handle) followed.set(name, { handle, hash: createHash('sha256'), offset: 0, unflushed: 0 });
+      if (handle) followed.set(name, { handle, hash: createHash('sha256'), offset: 0 });
     }
     for (const file of followed.values()) await catchUp(file);
   };

@@ -18,19 +18,13 @@ import { isRunning, readNumber, waitFor } from '../helpers/proc.js';
 
 describe('agent: checkpoint and restore (real CRIU)', () => {
   let agent: AgentProcess;
-  const started: string[] = [];
 
   before(async () => {
     agent = await startAgent();
   });
-  after(async () => {
-    for (const name of started) await unaryCall(agent.client, 'StopWorkload', { name }).catch(() => {});
-    await agent.stop();
-    await agent.cleanup();
-  });
+  after(() => agent.shutdown());
 
   async function startWorkload(name: string, mib = 16): Promise<{ out: string; pid: number }> {
-    started.push(name);
     return startStatefulWorkload(agent, name, mib, { minCount: 5 });
   }
 
@@ -91,7 +85,6 @@ describe('agent: checkpoint and restore (real CRIU)', () => {
     const hash = await workloadHash(out);
     await checkpointCall(agent.client, { target: { pod: 'beta' }, checkpointId: 'beta-1' });
     const copy = await restoreCall(agent.client, { checkpointId: 'beta-1', target: { pod: 'beta-copy' } });
-    started.push('beta-copy');
     assert.equal(copy.workload, 'beta-copy');
     assert.notEqual(copy.restoredPid, pid);
     assert.ok(await isRunning(pid), 'original still running');

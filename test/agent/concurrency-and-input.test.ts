@@ -8,18 +8,12 @@ import { type AgentProcess, startAgent, startStatefulWorkload } from '../helpers
 
 describe('agent: concurrency and bad input', () => {
   let agent: AgentProcess;
-  const names: string[] = [];
   before(async () => {
     agent = await startAgent();
   });
-  after(async () => {
-    for (const name of names) await unaryCall(agent.client, 'StopWorkload', { name }).catch(() => {});
-    await agent.stop();
-    await agent.cleanup();
-  });
+  after(() => agent.shutdown());
 
   async function workload(name: string, mib: number): Promise<void> {
-    names.push(name);
     await startStatefulWorkload(agent, name, mib);
   }
 

@@ -33,19 +33,13 @@ async function noStagingLeft(agent: AgentProcess): Promise<void> {
 
 describe('agent: failures lose nothing (real CRIU)', () => {
   let agent: AgentProcess;
-  const names: string[] = [];
 
   before(async () => {
     agent = await startAgent();
   });
-  after(async () => {
-    for (const name of names) await unaryCall(agent.client, 'StopWorkload', { name }).catch(() => {});
-    await agent.stop();
-    await agent.cleanup();
-  });
+  after(() => agent.shutdown());
 
   async function workload(name: string, mib: number): Promise<{ pid: number; out: string }> {
-    names.push(name);
     return startStatefulWorkload(agent, name, mib);
   }
 

@@ -53,12 +53,7 @@ describe('lazy restore (real CRIU lazy pages)', () => {
     });
     await waitFor('big to stop', async () => !(await isRunning(w.pid)));
   });
-  after(async () => {
-    const { workloads } = await unaryCall(agent.client, 'ListWorkloads', {});
-    for (const w of workloads) if (w.running) await unaryCall(agent.client, 'StopWorkload', { name: w.name });
-    await agent.stop();
-    await agent.cleanup();
-  });
+  after(() => agent.shutdown());
 
   it('runs the process at once, keeps the checkpoint while pages arrive, and ends with intact memory', async () => {
     const info = await unaryCall(agent.client, 'GetInfo', {});

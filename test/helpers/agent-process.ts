@@ -25,6 +25,8 @@ export interface AgentProcess {
   kill(): Promise<void>;
   /** Removes the test's folder. */
   cleanup(): Promise<void>;
+  /** The end of a suite: stops every workload the agent runs, the agent, and removes the folder. */
+  shutdown(): Promise<void>;
 }
 
 export interface StartAgentOptions {
@@ -79,7 +81,7 @@ export async function startAgent(options: StartAgentOptions = {}): Promise<Agent
     20_000,
   );
   const client = connectAgent(address);
-  return {
+  const agent: AgentProcess = {
     address,
     dir,
     storage,
@@ -100,7 +102,15 @@ export async function startAgent(options: StartAgentOptions = {}): Promise<Agent
     async cleanup() {
       await rm(dir, { recursive: true, force: true });
     },
+    async shutdown() {
+      const { workloads } = await unaryCall(client, 'ListWorkloads', {}).catch(() => ({ workloads: [] }));
+      for (const w of workloads)
+        if (w.running) await unaryCall(client, 'StopWorkload', { name: w.name }).catch(() => {});
+      await agent.stop();
+      await agent.cleanup();
+    },
   };
+  return agent;
 }
 
 /** Asks a stateful workload for the hash of its data. */

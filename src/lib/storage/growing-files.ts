@@ -12,19 +12,25 @@ import { createHash, type Hash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { type FileHandle, open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { CHUNK_SIZE, rootOf } from './chunked-hash.js';
 
 const READ_SIZE = 4 << 20;
 const POLL_MS = 25;
 
 interface Followed {
   handle: FileHandle;
-  hash: Hash;
+  /** The chunk being hashed, how much of it is in, and the digests of the chunks before it. */
+  chunk: Hash;
+  chunkFill: number;
+  digests: Buffer[];
   offset: number;
 }
 
+/** A file's manifest digest: chunked (see chunked-hash.ts), so that a restore can verify it on every core. */
 export interface KnownFile {
   size: number;
   sha256: string;
+  chunkSize: number;
 }
 
 export interface GrowingFilesHasher {
@@ -43,7 +49,7 @@ export function hashGrowingFiles(dir: string, pattern: RegExp): GrowingFilesHash
     for (;;) {
       const { bytesRead } = await file.handle.read(buffer, 0, READ_SIZE, file.offset);
       if (bytesRead === 0) return;
-      file.hash.update(buffer.subarray(0, bytesRead));
+      addToChunks(file, buffer.subarray(0, bytesRead));
       file.offset += bytesRead;
       if (bytesRead < READ_SIZE && !stopped) return; // caught up with the writer for now
     }
@@ -55,7 +61,8 @@ export function hashGrowingFiles(dir: string, pattern: RegExp): GrowingFilesHash
       const handle = await open(join(dir, name), constants.O_RDONLY | constants.O_NOFOLLOW).catch(
         () => undefined,
       );
-      if (handle) followed.set(name, { handle, hash: createHash('sha256'), offset: 0 });
+      if (handle)
+        followed.set(name, { handle, chunk: createHash('sha256'), chunkFill: 0, digests: [], offset: 0 });
     }
     for (const file of followed.values()) await catchUp(file);
   };
@@ -78,10 +85,27 @@ export function hashGrowingFiles(dir: string, pattern: RegExp): GrowingFilesHash
       if (!failed) await round().catch(() => (failed = true));
       for (const [name, file] of followed) {
         const size = (await stat(join(dir, name)).catch(() => undefined))?.size;
-        if (!failed && size === file.offset) known.set(name, { size, sha256: file.hash.digest('hex') });
+        if (file.chunkFill > 0) file.digests.push(file.chunk.digest());
+        if (!failed && size === file.offset)
+          known.set(name, { size, sha256: rootOf(file.digests), chunkSize: CHUNK_SIZE });
         await file.handle.close();
       }
       return known;
     },
   };
+}
+
+function addToChunks(file: Followed, bytes: Buffer): void {
+  let at = 0;
+  while (at < bytes.length) {
+    const take = Math.min(CHUNK_SIZE - file.chunkFill, bytes.length - at);
+    file.chunk.update(bytes.subarray(at, at + take));
+    file.chunkFill += take;
+    at += take;
+    if (file.chunkFill === CHUNK_SIZE) {
+      file.digests.push(file.chunk.digest());
+      file.chunk = createHash('sha256');
+      file.chunkFill = 0;
+    }
+  }
 }

@@ -10,6 +10,7 @@ import { join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { ErrorCode, SnapbackError } from '../../errors.js';
 import { ajv, detailsOf } from '../../validation/ajv.js';
+import { CHUNK_SIZE, hashChunked } from './chunked-hash.js';
 import { writeFileDurably } from './durable.js';
 import type { KnownFile } from './growing-files.js';
 import { DNS1123_LABEL_PATTERN } from './ids.js';
@@ -23,7 +24,9 @@ export const MANIFEST_SCHEMA_VERSION = 1;
 export interface ManifestFile {
   path: string;
   size: number;
+  /** sha256 of the file; with `chunkSize`, sha256 of its chunks' sha256 digests (chunked-hash.ts). */
   sha256: string;
+  chunkSize?: number;
 }
 
 export interface Manifest {
@@ -101,6 +104,7 @@ const validateManifest = ajv.compile<Manifest>({
           path: { type: 'string', pattern: '^(?!/)(?!.*(^|/)\\.\\.(/|$))[^\\u0000]+$' },
           size: { type: 'integer', minimum: 0 },
           sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+          chunkSize: { type: 'integer', minimum: 1 << 20, maximum: 1 << 30 },
         },
         additionalProperties: false,
       },
@@ -129,8 +133,7 @@ export async function describeFiles(
       files.push({ path: rel, ...already });
       continue;
     }
-    const { size, sha256 } = await hashFile(path, onBytes);
-    files.push({ path: rel, size, sha256 });
+    files.push({ path: rel, ...(await hashForManifest(path, onBytes)) });
   }
   return files.sort((a, b) => a.path.localeCompare(b.path));
 }
@@ -212,7 +215,10 @@ export async function verifyFiles(
         problems.push(`${file.path} has ${stat.size} bytes, manifest says ${file.size}`);
         continue;
       }
-      actual = await hashFile(path, onBytes);
+      actual =
+        file.chunkSize === undefined
+          ? await hashFile(path, onBytes)
+          : { size: stat.size, sha256: await hashChunked(path, stat.size, file.chunkSize, onBytes) };
     } catch {
       problems.push(`${file.path} is missing`);
       continue;
@@ -226,6 +232,16 @@ export async function verifyFiles(
       { details: problems.map((message) => ({ field: 'files', message })) },
     );
   }
+}
+
+/** Small files whole; big ones in chunks, hashed on every core. */
+async function hashForManifest(
+  path: string,
+  onBytes?: (n: number) => void,
+): Promise<Omit<ManifestFile, 'path'>> {
+  const { size } = await lstat(path);
+  if (size <= CHUNK_SIZE) return hashFile(path, onBytes);
+  return { size, sha256: await hashChunked(path, size, CHUNK_SIZE, onBytes), chunkSize: CHUNK_SIZE };
 }
 
 async function hashFile(

@@ -1,12 +1,12 @@
 /** Hashing files while they are written: the same digests as hashing them after, and no trust in a shrunk file. */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { appendFile, mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { hashGrowingFiles } from '../../../src/lib/storage/index.js';
+import { CHUNK_SIZE, hashChunked, hashGrowingFiles } from '../../../src/lib/storage/index.js';
 
 describe('hashGrowingFiles', () => {
   let dir: string;
@@ -17,20 +17,27 @@ describe('hashGrowingFiles', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('hashes appended files as a whole-file sha256 would, and ignores names that do not match', async () => {
+  it('hashes appended files as the parallel chunked hash of the finished file does, and ignores other names', async () => {
     const hasher = hashGrowingFiles(dir, /^pages-\d+\.img$/);
-    const whole = createHash('sha256');
     for (let i = 0; i < 20; i++) {
       const chunk = Buffer.alloc(300_000 + i, i);
-      whole.update(chunk);
       await appendFile(join(dir, 'pages-1.img'), chunk);
       await writeFile(join(dir, 'pagemap-1.img'), chunk);
       if (i % 5 === 0) await sleep(30);
     }
     const known = await hasher.finish();
     assert.deepEqual([...known.keys()], ['pages-1.img']);
-    assert.equal(known.get('pages-1.img')!.sha256, whole.digest('hex'));
-    assert.equal(known.get('pages-1.img')!.size, 20 * 300_000 + 190);
+    const size = 20 * 300_000 + 190;
+    assert.deepEqual(known.get('pages-1.img'), {
+      size,
+      sha256: await hashChunked(join(dir, 'pages-1.img'), size, CHUNK_SIZE),
+      chunkSize: CHUNK_SIZE,
+    });
+    // One chunk: the root is the sha256 of that chunk's sha256.
+    const inner = createHash('sha256')
+      .update(await readFile(join(dir, 'pages-1.img')))
+      .digest();
+    assert.equal(known.get('pages-1.img')!.sha256, createHash('sha256').update(inner).digest('hex'));
   });
 
   it('does not vouch for a file that shrank after it was read', async () => {

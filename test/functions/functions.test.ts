@@ -6,12 +6,11 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { type FakeAgent, startFakeAgent } from '../helpers/fake-agent.js';
-import { type FakeKube, node, pod, startFakeKube } from '../helpers/fake-kube.js';
+import { agentPod, type FakeKube, node, pod, startFakeKube } from '../helpers/fake-kube.js';
 import { postBinary, type Sink, startClusterFunctions, startSink } from '../helpers/functions-env.js';
 import { awsSpotWarning } from '../helpers/notices.js';
 
 const enabled = { 'snapback.io/enabled': 'true' };
-const agentLabels = { 'app.kubernetes.io/name': 'snapback-agent' };
 type Data = Record<string, unknown> & {
   durations: Record<string, number>;
   error?: { code: string; phase: string };
@@ -36,18 +35,13 @@ describe('event functions (cluster mode, loopback)', () => {
     await Promise.all([kube.close(), agentA.close(), agentB.close(), sink.close()]);
   });
   beforeEach(() => {
-    const agentPod = (name: string, on: string, agent: FakeAgent) => {
-      const p = pod('snapback-system', name, on, { labels: agentLabels, ip: '127.0.0.1' });
-      p.spec!.containers[0]!.ports = [{ name: 'grpc', containerPort: Number(agent.address.split(':')[1]) }];
-      return p;
-    };
     kube.nodes = [
       node('node-a', 'aws:///us-east-2a/i-0aaaaaaaaaaaaaaaa'),
       node('node-b', 'aws:///us-east-2b/i-0bbbbbbbbbbbbbbbb'),
     ];
     kube.pods = [
-      agentPod('agent-a', 'node-a', agentA),
-      agentPod('agent-b', 'node-b', agentB),
+      agentPod('agent-a', 'node-a', agentA.address),
+      agentPod('agent-b', 'node-b', agentB.address),
       pod('ml', 'trainer-0', 'node-a', {
         labels: enabled,
         containers: ['sidecar', 'train'],

@@ -180,3 +180,13 @@ export function pod(
     status: { phase: options.phase ?? 'Running', ...(options.ip ? { podIP: options.ip } : {}) },
   };
 }
+
+/** The agent pod of a node, as the DaemonSet runs it, pointing at an agent listening on loopback `address`. */
+export function agentPod(name: string, nodeName: string, address: string): V1Pod {
+  const p = pod('snapback-system', name, nodeName, {
+    labels: { 'app.kubernetes.io/name': 'snapback-agent' },
+    ip: '127.0.0.1',
+  });
+  p.spec!.containers[0]!.ports = [{ name: 'grpc', containerPort: Number(address.split(':')[1]) }];
+  return p;
+}

@@ -15,7 +15,7 @@ import {
   startStatefulWorkload,
   workloadHash,
 } from '../helpers/agent-process.js';
-import { type FakeKube, node, pod, startFakeKube } from '../helpers/fake-kube.js';
+import { agentPod, type FakeKube, node, pod, startFakeKube } from '../helpers/fake-kube.js';
 import { postBinary, type Sink, startClusterFunctions, startSink } from '../helpers/functions-env.js';
 import { awsSpotWarning } from '../helpers/notices.js';
 import { isRunning, waitFor } from '../helpers/proc.js';
@@ -47,21 +47,13 @@ describe('preemption through the functions to real agents (real CRIU)', () => {
       startAgent(),
       startAgent(),
     ]);
-    const agentPod = (name: string, on: string, agent: AgentProcess) => {
-      const p = pod('snapback-system', name, on, {
-        labels: { 'app.kubernetes.io/name': 'snapback-agent' },
-        ip: '127.0.0.1',
-      });
-      p.spec!.containers[0]!.ports = [{ name: 'grpc', containerPort: Number(agent.address.split(':')[1]) }];
-      return p;
-    };
     kube.nodes = [
       node('node-a', 'aws:///us-east-2a/i-0aaaaaaaaaaaaaaaa'),
       node('node-b', 'aws:///us-east-2b/i-0bbbbbbbbbbbbbbbb'),
     ];
     kube.pods = [
-      agentPod('agent-a', 'node-a', agentA),
-      agentPod('agent-b', 'node-b', agentB),
+      agentPod('agent-a', 'node-a', agentA.address),
+      agentPod('agent-b', 'node-b', agentB.address),
       pod('ml', 'train-a', 'node-a', { labels: enabled }),
       pod('ml', 'train-b', 'node-a', { labels: enabled }),
       pod('ml', 'web', 'node-a'),

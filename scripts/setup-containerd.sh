@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs containerd 1.7 (Debian `trixie`), runc 1.1.5 (bookworm; trixie's needs a newer libc) and a static
 # busybox (bookworm, for test images) into a project-local folder, unpacked with dpkg -x: nothing outside
-# the destination changes (shared/ENVIRONMENT.md). bookworm's containerd 1.6 cannot restore its own
+# the destination changes. bookworm's containerd 1.6 cannot restore its own
 # checkpoints, hence 1.7. Layout: DEST/bin/{containerd,containerd-shim-runc-v2,ctr,runc,busybox}.
 set -euo pipefail
 DEST=${1:?usage: setup-containerd.sh DEST}

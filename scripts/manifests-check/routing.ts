@@ -1,7 +1,7 @@
 /**
  * Triggers against the functions' own code: each Trigger filters on exact event types only, each type is
  * one the subscribed function accepts (its `accepts()` asked with a sample event of that type), every
- * inbound type of DESIGN §1 has a route, and delivery has retries, a dead-letter sink and a timeout no
+ * inbound type of docs/architecture.md, "Events" has a route, and delivery has retries, a dead-letter sink and a timeout no
  * shorter than the function's.
  */
 import { CloudEvent } from 'cloudevents';

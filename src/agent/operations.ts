@@ -1,5 +1,5 @@
 /**
- * One operation per target at a time (DESIGN §2). A second checkpoint of a busy target is refused with
+ * One operation per target at a time (docs/architecture.md, "Agent contract"). A second checkpoint of a busy target is refused with
  * ALREADY_EXISTS, unless it carries the same checkpoint id: then it joins the running operation and gets
  * its outcome. Joiners also receive the progress that follows.
  */

@@ -1,5 +1,5 @@
 /**
- * Which targets this agent may act on (DESIGN §2): only namespaces it is allowed, and — where the
+ * Which targets this agent may act on (docs/architecture.md, "Agent contract"): only namespaces it is allowed, and — where the
  * runtime can tell — only containers of its own node whose pod opted in (`snapback.io/enabled: "true"`).
  * Under the process runtime a workload exists only because it was started through this agent, on this
  * node; under containerd the container is looked up on the node's own containerd (none elsewhere is
@@ -9,7 +9,7 @@ import { ErrorCode, SnapbackError } from '../errors.js';
 import type { PodFacts } from '../lib/containerd/index.js';
 import type { TargetRef } from '../lib/runtime/index.js';
 
-/** The pod label that opts a pod in (DESIGN §2). */
+/** The pod label that opts a pod in (docs/architecture.md, "Agent contract"). */
 export const OPT_IN_LABEL = 'snapback.io/enabled';
 
 export interface AccessPolicy {

@@ -1,5 +1,5 @@
 /**
- * Transport security between clients and the agent (DESIGN §2: mTLS from mounted certificates, or
+ * Transport security between clients and the agent (docs/architecture.md, "Agent contract": mTLS from mounted certificates, or
  * loopback only). The agent serves with client certificates required
  * (https://grpc.github.io/grpc/node/grpc.ServerCredentials.html#.createSsl, `checkClientCertificate`);
  * clients present theirs and check the agent's against a CA. Files are read here, at the entry points.

@@ -1,5 +1,5 @@
 /**
- * Checkpoint ids are DNS-1123 labels (DESIGN §5). When a request names none, one is derived from the
+ * Checkpoint ids are DNS-1123 labels (docs/architecture.md, "Storage"). When a request names none, one is derived from the
  * request itself — the event's `source`+`id` and the target — so a redelivered event derives the same id
  * and the agent's own idempotency returns the checkpoint already taken.
  */

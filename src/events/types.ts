@@ -1,5 +1,5 @@
 /**
- * CloudEvent types snapback reads and writes (DESIGN §1), as reverse-DNS constants, and the shapes of
+ * CloudEvent types snapback reads and writes (docs/architecture.md, "Events"), as reverse-DNS constants, and the shapes of
  * their `data`. Inbound data is validated against the JSON Schemas in `schemas.ts` before it is typed.
  */
 export const EventType = {

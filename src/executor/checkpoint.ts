@@ -1,5 +1,5 @@
 /**
- * Checkpoint = inspect → configure → capture → promote (DESIGN §3). On any failure or cancellation:
+ * Checkpoint = inspect → configure → capture → promote (docs/architecture.md, "Executor"). On any failure or cancellation:
  * CUDA processes rolled back to running, the workload left running, staging removed, and the previous
  * checkpoint of the id untouched (promotion is the only step that changes it, and it is atomic).
  */

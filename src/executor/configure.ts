@@ -12,7 +12,7 @@ export interface DumpPlan {
   dump: DumpOptions;
 }
 
-/** The staged checkpoint's layout (DESIGN §5). */
+/** The staged checkpoint's layout (docs/architecture.md, "Storage"). */
 export const IMAGES_DIR = 'criu';
 
 export async function configureDump(inspection: InspectedTarget, stagingDir: string): Promise<DumpPlan> {

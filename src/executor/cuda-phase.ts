@@ -1,5 +1,5 @@
 /**
- * The CUDA steps as the executor sees them (DESIGN §3): lock + checkpoint before the CRIU dump,
+ * The CUDA steps as the executor sees them (docs/architecture.md, "Executor"): lock + checkpoint before the CRIU dump,
  * restore + unlock after it (or after a CRIU restore), and a rollback that brings every touched
  * process back to `running`. Implemented over src/lib/cuda by `createCudaPhase`.
  */

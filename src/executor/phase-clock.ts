@@ -1,6 +1,6 @@
 /**
  * Times each phase of a workflow and reports it as progress. Durations are milliseconds, rounded to
- * a tenth, keyed by the phase names of DESIGN §1 (inspect, criuDump, …) plus `total`.
+ * a tenth, keyed by the phase names of docs/architecture.md, "Events" (inspect, criuDump, …) plus `total`.
  */
 import { SnapbackError } from '../errors.js';
 

@@ -1,6 +1,6 @@
 /**
  * Restore = verify → runtime restore (setup, rootfs, CRIU) → CUDA restore (device map) + unlock →
- * confirm alive (DESIGN §3). A restore that fails after CRIU brought the tree back kills that tree:
+ * confirm alive (docs/architecture.md, "Executor"). A restore that fails after CRIU brought the tree back kills that tree:
  * it is never left half-alive and reported as restored.
  */
 import { rm } from 'node:fs/promises';

@@ -1,6 +1,6 @@
 /**
- * Every vector of the CloudEvents JSON-format conformance suite (shared/conformance/cloudevents-json,
- * beside the repository), posted to the functions over HTTP in structured and batch mode: invalid ones
+ * Every vector of the CloudEvents JSON-format conformance suite (a copy of the CloudEvents project's
+ * format/json vectors in test/fixtures/conformance/cloudevents-json), posted to the functions over HTTP in structured and batch mode: invalid ones
  * get 400 naming what is wrong; valid envelopes parse, and are refused only because of their type.
  */
 import assert from 'node:assert/strict';
@@ -12,7 +12,7 @@ import { createLocalResolver } from '../../src/dispatch/resolver.js';
 import { type FunctionsServer, startFunctionsServer } from '../../src/functions/server.js';
 import { silentLogger } from '../../src/log.js';
 
-const dir = fileURLToPath(new URL('../../../shared/conformance/cloudevents-json/', import.meta.url));
+const dir = fileURLToPath(new URL('../fixtures/conformance/cloudevents-json/', import.meta.url));
 const load = (name: string) =>
   JSON.parse(readFileSync(`${dir}${name}.json`, 'utf8')) as {
     tests: Array<{ id: string; event?: unknown; batch?: unknown[] }>;

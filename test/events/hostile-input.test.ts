@@ -21,7 +21,7 @@ import {
   validEvent,
 } from '../helpers/hostile-functions.js';
 
-const vectors = fileURLToPath(new URL('../../../shared/conformance/cloudevents-json/', import.meta.url));
+const vectors = fileURLToPath(new URL('../fixtures/conformance/cloudevents-json/', import.meta.url));
 const load = (name: string) =>
   (
     JSON.parse(readFileSync(`${vectors}${name}.json`, 'utf8')) as {

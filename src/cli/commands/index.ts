@@ -1,4 +1,4 @@
-/** Every `snapback` subcommand, in the order help lists them (DESIGN §6). */
+/** Every `snapback` subcommand, in the order help lists them (README, "The CLI"). */
 import type { Command } from '../command.js';
 import { agentCommand } from './agent.js';
 import { checkpointCommand } from './checkpoint.js';

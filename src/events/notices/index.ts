@@ -1,5 +1,5 @@
 /**
- * Preemption notices in every format snapback understands (DESIGN §1), each turned into the nodes it
+ * Preemption notices in every format snapback understands (docs/architecture.md, "Events"), each turned into the nodes it
  * names, a deadline and an urgency. An event in no known format is answered 400 listing the formats.
  */
 import type { CloudEvent } from 'cloudevents';

@@ -1,7 +1,7 @@
 /**
- * The `containerd` runtime (DESIGN §4): checkpoints the process tree under a container's init, from
+ * The `containerd` runtime (docs/architecture.md, "Runtimes"): checkpoints the process tree under a container's init, from
  * inside the container's namespaces, and restores it into a running placeholder container of the same
- * image (shared/ENVIRONMENT.md, "Restore into a running placeholder container").
+ * image (see docs/architecture.md).
  *
  * The workload is the one child tree of the container's PID 1 (an init such as `tini`, or
  * `sh -c 'setsid WORKLOAD & exec sleep infinity'`), a session leader. CRIU runs through

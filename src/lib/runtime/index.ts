@@ -1,5 +1,5 @@
 /**
- * What a container runtime provides to the executor (DESIGN §4). `process` (src/lib/process) runs
+ * What a container runtime provides to the executor (docs/architecture.md, "Runtimes"). `process` (src/lib/process) runs
  * workloads the agent started itself; `containerd` (src/lib/containerd) acts on Kubernetes' containers and
  * restores into placeholder containers. The executor drives the phases; a runtime answers what is where.
  */

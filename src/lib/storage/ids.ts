@@ -9,7 +9,7 @@ import { ErrorCode, SnapbackError } from '../../errors.js';
 export const DNS1123_LABEL_PATTERN = '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$';
 const DNS1123_LABEL = new RegExp(DNS1123_LABEL_PATTERN);
 export const MAX_ID_LENGTH = 63;
-/** Names the storage layout uses beside checkpoints (DESIGN §5). */
+/** Names the storage layout uses beside checkpoints (docs/architecture.md, "Storage"). */
 const RESERVED_IDS = new Set(['tmp']);
 
 /** Why `id` is not a valid checkpoint id, or undefined when it is. */

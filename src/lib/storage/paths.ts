@@ -1,5 +1,5 @@
 /**
- * The storage layout (DESIGN §5) and the guard that every path stays beneath the base:
+ * The storage layout (docs/architecture.md, "Storage") and the guard that every path stays beneath the base:
  *   <base>/tmp/<uuid>/                      staging (0700), swept at agent start
  *   <base>/<id>/current -> versions/<uuid>  the checkpoint, swapped atomically by rename
  *   <base>/<id>/versions/<uuid>/            manifest.json, criu/, rootfs-diff.tar, deleted-files.json, cuda.json

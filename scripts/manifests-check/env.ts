@@ -3,7 +3,7 @@
  * manifests give it is one that command's option table reads, and the values pass the command's own
  * loadConfig (types, enums, patterns), so a typo'd or stale variable fails here instead of being ignored.
  */
-import { agentOptions } from '../../src/cli/commands/agent.js';
+import { agentOptions } from '../../src/cli/agent-options.js';
 import { options as functionOptions } from '../../src/cli/commands/function.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import type { OptionsSpec } from '../../src/config/options.js';

@@ -5,7 +5,6 @@ import { createAccessPolicy } from '../../agent/policy.js';
 import { recover } from '../../agent/recovery.js';
 import { createAgentServer } from '../../agent/server.js';
 import { loadConfig } from '../../config/load-config.js';
-import type { OptionsSpec } from '../../config/options.js';
 import type { ExecutorDeps } from '../../executor/deps.js';
 import { createJournal } from '../../executor/journal.js';
 import { createContainerdClient, createContainerdRuntime, podOf } from '../../lib/containerd/index.js';
@@ -14,194 +13,11 @@ import { createProcessRuntime } from '../../lib/process/index.js';
 import { runTool } from '../../lib/runner/index.js';
 import { createCheckpointStore } from '../../lib/storage/index.js';
 import { createRootLogger } from '../../log.js';
+import { agentOptions } from '../agent-options.js';
 import { defineCommand } from '../command.js';
 import { createCudaPhaseFromConfig } from '../cuda-from-config.js';
-import { agentServerCredentials, agentTlsOptions } from '../tls.js';
+import { agentServerCredentials } from '../tls.js';
 import { packageVersion } from '../version.js';
-
-export const agentOptions = {
-  listen: {
-    type: 'string',
-    env: 'SNAPBACK_LISTEN',
-    default: '127.0.0.1:7070',
-    valueName: 'HOST:PORT',
-    description: 'gRPC address to serve',
-    schema: { pattern: '^(\\[[0-9a-fA-F:]+\\]|[^:\\s]+):\\d{1,5}$' },
-  },
-  storage: {
-    type: 'string',
-    env: 'SNAPBACK_STORAGE',
-    default: 'var/checkpoints',
-    valueName: 'DIR',
-    description: 'checkpoint storage (a shared volume in a cluster)',
-    schema: { minLength: 1 },
-  },
-  stateDir: {
-    type: 'string',
-    env: 'SNAPBACK_STATE_DIR',
-    default: 'var/state',
-    valueName: 'DIR',
-    description: "the agent's own state (process runtime workloads)",
-    schema: { minLength: 1 },
-  },
-  runtime: {
-    type: 'string',
-    env: 'SNAPBACK_RUNTIME',
-    default: 'process',
-    description: 'container runtime',
-    schema: { enum: ['process', 'containerd'] },
-  },
-  containerdSocket: {
-    type: 'string',
-    env: 'SNAPBACK_CONTAINERD_SOCKET',
-    default: '/run/containerd/containerd.sock',
-    valueName: 'PATH',
-    description: "containerd's gRPC socket (runtime containerd)",
-    schema: { minLength: 1 },
-  },
-  containerdNamespace: {
-    type: 'string',
-    env: 'SNAPBACK_CONTAINERD_NAMESPACE',
-    default: 'k8s.io',
-    valueName: 'NS',
-    description: 'containerd namespace of the containers (runtime containerd)',
-    schema: { minLength: 1 },
-  },
-  node: {
-    type: 'string',
-    env: 'NODE_NAME',
-    description: 'name of the node this agent serves (default: the host name)',
-    schema: { minLength: 1 },
-  },
-  allowedNamespaces: {
-    type: 'string[]',
-    env: 'SNAPBACK_ALLOWED_NAMESPACES',
-    default: [],
-    valueName: 'NS,…',
-    description: 'namespaces the agent may act on (empty: all)',
-  },
-  criu: {
-    type: 'string',
-    env: 'SNAPBACK_CRIU',
-    default: 'criu',
-    valueName: 'PATH',
-    description: 'criu binary (4.2 or newer)',
-  },
-  leaveRunning: {
-    type: 'boolean',
-    env: 'SNAPBACK_LEAVE_RUNNING',
-    default: true,
-    description: 'keep workloads running after a checkpoint unless a request says otherwise',
-  },
-  tcpEstablished: {
-    type: 'boolean',
-    env: 'SNAPBACK_CRIU_TCP_ESTABLISHED',
-    default: true,
-    description: 'checkpoint established TCP connections',
-  },
-  fileLocks: {
-    type: 'boolean',
-    env: 'SNAPBACK_CRIU_FILE_LOCKS',
-    default: true,
-    description: 'checkpoint file locks',
-  },
-  linkRemap: {
-    type: 'boolean',
-    env: 'SNAPBACK_CRIU_LINK_REMAP',
-    default: true,
-    description: 'handle open but unlinked files',
-  },
-  ghostLimit: {
-    type: 'integer',
-    env: 'SNAPBACK_CRIU_GHOST_LIMIT',
-    default: 16 * 1024 * 1024,
-    valueName: 'BYTES',
-    description: 'largest deleted-but-open file copied into a checkpoint',
-    schema: { minimum: 0 },
-  },
-  shellJob: {
-    type: 'boolean',
-    env: 'SNAPBACK_CRIU_SHELL_JOB',
-    default: false,
-    description: 'allow workloads attached to a terminal',
-  },
-  extUnixSk: {
-    type: 'boolean',
-    env: 'SNAPBACK_CRIU_EXT_UNIX_SK',
-    default: true,
-    description: 'allow external unix sockets',
-  },
-  criuLogLevel: {
-    type: 'integer',
-    env: 'SNAPBACK_CRIU_LOG_LEVEL',
-    default: 4,
-    description: 'criu -v level (0–4)',
-    schema: { minimum: 0, maximum: 4 },
-  },
-  manageCgroups: {
-    type: 'string',
-    env: 'SNAPBACK_CRIU_MANAGE_CGROUPS',
-    default: 'ignore',
-    description: 'criu --manage-cgroups mode',
-    schema: { enum: ['ignore', 'soft', 'full', 'strict', 'none'] },
-  },
-  networkLock: {
-    type: 'string',
-    env: 'SNAPBACK_CRIU_NETWORK_LOCK',
-    description: 'criu --network-lock method',
-    schema: { enum: ['iptables', 'nftables', 'skip'] },
-  },
-  criuTimeout: {
-    type: 'integer',
-    env: 'SNAPBACK_CRIU_TIMEOUT',
-    default: 600,
-    valueName: 'SECONDS',
-    description: 'upper bound for one criu run',
-    schema: { minimum: 1 },
-  },
-  cudaCheckpoint: {
-    type: 'string',
-    env: 'SNAPBACK_CUDA_CHECKPOINT',
-    default: 'cuda-checkpoint',
-    valueName: 'PATH',
-    description: 'cuda-checkpoint binary',
-  },
-  noCuda: {
-    type: 'boolean',
-    env: 'SNAPBACK_NO_CUDA',
-    default: false,
-    description: 'never run the CUDA phase on this node',
-  },
-  cudaLockTimeout: {
-    type: 'integer',
-    env: 'SNAPBACK_CUDA_LOCK_TIMEOUT',
-    default: 10_000,
-    valueName: 'MS',
-    description: 'cuda-checkpoint lock timeout',
-    schema: { minimum: 1 },
-  },
-  lazyRestore: {
-    type: 'boolean',
-    env: 'SNAPBACK_LAZY_RESTORE',
-    default: false,
-    description: 'restore lazily (CRIU lazy pages) unless a request says otherwise',
-  },
-  noIoUringLauncher: {
-    type: 'string',
-    env: 'SNAPBACK_NO_IO_URING_LAUNCHER',
-    default: 'snapback-no-io-uring',
-    valueName: 'PATH',
-    description: 'launcher that starts workloads without io_uring',
-  },
-  logLevel: {
-    type: 'string',
-    env: 'LOG_LEVEL',
-    default: 'info',
-    description: 'log level',
-    schema: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] },
-  },
-  ...agentTlsOptions,
-} as const satisfies OptionsSpec;
 
 export const agentCommand = defineCommand({
   name: 'agent',
@@ -314,3 +130,4 @@ export const agentCommand = defineCommand({
     return 0;
   },
 });
+

@@ -130,4 +130,3 @@ export const agentCommand = defineCommand({
     return 0;
   },
 });
-

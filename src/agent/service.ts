@@ -82,7 +82,6 @@ export function createAgentService(deps: AgentServiceDeps): AgentHandlers {
         reused: false,
         version: result.version,
         cudaPids: result.cudaPids,
-        rollback: [],
         createdAt: result.createdAt,
       } satisfies CheckpointResult;
     })().then(
@@ -259,7 +258,6 @@ function reusedResult(existing: StoredCheckpoint, target: TargetRef, node: strin
     reused: true,
     version: m.version,
     cudaPids: m.cuda?.pids ?? [],
-    rollback: [],
     createdAt: m.createdAt,
   };
 }

@@ -8,6 +8,8 @@ export const ErrorCode = {
   INVALID_ARGUMENT: 'INVALID_ARGUMENT',
   NOT_FOUND: 'NOT_FOUND',
   ALREADY_EXISTS: 'ALREADY_EXISTS',
+  /** Lost a race with another writer (e.g. an agent sharing the volume): retrying may succeed. */
+  ABORTED: 'ABORTED',
   FAILED_PRECONDITION: 'FAILED_PRECONDITION',
   DEADLINE_EXCEEDED: 'DEADLINE_EXCEEDED',
   CANCELLED: 'CANCELLED',
@@ -88,6 +90,7 @@ export const httpStatusOf: Readonly<Record<ErrorCode, number>> = {
   INVALID_ARGUMENT: 400,
   NOT_FOUND: 404,
   ALREADY_EXISTS: 409,
+  ABORTED: 409,
   FAILED_PRECONDITION: 412,
   DEADLINE_EXCEEDED: 504,
   CANCELLED: 499,
@@ -99,6 +102,7 @@ export const grpcStatusOf: Readonly<Record<ErrorCode, GrpcStatus>> = {
   INVALID_ARGUMENT: GrpcStatus.INVALID_ARGUMENT,
   NOT_FOUND: GrpcStatus.NOT_FOUND,
   ALREADY_EXISTS: GrpcStatus.ALREADY_EXISTS,
+  ABORTED: GrpcStatus.ABORTED,
   FAILED_PRECONDITION: GrpcStatus.FAILED_PRECONDITION,
   DEADLINE_EXCEEDED: GrpcStatus.DEADLINE_EXCEEDED,
   CANCELLED: GrpcStatus.CANCELLED,
@@ -111,6 +115,7 @@ export const exitCodeOf: Readonly<Record<ErrorCode, number>> = {
   INVALID_ARGUMENT: 2,
   NOT_FOUND: 3,
   ALREADY_EXISTS: 4,
+  ABORTED: 9,
   FAILED_PRECONDITION: 5,
   DEADLINE_EXCEEDED: 6,
   CANCELLED: 7,
@@ -126,17 +131,19 @@ export function fromGrpcStatus(code: number): ErrorCode {
   if (code === GrpcStatus.PERMISSION_DENIED || code === GrpcStatus.UNAUTHENTICATED)
     return ErrorCode.FAILED_PRECONDITION;
   if (code === GrpcStatus.OUT_OF_RANGE) return ErrorCode.INVALID_ARGUMENT;
-  if (code === GrpcStatus.RESOURCE_EXHAUSTED || code === GrpcStatus.ABORTED) return ErrorCode.UNAVAILABLE;
+  if (code === GrpcStatus.RESOURCE_EXHAUSTED) return ErrorCode.UNAVAILABLE;
   return ErrorCode.INTERNAL;
 }
 
 /**
  * Messages safe to show a client: an internal error says nothing about internals (the log has them), only
- * the phase it happened in and which rollback steps ran, which the caller needs to know what state it is in.
+ * the phase it happened in, which rollback steps ran (the caller needs both to know what state it is in)
+ * and, when the edge logged it under one, the incident id that finds the log line with the cause.
  */
-export function publicMessage(err: SnapbackError): string {
+export function publicMessage(err: SnapbackError, incident?: string): string {
   if (err.code !== ErrorCode.INTERNAL) return err.message;
   const phase = err.phase === undefined ? '' : ` during ${err.phase}`;
   const rollback = err.details.filter((d) => d.field === 'rollback').map((d) => d.message);
-  return `internal error${phase}${rollback.length > 0 ? ` (rolled back: ${rollback.join(', ')})` : ''}`;
+  const logged = incident === undefined ? '' : `; the agent logged the cause as incident ${incident}`;
+  return `internal error${phase}${rollback.length > 0 ? ` (rolled back: ${rollback.join(', ')})` : ''}${logged}`;
 }

@@ -1,4 +1,5 @@
 /** The gRPC edge: SnapbackError → status + message (+ the phase in trailing metadata). */
+import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { grpcStatusOf, publicMessage, SnapbackError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -6,10 +7,13 @@ import { ERROR_PHASE_KEY } from './proto.js';
 
 export function toStatus(err: unknown, log: Logger): Partial<grpc.StatusObject> & { code: grpc.status } {
   const error = SnapbackError.from(err);
-  if (error.code === 'INTERNAL') log.error({ err: error.cause ?? error }, 'internal error');
+  // An internal error's cause stays in this log; the caller gets the incident id that finds the line.
+  const incident = error.code === 'INTERNAL' ? randomBytes(4).toString('hex') : undefined;
+  if (incident !== undefined)
+    log.error({ err: error.cause ?? error, phase: error.phase, incident }, 'internal error');
   const metadata = new grpc.Metadata();
   if (error.phase !== undefined) metadata.set(ERROR_PHASE_KEY, error.phase);
-  return { code: grpcStatusOf[error.code], details: publicMessage(error), metadata };
+  return { code: grpcStatusOf[error.code], details: publicMessage(error, incident), metadata };
 }
 
 /** Aborts when the call is cancelled or its deadline passes, with the matching error. */

@@ -18,8 +18,11 @@ export interface RecoveryDeps {
   cuda: CudaPhase | undefined;
   runtime: Runtime;
   logger: Logger;
-  /** The checkpoint storage: a CRIU whose command line names a path below it is one of ours. */
-  storageBase: string;
+  /**
+   * This agent's own staging folder: a CRIU whose command line names a path below it is one its predecessor
+   * left. Another agent's CRIU on the same storage (a shared volume) is none of this agent's business.
+   */
+  stagingRoot: string;
   /** How long to wait for a leftover CRIU (its own timeout bounds it). */
   criuTimeoutMs: number;
 }
@@ -36,11 +39,11 @@ export interface RecoveryReport {
 export async function recover(deps: RecoveryDeps): Promise<RecoveryReport> {
   const log = deps.logger.child({ component: 'recovery' });
   const report: RecoveryReport = { criuWaited: [], thawed: [], killed: [] };
-  // `criu dump|restore|lazy-pages …` (possibly behind nsenter) on a path in our storage; never ourselves,
-  // although the agent's own command line names both criu and the storage.
+  // `criu dump|restore|lazy-pages …` (possibly behind nsenter) on a path in our own staging; never
+  // ourselves, although the agent's own command line names both criu and the storage.
   const isCriuRun = (argv: string[]) =>
     argv.some((a, i) => (a === 'criu' || a.endsWith('/criu')) && CRIU_COMMANDS.has(argv[i + 1] ?? ''));
-  const ours = (argv: string[]) => isCriuRun(argv) && argv.some((a) => a.startsWith(deps.storageBase));
+  const ours = (argv: string[]) => isCriuRun(argv) && argv.some((a) => a.startsWith(`${deps.stagingRoot}/`));
   report.criuWaited = (await findProcesses(ours)).filter((pid) => pid !== process.pid);
   if (report.criuWaited.length > 0) {
     log.warn({ pids: report.criuWaited }, 'waiting for CRIU left running by a previous agent');

@@ -66,6 +66,7 @@ export function createAgentService(deps: AgentServiceDeps): AgentHandlers {
         checkpoint(executor, {
           target,
           checkpointId: id,
+          replace: request.replace,
           leaveRunning: request.leaveRunning ?? deps.leaveRunning,
           noCuda: request.noCuda,
           signal: AbortSignal.any([opSignal, signal]),

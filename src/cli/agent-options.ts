@@ -24,8 +24,16 @@ export const agentOptions = {
     env: 'SNAPBACK_STATE_DIR',
     default: 'var/state',
     valueName: 'DIR',
-    description: "the agent's own state (process runtime workloads)",
+    description: "the agent's own state, on node-local disk (journal, process runtime workloads)",
     schema: { minLength: 1 },
+  },
+  storageLeaseTtl: {
+    type: 'integer',
+    env: 'SNAPBACK_STORAGE_LEASE_TTL',
+    default: 30,
+    valueName: 'SECONDS',
+    description: 'how long agents sharing the storage take this one for alive without a heartbeat',
+    schema: { minimum: 1, maximum: 3600 },
   },
   runtime: {
     type: 'string',
@@ -53,8 +61,9 @@ export const agentOptions = {
   node: {
     type: 'string',
     env: 'NODE_NAME',
-    description: 'name of the node this agent serves (default: the host name)',
-    schema: { minLength: 1 },
+    description:
+      'name of the node this agent serves (default: the host name); names its share of the storage',
+    schema: { pattern: '^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$' },
   },
   allowedNamespaces: {
     type: 'string[]',

@@ -9,6 +9,7 @@ import { ErrorCode, SnapbackError } from '../errors.js';
 import type { CheckpointOutcomeData, RestoreOutcomeData } from '../events/types.js';
 import { formatMs } from '../format.js';
 import { isRunning } from '../lib/procfs/index.js';
+import { storagePaths } from '../lib/storage/index.js';
 import { type Answer, checkContinuingAnswer, checkFreshAnswer, ModelKind } from './answer.js';
 import { type DemoContext, NAMESPACE, WORKLOAD, waitForOutcome } from './context.js';
 import { postEvent, restoreRequested, spotInterruptionWarning } from './events.js';
@@ -101,7 +102,7 @@ export async function spotWarning(
     `  two minutes' notice; the node's provider id ends in ${instanceId}: every running workload is checkpointed\n`,
   );
   const watch = watchCheckpoint({
-    stagingDir: join(context.storage, 'tmp'),
+    stagingDir: storagePaths(context.storage).stagingRoot(options.node),
     expectedBytes: residentBytes,
     phase: context.phase,
     write: (text) => options.out.write(text),

@@ -5,15 +5,19 @@
  */
 import { ErrorCode, SnapbackError } from '../errors.js';
 import type { TargetRef } from '../lib/runtime/index.js';
+import type { WriteLock } from '../lib/storage/index.js';
+import type { Logger } from '../log.js';
 import { captureCheckpoint } from './capture.js';
 import { configureDump } from './configure.js';
 import type { ExecutorDeps } from './deps.js';
 import { inspectTarget } from './inspect.js';
-import { createPhaseClock, type ProgressListener, throwIfAborted } from './phase-clock.js';
+import { createPhaseClock, type PhaseClock, type ProgressListener, throwIfAborted } from './phase-clock.js';
 
 export interface CheckpointInput {
   target: TargetRef;
   checkpointId: string;
+  /** Whether an existing checkpoint of the id may be replaced (else one written meanwhile is ALREADY_EXISTS). */
+  replace: boolean;
   leaveRunning: boolean;
   noCuda: boolean;
   signal: AbortSignal;
@@ -35,6 +39,29 @@ export async function checkpoint(deps: ExecutorDeps, input: CheckpointInput): Pr
   const log = deps.logger.child({ checkpointId: input.checkpointId });
   const clock = createPhaseClock(input.onProgress);
   throwIfAborted(input.signal);
+  // One writer per id across every agent sharing the storage, taken before the workload is touched: the
+  // loser of a race is told so at once instead of freezing its workload for a checkpoint it cannot publish.
+  const lock = await deps.store.beginWrite(input.checkpointId, 'checkpoint');
+  try {
+    if (!input.replace && (await deps.store.currentDir(input.checkpointId)) !== undefined) {
+      throw new SnapbackError(
+        ErrorCode.ALREADY_EXISTS,
+        `checkpoint ${input.checkpointId} was written by another request meanwhile; ask to replace it or choose another id`,
+      );
+    }
+    return await checkpointLocked(deps, input, clock, lock, log);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function checkpointLocked(
+  deps: ExecutorDeps,
+  input: CheckpointInput,
+  clock: PhaseClock,
+  lock: WriteLock,
+  log: Logger,
+): Promise<CheckpointOutput> {
   const inspection = await clock.run('inspect', () =>
     inspectTarget(deps, input.target, input.noCuda, input.signal),
   );
@@ -64,7 +91,7 @@ export async function checkpoint(deps: ExecutorDeps, input: CheckpointInput): Pr
     });
     suspended = [];
     throwIfAborted(input.signal);
-    const location = await clock.run('promote', () => deps.store.promote(input.checkpointId, staging));
+    const location = await clock.run('promote', () => lock.promote(staging));
     if (!input.leaveRunning) await clock.run('stop', () => deps.runtime.stop(inspection));
     const durations = clock.durations();
     log.info({ durations, sizeBytes: captured.sizeBytes }, 'checkpoint complete');

@@ -47,15 +47,28 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
       'a lazy restore needs userfaultfd, which this kernel does not offer (criu check --feature uffd-noncoop failed)',
     );
   }
-  const { dir, manifest } = await clock.run('verify', () =>
-    verifyCheckpoint(deps, input.checkpointId, clock),
-  );
-  // GPUs are matched before anything is touched: a count mismatch must not leave a half-restored tree.
-  const deviceMap = await clock.run('verify', () => cudaDeviceMap(deps, manifest, input.noCuda));
-  throwIfAborted(input.signal);
-  const work = await deps.store.createStaging();
-  // A lazy restore reads the checkpoint until the last page is in: it must not be replaced or deleted before.
-  const release = input.lazy ? deps.store.lease(input.checkpointId) : () => {};
+  // The version is leased for as long as it is read (a lazy restore: until the last page is in): a newer
+  // checkpoint promoted meanwhile, by any agent, retires it without deleting it, and a delete waits.
+  const opened = await clock.run('verify', () => deps.store.openForReading(input.checkpointId));
+  const release = () =>
+    opened.release().catch((err: unknown) => log.warn({ err }, 'could not release the checkpoint'));
+  let verified: { dir: string; manifest: Manifest; deviceMap: string | undefined };
+  try {
+    verified = await clock.run('verify', async () => {
+      const manifest = await verifyCheckpoint(deps, input.checkpointId, opened.dir, clock);
+      // GPUs are matched before anything is touched: a count mismatch must not leave a half-restored tree.
+      return { dir: opened.dir, manifest, deviceMap: await cudaDeviceMap(deps, manifest, input.noCuda) };
+    });
+    throwIfAborted(input.signal);
+  } catch (err) {
+    await release();
+    throw err;
+  }
+  const { dir, manifest, deviceMap } = verified;
+  const work = await deps.store.createStaging().catch(async (err: unknown) => {
+    await release();
+    throw err;
+  });
   let outcome: RestoreOutcome | undefined;
   let daemon: RunningTool | undefined;
   let closeJournal = async () => {};
@@ -108,7 +121,7 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
       node: deps.node,
     };
     const cleanup = async () => {
-      release();
+      await release();
       await rm(work.dir, { recursive: true, force: true });
     };
     if (daemon === undefined) {
@@ -124,7 +137,7 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
   } catch (err) {
     const error = SnapbackError.from(err);
     daemon?.kill('SIGKILL');
-    release();
+    await release();
     if (outcome !== undefined) {
       await deps.runtime
         .abandon(outcome)
@@ -140,10 +153,9 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
 async function verifyCheckpoint(
   deps: ExecutorDeps,
   id: string,
+  dir: string,
   clock: PhaseClock,
-): Promise<{ dir: string; manifest: Manifest }> {
-  const dir = await deps.store.currentDir(id);
-  if (dir === undefined) throw new SnapbackError(ErrorCode.NOT_FOUND, `no checkpoint with id ${id}`);
+): Promise<Manifest> {
   const manifest = await readManifest(dir);
   if (manifest.runtime !== deps.runtime.name) {
     throw new SnapbackError(
@@ -156,7 +168,7 @@ async function verifyCheckpoint(
     done += n;
     clock.progress({ phase: 'verify', state: 'RUNNING', bytesDone: done, bytesTotal: manifest.sizeBytes });
   });
-  return { dir, manifest };
+  return manifest;
 }
 
 /** Waits for the lazy-pages daemon to serve every page; a broken transfer kills the restored process. */

@@ -75,7 +75,7 @@ describe('lazy restore (real CRIU lazy pages)', () => {
       unaryCall(agent.client, 'DeleteCheckpoint', { checkpointId: 'big-1' }),
       (err: Error & { code: string }) => {
         assert.equal(err.code, 'FAILED_PRECONDITION');
-        assert.match(err.message, /lazy restore is still reading it/);
+        assert.match(err.message, /a restore \(on node test-node\) is still reading it/);
         return true;
       },
     );

@@ -19,24 +19,13 @@ import {
   startAgent,
   workloadScript,
 } from '../helpers/agent-process.js';
+import { prng } from '../helpers/prng.js';
 import { isRunning, readNumber, waitFor } from '../helpers/proc.js';
 
 const TRIALS = 30;
 const SEED = Number(process.env['SNAPBACK_CRASH_SEED'] ?? 20261128);
 const MAX_DELAY_MS = 700;
 const fixtures = new URL('../fixtures/', import.meta.url).pathname;
-
-/** mulberry32: a small seeded PRNG, so a failing sequence can be replayed exactly. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe(`agent killed at random moments (${TRIALS} trials, seed ${SEED})`, () => {
   let root: string;

@@ -31,14 +31,21 @@ export interface AgentProcess {
 
 export interface StartAgentOptions {
   dir?: string;
+  /** The agent's node name (default `test-node`): agents sharing one storage need one each. */
+  node?: string;
+  /** The checkpoint storage (default `<dir>/checkpoints`), e.g. one shared by several agents. */
+  storage?: string;
+  /** The agent's state folder (default `<dir>/state`). */
+  stateDir?: string;
   args?: string[];
   env?: Record<string, string>;
 }
 
 export async function startAgent(options: StartAgentOptions = {}): Promise<AgentProcess> {
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'snapback-agent-')));
-  const storage = join(dir, 'checkpoints');
-  const stateDir = join(dir, 'state');
+  const storage = options.storage ?? join(dir, 'checkpoints');
+  const stateDir = options.stateDir ?? join(dir, 'state');
+  const node = options.node ?? 'test-node';
   const child = spawn(
     snapbackBin,
     [
@@ -50,7 +57,7 @@ export async function startAgent(options: StartAgentOptions = {}): Promise<Agent
       '--state-dir',
       stateDir,
       '--node',
-      'test-node',
+      node,
       ...(options.args ?? []),
     ],
     { env: { ...process.env, LOG_LEVEL: 'debug', ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
@@ -124,8 +131,9 @@ export async function workloadHash(out: string): Promise<string> {
   );
 }
 
-export async function stagingEntries(storage: string): Promise<string[]> {
-  return readdir(join(storage, 'tmp')).catch(() => []);
+/** What the agent of `node` has staged in `storage` (its own folder under tmp/). */
+export async function stagingEntries(storage: string, node = 'test-node'): Promise<string[]> {
+  return readdir(join(storage, 'tmp', node)).catch(() => []);
 }
 
 /**

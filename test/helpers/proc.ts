@@ -1,5 +1,5 @@
 /** Small helpers for tests that watch real processes. */
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export function isAlive(pid: number): boolean {
@@ -60,4 +60,17 @@ export function killTree(pid: number): void {
   } catch {
     // already gone
   }
+}
+
+/** SIGKILLs every process whose command line mentions `text` (e.g. a test's temp folder), but this one. */
+export async function killProcessesMentioning(text: string): Promise<number[]> {
+  const killed: number[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    const cmdline = await readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '');
+    if (!cmdline.includes(text)) continue;
+    killTree(Number(name));
+    killed.push(Number(name));
+  }
+  return killed;
 }

@@ -46,7 +46,15 @@ export const agentCommand = defineCommand({
     await criu.check();
     const criuVersion = await criu.version();
     const lazyPagesSupported = await criu.supportsLazyPages();
-    const store = createCheckpointStore(resolve(config.storage));
+    const node = config.node ?? hostname().toLowerCase();
+    const store = createCheckpointStore(resolve(config.storage), {
+      owner: node,
+      leaseTtlMs: config.storageLeaseTtl * 1000,
+      onProblem: (message, err) => logger.warn({ err }, message),
+    });
+    // The lease on the storage comes first: until it is held, agents sharing the volume take this node's
+    // leftovers for a dead agent's.
+    await store.open();
     // containerd: the runtime acts on the node's containers and restores into placeholders.
     const containerd =
       config.runtime === 'containerd'
@@ -77,7 +85,7 @@ export const agentCommand = defineCommand({
         ? undefined
         : await createCudaPhaseFromConfig(config.cudaCheckpoint, config.cudaLockTimeout, logger),
       logger,
-      node: config.node ?? hostname(),
+      node,
       lazyPagesSupported,
       journal: createJournal(join(resolve(config.stateDir), 'journal')),
     };
@@ -87,7 +95,7 @@ export const agentCommand = defineCommand({
       cuda: executor.cuda,
       runtime,
       logger,
-      storageBase: store.paths.base,
+      stagingRoot: store.stagingRoot,
       criuTimeoutMs: criuSettings.timeoutMs,
     });
     const swept = await store.init();
@@ -126,6 +134,7 @@ export const agentCommand = defineCommand({
     await new Promise<void>((done) => io.signal.addEventListener('abort', () => done(), { once: true }));
     logger.info('shutting down: waiting for running operations');
     await agent.close();
+    await store.close();
     containerd?.close();
     return 0;
   },

@@ -1,4 +1,5 @@
 /** Checkpoint storage: ids, layout, staging and atomic promotion, manifests. */
+export * from './agent-lease.js';
 export * from './chunked-hash.js';
 export * from './durable.js';
 export * from './growing-files.js';

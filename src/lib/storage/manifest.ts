@@ -187,6 +187,35 @@ export async function readManifest(dir: string): Promise<Manifest> {
   return parsed;
 }
 
+/**
+ * Before a staged checkpoint is published: its manifest reads, and every file it lists is there with the
+ * size it lists. ABORTED naming each missing or short file otherwise (something removed the staging under
+ * the writer — it must then fail, never be reported written).
+ */
+export async function assertComplete(dir: string): Promise<Manifest> {
+  const manifest = await readManifest(dir).catch((err: unknown) => {
+    throw new SnapbackError(ErrorCode.ABORTED, `the staged checkpoint has no valid ${MANIFEST_FILE}`, {
+      cause: err,
+      details: [{ field: 'files', message: `${MANIFEST_FILE} is missing or invalid` }],
+    });
+  });
+  const problems: string[] = [];
+  for (const file of manifest.files) {
+    const info = await lstat(join(dir, file.path)).catch(() => undefined);
+    if (info === undefined || !info.isFile()) problems.push(`${file.path} is missing`);
+    else if (info.size !== file.size)
+      problems.push(`${file.path} has ${info.size} bytes, manifest says ${file.size}`);
+  }
+  if (problems.length > 0) {
+    throw new SnapbackError(
+      ErrorCode.ABORTED,
+      `checkpoint ${manifest.checkpointId} was not published: ${problems.join('; ')} (its staging changed under the writer)`,
+      { details: problems.map((message) => ({ field: 'files', message })) },
+    );
+  }
+  return manifest;
+}
+
 /** Checks every listed file's size and sha256; FAILED_PRECONDITION naming each file that differs. */
 export async function verifyFiles(
   dir: string,

@@ -1,24 +1,30 @@
 /**
- * The checkpoint store on a local folder or shared volume. A checkpoint is staged under tmp/<uuid>,
- * then promoted: moved to <id>/versions/<uuid> and published by renaming a fresh `current` symlink over
- * the old one, so at every moment a complete checkpoint is reachable; the old version is removed after.
+ * The checkpoint store on a local folder or a volume shared by the agents of many nodes. A checkpoint is
+ * staged under the agent's own tmp/<owner>/<uuid>, then promoted under the id's lock: checked complete,
+ * moved to <id>/versions/<uuid> and published by renaming a fresh `current` symlink over the old one, so at
+ * every moment a complete checkpoint is reachable. A version a restore still reads outlives its replacement
+ * until the read is over (reader leases); nothing another live agent holds is ever swept (agent leases).
  */
 import { randomUUID } from 'node:crypto';
-import { lstat, mkdir, readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { lstat, mkdir, readdir, rename, rm, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import { ErrorCode, SnapbackError } from '../../errors.js';
+import { type AgentLease, acquireAgentLease } from './agent-lease.js';
+import { collectDeadOwners, collectVersions, currentVersion } from './collect.js';
 import { fsyncPath } from './durable.js';
+import { createIdLocks, type IdLocks } from './id-lock.js';
 import { checkpointIdProblem } from './ids.js';
-import { type Manifest, readManifest } from './manifest.js';
+import { assertComplete, type Manifest, readManifest } from './manifest.js';
 import {
   assertRealFolder,
   CURRENT_LINK,
+  ensureFolder,
   realPathInside,
-  STAGING_DIR,
   type StoragePaths,
   storagePaths,
   VERSIONS_DIR,
 } from './paths.js';
+import { createReaderLeases, type ReaderLeases } from './readers.js';
 
 export interface Staging {
   uuid: string;
@@ -31,124 +37,189 @@ export interface StoredCheckpoint {
   manifest: Manifest;
 }
 
+/** The right to write one checkpoint id, held by one agent at a time across the volume. */
+export interface WriteLock {
+  /** Checks the staged checkpoint is complete, publishes it, and collects what it replaced. */
+  promote(staging: Staging): Promise<string>;
+  release(): Promise<void>;
+}
+
+/** A version being read by a restore: kept until `release`, even if a newer one is promoted meanwhile. */
+export interface OpenedCheckpoint {
+  dir: string;
+  version: string;
+  release(): Promise<void>;
+}
+
 export interface CheckpointStore {
   readonly paths: StoragePaths;
-  /** Creates the layout and removes staging and orphaned versions left by a crash. Returns what it removed. */
+  /** This agent's name on the volume (its node), which names its staging and its leases. */
+  readonly owner: string;
+  /** This agent's staging folder: everything below it is its own. */
+  readonly stagingRoot: string;
+  /** Takes this agent's lease on the volume (idempotent); every other method needs it first. */
+  open(): Promise<void>;
+  /**
+   * `open`, then removes this agent's own leftover staging and collects what dead agents left. Returns
+   * what it removed. An agent recovers first (a CRIU its predecessor left may still write to staging).
+   */
   init(): Promise<string[]>;
+  /** Stops the heartbeat and the collector and gives the lease back. */
+  close(): Promise<void>;
   createStaging(): Promise<Staging>;
   discardStaging(staging: Staging): Promise<void>;
+  /** The id's writer lock; ALREADY_EXISTS naming the agent that holds it. */
+  beginWrite(id: string, purpose: string): Promise<WriteLock>;
+  /** `beginWrite`, `promote`, `release` in one. */
   promote(id: string, staging: Staging): Promise<string>;
   /** The directory of the current version, or undefined when there is no checkpoint of that id. */
   currentDir(id: string): Promise<string | undefined>;
   get(id: string): Promise<StoredCheckpoint | undefined>;
   list(): Promise<StoredCheckpoint[]>;
+  /** Deletes a checkpoint; refused while it is written or read by any agent. False when absent. */
   remove(id: string): Promise<boolean>;
-  /** Marks a checkpoint as being read (lazy restore): replacing or removing it is refused until released. */
-  lease(id: string): () => void;
+  /** The current version, leased for reading (NOT_FOUND when there is none). */
+  openForReading(id: string): Promise<OpenedCheckpoint>;
+  /** Collects leftovers of dead agents and unread old versions; what `init` does after its own sweep. */
+  collect(): Promise<string[]>;
 }
 
-export function createCheckpointStore(base: string): CheckpointStore {
+export interface CheckpointStoreOptions {
+  /** The agent's node name. */
+  owner: string;
+  /** How long an agent's lease lasts without a heartbeat (default 30 s). */
+  leaseTtlMs?: number;
+  /** How often dead agents' leftovers are collected after `init` (default every 4 TTLs). */
+  collectEveryMs?: number;
+  /** Told about heartbeat and collection problems; neither stops the agent. */
+  onProblem?: (message: string, err?: unknown) => void;
+}
+
+const DEFAULT_LEASE_TTL_MS = 30_000;
+/** Reading `current` again after the reader lease is in place; it changes only when promoted over. */
+const OPEN_ATTEMPTS = 5;
+
+export function createCheckpointStore(base: string, options: CheckpointStoreOptions): CheckpointStore {
   const paths = storagePaths(base);
-  const leases = new Map<string, number>();
-  const assertNotLeased = (id: string, what: string) => {
-    if ((leases.get(id) ?? 0) > 0) {
-      throw new SnapbackError(
-        ErrorCode.FAILED_PRECONDITION,
-        `cannot ${what} checkpoint ${id}: a lazy restore is still reading it; retry when it has completed`,
-      );
+  const owner = options.owner;
+  const stagingRoot = paths.stagingRoot(owner);
+  const ttlMs = options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
+  let held:
+    | { lease: AgentLease; locks: IdLocks; readers: ReaderLeases; collector: NodeJS.Timeout }
+    | undefined;
+  const need = () => {
+    if (held === undefined)
+      throw new SnapbackError(ErrorCode.INTERNAL, 'the checkpoint store was not initialised');
+    return held;
+  };
+  const problem = options.onProblem ?? (() => {});
+
+  const collectIfIdle = async (id: string): Promise<string[]> => {
+    const { locks, readers } = need();
+    const lock = await locks.tryAcquire(id, 'collect');
+    if (lock === undefined) return []; // its holder collects when it promotes
+    try {
+      return await collectVersions(paths, readers, id);
+    } finally {
+      await lock.release();
     }
   };
 
   const store: CheckpointStore = {
     paths,
+    owner,
+    stagingRoot,
+
+    async open() {
+      // A tmp/ planted as a link: the sweep would empty whatever it points at.
+      await assertRealFolder(paths.stagingBase);
+      await mkdir(paths.stagingBase, { recursive: true, mode: 0o700 });
+      if (held === undefined) {
+        const lease = await acquireAgentLease({ paths, owner, ttlMs, onProblem: problem });
+        const collector = setInterval(
+          () => void store.collect().catch((err: unknown) => problem('collecting leftovers failed', err)),
+          options.collectEveryMs ?? 4 * ttlMs,
+        );
+        collector.unref();
+        held = {
+          lease,
+          locks: createIdLocks(paths, lease),
+          readers: createReaderLeases(paths, lease),
+          collector,
+        };
+      }
+    },
+
     async init() {
+      await store.open();
+      await assertRealFolder(paths.stagingBase);
+      await ensureFolder(stagingRoot);
       const removed: string[] = [];
-      // A tmp/ planted as a link: the sweep below would empty whatever it points at.
-      await assertRealFolder(join(paths.base, STAGING_DIR));
-      await mkdir(join(paths.base, STAGING_DIR), { recursive: true, mode: 0o700 });
-      for (const entry of await readdir(join(paths.base, STAGING_DIR))) {
-        const path = join(paths.base, STAGING_DIR, entry);
-        await rm(path, { recursive: true, force: true });
-        removed.push(path);
+      for (const entry of await readdir(stagingRoot).catch(() => [] as string[])) {
+        await rm(join(stagingRoot, entry), { recursive: true, force: true });
+        removed.push(join(stagingRoot, entry));
       }
-      for (const id of await checkpointIds(paths.base)) {
-        // A `current` that points outside its versions is left alone (and refused on every read): it is
-        // not this agent's doing, and deleting what someone planted could delete what they pointed at.
-        const current = await currentVersion(paths, id).catch(() => null);
-        if (current === null) continue;
-        // A crash between creating the new link and renaming it over `current` leaves the link behind.
-        for (const entry of await readdir(paths.checkpoint(id)).catch(() => [] as string[])) {
-          if (entry.startsWith(`.${CURRENT_LINK}-`)) {
-            await rm(join(paths.checkpoint(id), entry), { force: true });
-            removed.push(join(paths.checkpoint(id), entry));
-          }
-        }
-        const versionsDir = join(paths.checkpoint(id), VERSIONS_DIR);
-        // Likewise a versions/ planted as a link is left alone (every read refuses it).
-        if (
-          !(await assertRealFolder(versionsDir).then(
-            () => true,
-            () => false,
-          ))
-        )
-          continue;
-        for (const version of await readdir(versionsDir).catch(() => [] as string[])) {
-          if (version === current) continue;
-          await rm(join(versionsDir, version), { recursive: true, force: true });
-          removed.push(join(versionsDir, version));
-        }
-        if (current === undefined) {
-          await rm(paths.checkpoint(id), { recursive: true, force: true });
-          removed.push(paths.checkpoint(id));
-        }
-      }
-      return removed;
+      return [...removed, ...(await store.collect())];
+    },
+
+    async close() {
+      if (held === undefined) return;
+      clearInterval(held.collector);
+      await held.lease.release();
+      held = undefined;
     },
 
     async createStaging() {
+      need();
       const uuid = randomUUID();
-      const dir = paths.staging(uuid);
-      await assertRealFolder(join(paths.base, STAGING_DIR));
-      try {
-        await mkdir(join(paths.base, STAGING_DIR), { recursive: true, mode: 0o700 });
-        await mkdir(dir, { mode: 0o700 });
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code ?? 'error';
-        throw new SnapbackError(
-          ErrorCode.FAILED_PRECONDITION,
-          `checkpoint storage is not writable (${code} creating its staging folder)`,
-          {
-            cause: err,
-          },
-        );
-      }
+      const dir = paths.staging(owner, uuid);
+      await assertRealFolder(paths.stagingBase);
+      await ensureFolder(stagingRoot);
+      await ensureFolder(dir);
       return { uuid, dir };
     },
 
     async discardStaging(staging) {
-      await rm(paths.staging(staging.uuid), { recursive: true, force: true });
+      await rm(paths.staging(owner, staging.uuid), { recursive: true, force: true });
+    },
+
+    async beginWrite(id, purpose) {
+      const { locks, readers } = need();
+      const lock = await locks.acquire(id, purpose);
+      return {
+        async promote(staging) {
+          // Every file the manifest lists must be there, whole: a checkpoint reported written must restore.
+          await assertComplete(staging.dir);
+          const checkpointDir = paths.checkpoint(id);
+          const versionsDir = join(checkpointDir, VERSIONS_DIR);
+          await assertRealFolder(versionsDir);
+          await mkdir(versionsDir, { recursive: true, mode: 0o700 });
+          const target = paths.version(id, staging.uuid);
+          await rename(staging.dir, target);
+          await fsyncPath(versionsDir);
+          // Publish: a new link beside `current`, renamed over it (rename(2) replaces atomically).
+          const link = join(checkpointDir, `.${CURRENT_LINK}-${staging.uuid}`);
+          await symlink(join(VERSIONS_DIR, staging.uuid), link);
+          await rename(link, paths.current(id));
+          await fsyncPath(checkpointDir);
+          await fsyncPath(paths.base);
+          // The version it replaced goes now, unless a restore reads it (its release collects it then).
+          await collectVersions(paths, readers, id).catch((err: unknown) =>
+            problem(`collecting old versions of ${id} failed`, err),
+          );
+          return target;
+        },
+        release: () => lock.release(),
+      };
     },
 
     async promote(id, staging) {
-      assertNotLeased(id, 'replace');
-      const checkpointDir = paths.checkpoint(id);
-      const versionsDir = join(checkpointDir, VERSIONS_DIR);
-      await assertRealFolder(versionsDir);
-      await mkdir(versionsDir, { recursive: true, mode: 0o700 });
-      const previous = await currentVersion(paths, id);
-      const target = paths.version(id, staging.uuid);
-      await rename(staging.dir, target);
-      await fsyncPath(versionsDir);
-      // Publish: a new link beside `current`, renamed over it (rename(2) replaces atomically).
-      const link = join(checkpointDir, `.${CURRENT_LINK}-${staging.uuid}`);
-      await symlink(join(VERSIONS_DIR, staging.uuid), link);
-      await rename(link, paths.current(id));
-      await fsyncPath(checkpointDir);
-      await fsyncPath(paths.base);
-      if (previous !== undefined && previous !== staging.uuid) {
-        await rm(join(versionsDir, previous), { recursive: true, force: true });
+      const lock = await store.beginWrite(id, 'promote');
+      try {
+        return await lock.promote(staging);
+      } finally {
+        await lock.release();
       }
-      return target;
     },
 
     async currentDir(id) {
@@ -173,28 +244,79 @@ export function createCheckpointStore(base: string): CheckpointStore {
     },
 
     async remove(id) {
-      assertNotLeased(id, 'delete');
+      const { locks, readers } = need();
       const dir = paths.checkpoint(id);
       if ((await lstat(dir).catch(() => undefined)) === undefined) return false;
-      // Move it out of sight first, so a reader never finds a half-deleted checkpoint.
-      const trash = paths.staging(randomUUID());
-      await mkdir(join(paths.base, STAGING_DIR), { recursive: true, mode: 0o700 });
-      await rename(dir, trash);
-      await fsyncPath(paths.base);
-      await rm(trash, { recursive: true, force: true });
-      return true;
+      const lock = await locks.acquire(id, 'delete');
+      try {
+        const reading = await readers.live(id);
+        if (reading.length > 0) {
+          const nodes = [...new Set(reading.map((r) => r.owner))].join(', ');
+          throw new SnapbackError(
+            ErrorCode.FAILED_PRECONDITION,
+            `cannot delete checkpoint ${id}: a restore (on node ${nodes}) is still reading it; retry when it has completed`,
+          );
+        }
+        // Moved out of sight first (into this agent's staging), so a reader never finds it half-deleted.
+        const trash = paths.staging(owner, randomUUID());
+        await mkdir(stagingRoot, { recursive: true, mode: 0o700 });
+        if (
+          !(await rename(dir, trash).then(
+            () => true,
+            () => false,
+          ))
+        )
+          return false;
+        await fsyncPath(paths.base);
+        await rm(trash, { recursive: true, force: true });
+        return true;
+      } finally {
+        await lock.release();
+      }
     },
 
-    lease(id) {
-      leases.set(id, (leases.get(id) ?? 0) + 1);
-      let released = false;
-      return () => {
-        if (released) return;
-        released = true;
-        const left = (leases.get(id) ?? 1) - 1;
-        if (left <= 0) leases.delete(id);
-        else leases.set(id, left);
-      };
+    async openForReading(id) {
+      const { readers } = need();
+      for (let attempt = 0; attempt < OPEN_ATTEMPTS; attempt++) {
+        const version = await currentVersion(paths, id);
+        if (version === undefined)
+          throw new SnapbackError(ErrorCode.NOT_FOUND, `no checkpoint with id ${id}`);
+        const close = await readers.open(id, version);
+        // A promotion between reading `current` and the lease landing may already have collected the
+        // version; once the lease is in place and `current` still names it, it stays until released.
+        if ((await currentVersion(paths, id).catch(() => undefined)) !== version) {
+          await close();
+          continue;
+        }
+        const dir = await realPathInside(paths.base, paths.version(id, version)).catch(
+          async (err: unknown) => {
+            await close();
+            throw err;
+          },
+        );
+        let released = false;
+        return {
+          dir,
+          version,
+          async release() {
+            if (released) return;
+            released = true;
+            await close();
+            await collectIfIdle(id).catch((err: unknown) => problem(`collecting ${id} failed`, err));
+          },
+        };
+      }
+      throw new SnapbackError(
+        ErrorCode.ABORTED,
+        `checkpoint ${id} was replaced ${OPEN_ATTEMPTS} times while a restore tried to open it; try again`,
+      );
+    },
+
+    async collect() {
+      const { lease } = need();
+      const removed = await collectDeadOwners(paths, lease);
+      for (const id of await checkpointIds(paths.base)) removed.push(...(await collectIfIdle(id)));
+      return removed;
     },
   };
   return store;
@@ -205,23 +327,4 @@ async function checkpointIds(base: string): Promise<string[]> {
   return entries
     .filter((e) => e.isDirectory() && checkpointIdProblem(e.name) === undefined)
     .map((e) => e.name);
-}
-
-/** The version uuid `current` points at; a link pointing anywhere but versions/<uuid> is refused. */
-async function currentVersion(paths: StoragePaths, id: string): Promise<string | undefined> {
-  let target: string;
-  try {
-    target = await readlink(paths.current(id));
-  } catch {
-    return undefined;
-  }
-  const version = basename(target);
-  if (target !== join(VERSIONS_DIR, version)) {
-    throw new SnapbackError(
-      ErrorCode.FAILED_PRECONDITION,
-      `checkpoint ${id}: "current" points outside its versions (${target})`,
-    );
-  }
-  paths.version(id, version); // validates the uuid shape
-  return version;
 }

@@ -233,7 +233,7 @@ describe('containerd runtime: checkpoint and restore into a placeholder (real co
         workload: manifest.workload,
         checkpointDir: location,
         imagesDir: join(location, 'criu'),
-        workDir: join(agent.storage, 'tmp'),
+        workDir: join(agent.storage, 'tmp', 'test-node'),
         target: { namespace: 'default', pod: 'ph3' },
         criu: failingCriu,
         signal: new AbortController().signal,

@@ -15,24 +15,14 @@ import {
   assertCheckpointId,
   type CheckpointStore,
   createCheckpointStore,
-  describeFiles,
   joinInside,
-  type Manifest,
   readManifest,
   storagePaths,
   verifyFiles,
-  writeManifest,
 } from '../../../src/lib/storage/index.js';
 import { fcOptions, hasControlCharacters, hostileId } from '../../helpers/hostile.js';
-
-const refusedAs =
-  (code: string, message?: RegExp) =>
-  (err: unknown): boolean => {
-    assert.ok(err instanceof SnapbackError, String(err));
-    assert.equal(err.code, code, err.message);
-    if (message) assert.match(err.message, message);
-    return true;
-  };
+import { refusedAs } from '../../helpers/refused.js';
+import { takeCheckpoint as takeStored } from '../../helpers/stored-checkpoint.js';
 
 describe('hostile ids and paths (property-based)', () => {
   const base = join(tmpdir(), 'snapback-never-created');
@@ -80,7 +70,7 @@ describe('hostile ids and paths (property-based)', () => {
   it('version uuids and staging names must be uuids: anything else is refused, named and printable', () => {
     fc.assert(
       fc.property(hostileId(), (name) => {
-        for (const attempt of [() => paths.staging(name), () => paths.version('ok', name)]) {
+        for (const attempt of [() => paths.staging('node-a', name), () => paths.version('ok', name)]) {
           assert.throws(attempt, (err: unknown) => {
             assert.ok(err instanceof SnapbackError && err.code === 'INVALID_ARGUMENT', String(err));
             assert.equal(err.details[0]?.field, 'version');
@@ -92,6 +82,26 @@ describe('hostile ids and paths (property-based)', () => {
       fcOptions(300),
     );
     assert.equal(dirname(paths.version('ok', randomUUID())), join(paths.base, 'ok', 'versions'));
+  });
+
+  it('owners (node names) must be DNS-1123 subdomains: nothing else names a staging folder or a lease', () => {
+    fc.assert(
+      fc.property(hostileId(), (name) => {
+        if (/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(name) && !name.includes('..')) return;
+        for (const attempt of [() => paths.stagingRoot(name), () => paths.agentLease(name)]) {
+          assert.throws(attempt, (err: unknown) => {
+            assert.ok(err instanceof SnapbackError && err.code === 'INVALID_ARGUMENT', String(err));
+            assert.ok(!hasControlCharacters(err.message), JSON.stringify(err.message));
+            return true;
+          });
+        }
+      }),
+      fcOptions(300),
+    );
+    assert.equal(
+      paths.stagingRoot('ip-10-0-0-1.ec2.internal'),
+      join(paths.base, 'tmp', 'ip-10-0-0-1.ec2.internal'),
+    );
   });
 
   it('joinInside never returns a path outside its root, whatever the segments', () => {
@@ -120,38 +130,19 @@ describe('symlinks planted in storage pointing outside it', () => {
   /** A folder outside the store holding an exact copy of a checkpoint: following a link would "work". */
   let outside: string;
 
-  async function takeCheckpoint(id: string): Promise<string> {
-    const staging = await store.createStaging();
-    await mkdir(join(staging.dir, 'criu'));
-    await writeFile(join(staging.dir, 'criu', 'pages-1.img'), 'pages of memory');
-    await writeFile(join(staging.dir, 'rootfs-diff.tar'), 'a tarball');
-    const files = await describeFiles(staging.dir);
-    const manifest: Manifest = {
-      schemaVersion: 1,
-      checkpointId: id,
-      version: staging.uuid,
-      createdAt: new Date().toISOString(),
-      node: 'test-node',
-      runtime: 'process',
-      target: { namespace: 'default', pod: id },
-      workload: {},
-      criu: { version: '4.2', leaveRunning: true },
-      durations: {},
-      sizeBytes: files.reduce((n, f) => n + f.size, 0),
-      files,
-    };
-    await writeManifest(staging.dir, manifest);
-    return store.promote(id, staging);
-  }
+  const takeCheckpoint = (id: string) => takeStored(store, id);
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'snapback-hostile-'));
-    store = createCheckpointStore(join(dir, 'store'));
+    store = createCheckpointStore(join(dir, 'store'), { owner: 'test-node' });
     await store.init();
     outside = join(dir, 'outside');
     await mkdir(outside);
   });
-  after(() => rm(dir, { recursive: true, force: true }));
+  after(async () => {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
 
   it('a `current` link pointing outside versions/ is refused, never followed; list skips it', async () => {
     const version = await takeCheckpoint('cur-out');

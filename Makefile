@@ -6,7 +6,8 @@ export PATH := $(TOOLS)/bin:$(TOOLS)/criu/bin:$(CURDIR)/node_modules/.bin:$(PATH
 .PHONY: setup build test lint format bench demo clean node-tools system-tools container-tools
 
 ## setup: install everything (Node 24, npm packages, criu 4.2, helpers) and build. Idempotent.
-setup: node-tools system-tools container-tools $(TOOLS)/bin/snapback-no-io-uring node_modules/.installed build
+setup: node-tools system-tools container-tools $(TOOLS)/bin/snapback-no-io-uring $(TOOLS)/bin/snapback-cuda-helper \
+  node_modules/.installed build
 
 node-tools:
 	@bash scripts/setup-node.sh $(TOOLS)
@@ -21,6 +22,12 @@ container-tools:
 $(TOOLS)/bin/snapback-no-io-uring: native/no-io-uring.c
 	@mkdir -p $(TOOLS)/bin
 	cc -O2 -Wall -Wextra -o $@ $<
+
+## The CUDA driver's checkpoint API over one long-lived process (loads libcuda.so.1 at run time: no CUDA
+## toolkit needed). test/lib/cuda/driver-standin.ts builds it the same way for the tests.
+$(TOOLS)/bin/snapback-cuda-helper: native/cuda-helper.c
+	@mkdir -p $(TOOLS)/bin
+	cc -O2 -Wall -Wextra -pthread -o $@ $< -ldl
 
 node_modules/.installed: package.json package-lock.json | node-tools
 	npm ci --no-audit --no-fund

@@ -3,6 +3,7 @@
 import { orderedPhases } from '../src/demo/report.js';
 import { formatBytes, formatMs, formatRatio } from '../src/format.js';
 import type { Bar, Segment } from './chart.js';
+import type { CudaPhaseResult } from './cuda-phase.js';
 import type { DemoWorkloadResult } from './demo-workload.js';
 import type { DispatchResult } from './dispatch.js';
 import type { FanOutResult } from './fanout.js';
@@ -20,8 +21,14 @@ export interface BenchResults {
   demoWorkload?: DemoWorkloadResult;
   dispatch?: DispatchResult;
   fanOut?: FanOutResult;
+  cudaPhase?: CudaPhaseResult;
   /** Sections that did not run, and why. */
   skipped: Record<string, string>;
+  /**
+   * Sections measured by a later `--only=… --merge` run than `date` (and the rest of the figures), by
+   * section name: when, and the load average (1, 5, 15 min) as that section started.
+   */
+  measuredAt?: Record<string, { date: string; load: number[] }>;
 }
 
 const NOISY = '⚠';
@@ -185,6 +192,31 @@ function fanOutSection(f: FanOutResult): string[] {
   ];
 }
 
+function cudaPhaseSection(c: CudaPhaseResult): string[] {
+  return [
+    `## CUDA phase: cuda-checkpoint per action vs one driver helper (stand-ins, ${formatMs(c.initDelayMs)} per CUDA initialisation)`,
+    '',
+    `Lock → checkpoint → restore → unlock of every CUDA process — the CUDA phase of a checkpoint that leaves the workload running — each step in parallel across the processes, as the executor runs it. No GPU: the stand-ins sleep ${formatMs(c.initDelayMs)} for each CUDA initialisation, the cuda-checkpoint stand-in on every run (as the real tool initialises CUDA on every run), the libcuda stand-in once, in the cuInit of the helper, which starts with the agent, before any notice, and took ${summaryCell(c.helperStartMs)} to start. ${c.runs} runs.`,
+    '',
+    '| CUDA processes | cuda-checkpoint (tool) | driver helper | tool / driver |',
+    '|---:|---:|---:|---:|',
+    ...c.rows.map(
+      (row) =>
+        `| ${row.processes} | ${summaryCell(row.toolMs)} | ${summaryCell(row.driverMs)} | ${formatRatio(row.speedUp)} |`,
+    ),
+    '',
+  ];
+}
+
+/** Section keys as the report names them. */
+const SECTION_TITLES: Readonly<Record<string, string>> = {
+  demo: 'the demo workload',
+  pipeline: 'the pipeline',
+  dispatch: 'function dispatch',
+  fanout: 'the preemption fan-out',
+  cuda: 'the CUDA phase',
+};
+
 export function renderMarkdown(r: BenchResults): string {
   const m = r.machine;
   return [
@@ -205,10 +237,15 @@ export function renderMarkdown(r: BenchResults): string {
         ]
       : []),
     '',
+    ...Object.entries(r.measuredAt ?? {}).map(
+      ([section, { date, load }]) =>
+        `Merged in from a later run (\`bench/run.ts --only=${section} --merge\`): ${SECTION_TITLES[section] ?? section}, measured on ${date.slice(0, 16).replace('T', ' ')} UTC on the same machine, load average ${load.map((l) => l.toFixed(1)).join(' / ')} as it started.\n`,
+    ),
     ...(r.demoWorkload ? demoSection(r.demoWorkload) : []),
     ...(r.pipeline ? pipelineSection(r.pipeline) : []),
     ...(r.dispatch ? dispatchSection(r.dispatch) : []),
     ...(r.fanOut ? fanOutSection(r.fanOut) : []),
+    ...(r.cudaPhase ? cudaPhaseSection(r.cudaPhase) : []),
     ...(Object.keys(r.skipped).length > 0
       ? [
           '## Not measured in this run',

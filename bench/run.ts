@@ -1,7 +1,9 @@
 /**
  * `make bench`: one run of every benchmark on this machine, in sequence (they would disturb each other in
  * parallel on 2 cores), then bench/results.json, docs/benchmarks.md and docs/benchmarks.svg.
- *   node --import tsx bench/run.ts [--only=demo,pipeline,dispatch,fanout]
+ *   node --import tsx bench/run.ts [--only=demo,pipeline,dispatch,fanout,cuda]
+ *   node --import tsx bench/run.ts --only=cuda --merge   (replaces those sections of bench/results.json
+ *                                                          and keeps the others, saying when each was measured)
  *   node --import tsx bench/run.ts --report-only   (re-renders the docs from bench/results.json)
  * Work files go to var/bench (removed at the end). Exit status 1 if a section failed.
  */
@@ -10,6 +12,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { type BenchAgent, root, startBenchAgent } from './agent.js';
 import { renderChart } from './chart.js';
+import { benchCudaPhase } from './cuda-phase.js';
 import { benchDemoWorkload, torchMissing } from './demo-workload.js';
 import { benchDispatch } from './dispatch.js';
 import { benchFanOut } from './fanout.js';
@@ -17,7 +20,7 @@ import { describeMachine } from './machine.js';
 import { benchPipeline } from './pipeline.js';
 import { type BenchResults, barsOf, renderMarkdown } from './report.js';
 
-const SECTIONS = ['demo', 'pipeline', 'dispatch', 'fanout'] as const;
+const SECTIONS = ['demo', 'pipeline', 'dispatch', 'fanout', 'cuda'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function sectionsOf(argv: readonly string[]): Section[] {
@@ -41,6 +44,10 @@ function chartOf(results: BenchResults): string {
   ]);
 }
 
+async function readResults(): Promise<BenchResults> {
+  return JSON.parse(await readFile(join(root, 'bench', 'results.json'), 'utf8')) as BenchResults;
+}
+
 async function writeDocs(results: BenchResults): Promise<void> {
   await mkdir(join(root, 'docs'), { recursive: true });
   await writeFile(join(root, 'docs', 'benchmarks.md'), renderMarkdown(results));
@@ -49,7 +56,7 @@ async function writeDocs(results: BenchResults): Promise<void> {
 
 async function main(): Promise<number> {
   if (process.argv.includes('--report-only')) {
-    await writeDocs(JSON.parse(await readFile(join(root, 'bench', 'results.json'), 'utf8')) as BenchResults);
+    await writeDocs(await readResults());
     return 0;
   }
   const sections = sectionsOf(process.argv.slice(2));
@@ -61,20 +68,30 @@ async function main(): Promise<number> {
   await rm(work, { recursive: true, force: true });
   await mkdir(work, { recursive: true });
   const started = performance.now();
-  const results: BenchResults = {
-    date: new Date().toISOString(),
+  const now = new Date().toISOString();
+  const fresh: BenchResults = {
+    date: now,
     durationS: 0,
     machine: describeMachine(work),
     load: { start: loadavg(), end: [] },
     skipped: {},
   };
+  const merge = process.argv.includes('--merge');
+  const earlier = merge ? await readResults().catch(() => undefined) : undefined;
+  // Merging keeps the earlier run's figures, date and machine, and notes when the new sections were taken.
+  const rerun = (key: string) => sections.some((s) => key === s || key.startsWith(`${s} `));
+  const results: BenchResults = earlier
+    ? { ...earlier, skipped: Object.fromEntries(Object.entries(earlier.skipped).filter(([k]) => !rerun(k))) }
+    : fresh;
   let failed = false;
   const section = async (name: Section, body: () => Promise<void>) => {
     if (!sections.includes(name)) return;
     process.stdout.write(`[bench] ${name} …\n`);
     const t0 = performance.now();
+    const load = loadavg();
     try {
       await body();
+      if (earlier) results.measuredAt = { ...results.measuredAt, [name]: { date: now, load } };
       process.stdout.write(`[bench] ${name} done in ${Math.round((performance.now() - t0) / 1000)} s\n`);
     } catch (err) {
       failed = true;
@@ -108,9 +125,14 @@ async function main(): Promise<number> {
   } finally {
     await agent?.stop();
   }
+  await section('cuda', async () => {
+    results.cudaPhase = await benchCudaPhase(join(work, 'cuda'), 5);
+  });
 
-  results.durationS = (performance.now() - started) / 1000;
-  results.load!.end = loadavg();
+  if (!earlier) {
+    results.durationS = (performance.now() - started) / 1000;
+    results.load!.end = loadavg();
+  }
   await writeFile(join(root, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   await writeDocs(results);
   await rm(work, { recursive: true, force: true });

@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
-# The node agent: `snapback agent` with criu >= 4.2, nsenter (util-linux), the io_uring-blocking launcher
-# and, optionally, NVIDIA's cuda-checkpoint (knative/agent.yaml).
+# The node agent: `snapback agent` with criu >= 4.2, nsenter (util-linux), the io_uring-blocking launcher,
+# the CUDA driver helper and, optionally, NVIDIA's cuda-checkpoint (knative/agent.yaml).
 # Build from the repository root: docker build -f images/agent.Dockerfile .   (or `make images`)
 #
 # criu runs inside each workload's namespaces (nsenter), whatever the workload image's libc, so it is a
@@ -39,6 +39,9 @@ RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends gcc lib
   && rm -rf /var/lib/apt/lists/*
 COPY native/no-io-uring.c /tmp/no-io-uring.c
 RUN mkdir -p /out && cc -O2 -Wall -Wextra -static -o /out/snapback-no-io-uring /tmp/no-io-uring.c
+# The CUDA driver helper runs in the agent's own container and loads libcuda.so.1 at run time: not static.
+COPY native/cuda-helper.c /tmp/cuda-helper.c
+RUN cc -O2 -Wall -Wextra -pthread -o /out/snapback-cuda-helper /tmp/cuda-helper.c -ldl
 
 # NVIDIA's cuda-checkpoint, only when a URL is given (--build-arg CUDA_CHECKPOINT_URL=…, e.g. the binary
 # in github.com/NVIDIA/cuda-checkpoint under bin/x86_64_Linux); without it the agent's CUDA phase is off
@@ -63,6 +66,7 @@ COPY bin bin
 # What the init container puts on the node's /opt/snapback.
 COPY --from=criu /opt/snapback/criu /usr/local/share/snapback/criu
 COPY --from=native /out/snapback-no-io-uring /usr/local/share/snapback/bin/snapback-no-io-uring
+COPY --from=native /out/snapback-cuda-helper /usr/local/bin/snapback-cuda-helper
 COPY images/install-tools.sh /usr/local/bin/snapback-install-tools
 COPY --from=cuda /out/ /usr/local/bin/
 # Root: CRIU and nsenter need it (the DaemonSet also runs the container privileged, with hostPID).

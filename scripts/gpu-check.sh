@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# GPU check (issue 5): on a machine with an NVIDIA GPU and NVIDIA's cuda-checkpoint, start a small CUDA
-# process under `snapback agent`, checkpoint it, restore it, and check that its device memory survived:
+# GPU check (issues 5 and 19): on a machine with an NVIDIA GPU, start a small CUDA process under
+# `snapback agent`, checkpoint it, restore it, and check that its device memory survived:
 #   - a buffer filled with a known pattern (i % 251) must still sum to the expected value, and
 #   - a counter kept in device memory must go on from where it was, not start again at 1.
+# It does so once per CUDA backend this machine has — `driver` (snapback-cuda-helper on libcuda's
+# checkpoint API; the helper is built from native/ when it is not installed) and `tool` (NVIDIA's
+# cuda-checkpoint) — each under its own agent (--cuda-backend), and prints the CUDA phases' durations of both.
 # The workload writes "counter checksum" to out.<starttime> in its work dir every 0.2 s; a restored process
 # has a new start time (CRIU forks it anew), so its file is told apart from the original's.
 #
-# Without a GPU, cuda-checkpoint (with --action) or a way to build a CUDA program (python3+torch, or nvcc),
-# it prints one SKIPPED line saying what is missing and exits 0. Otherwise it ends with PASS (exit 0) or
-# FAIL (exit 1). Never meant for CI.
+# Without a GPU, either backend, or a way to build a CUDA program (python3+torch, or nvcc), it prints one
+# SKIPPED line saying what is missing and exits 0. Otherwise it ends with PASS (exit 0, naming a backend it
+# could not check, and why) or FAIL (exit 1). Never meant for CI.
 #
 # Env: SNAPBACK (command, default `npx --no-install snapback`), GPU_CHECK_PORT (default 50551),
-#      GPU_CHECK_MB (buffer size, default 64), CUDA_CHECKPOINT (default cuda-checkpoint), KEEP=1 keeps the dir.
+#      GPU_CHECK_MB (buffer size, default 64), CUDA_CHECKPOINT (default cuda-checkpoint),
+#      CUDA_HELPER (default snapback-cuda-helper), KEEP=1 keeps the dir.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.tools/bin:$PWD/.tools/criu/bin:$PWD/node_modules/.bin:$PATH"
@@ -21,6 +25,7 @@ PORT=${GPU_CHECK_PORT:-50551}
 ADDR=127.0.0.1:$PORT
 MB=${GPU_CHECK_MB:-64}
 CC=${CUDA_CHECKPOINT:-cuda-checkpoint}
+HELPER=${CUDA_HELPER:-snapback-cuda-helper}
 
 skip() { echo "SKIPPED gpu-check: $*"; exit 0; }
 fail() { echo "FAIL gpu-check: $*"; exit 1; }
@@ -30,8 +35,6 @@ say() { echo "gpu-check: $*"; }
 command -v nvidia-smi >/dev/null || skip "nvidia-smi not found: no NVIDIA driver here"
 GPUS=$(nvidia-smi --query-gpu=uuid,index --format=csv,noheader 2>&1) || skip "nvidia-smi sees no GPU: $GPUS"
 DRIVER=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader | head -1)
-command -v "$CC" >/dev/null || skip "$CC not found on PATH (https://github.com/NVIDIA/cuda-checkpoint; driver $DRIVER)"
-"$CC" --help 2>&1 | grep -q -- '--action' || skip "$CC has no --action: driver $DRIVER is older than 555"
 command -v criu >/dev/null || skip "criu not found (make setup installs it into .tools/criu)"
 say "driver $DRIVER; GPUs: $(echo "$GPUS" | tr '\n' ' ')"
 
@@ -44,6 +47,33 @@ cleanup() {
   [ "${KEEP:-0}" = 1 ] && say "kept $WORK" || rm -rf "$WORK"
 }
 trap cleanup EXIT
+
+# --- the backends ----------------------------------------------------------------------------------------
+BACKENDS=()
+NOT_CHECKED=()
+if ! command -v "$HELPER" >/dev/null; then
+  if command -v cc >/dev/null && cc -O2 -Wall -Wextra -pthread -o "$WORK/snapback-cuda-helper" native/cuda-helper.c -ldl; then
+    HELPER="$WORK/snapback-cuda-helper"
+  fi
+fi
+if command -v "$HELPER" >/dev/null; then
+  # The helper greets with "snapback-cuda-helper 1 ready VERSION LIB" or says why it cannot serve.
+  GREETING=$("$HELPER" </dev/null 2>&1 | head -1)
+  case "$GREETING" in
+    "snapback-cuda-helper 1 ready "*) BACKENDS+=(driver); say "driver helper: ${GREETING#snapback-cuda-helper 1 }" ;;
+    *) NOT_CHECKED+=("driver: $GREETING") ;;
+  esac
+else
+  NOT_CHECKED+=("driver: $HELPER not found and could not be built (make setup builds it)")
+fi
+if ! command -v "$CC" >/dev/null; then
+  NOT_CHECKED+=("tool: $CC not found on PATH (https://github.com/NVIDIA/cuda-checkpoint; driver $DRIVER)")
+elif ! "$CC" --help 2>&1 | grep -q -- '--action'; then
+  NOT_CHECKED+=("tool: $CC has no --action: driver $DRIVER is older than 555")
+else
+  BACKENDS+=(tool)
+fi
+[ ${#BACKENDS[@]} -gt 0 ] || skip "no CUDA backend here: $(printf '%s; ' "${NOT_CHECKED[@]}")"
 
 # --- the CUDA workload -----------------------------------------------------------------------------------
 if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
@@ -137,7 +167,6 @@ wait_for() {
   done
 }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
-out_files() { find "$WORK" -maxdepth 1 -name 'out.*' ! -name '*.tmp' | sort; }
 counter_of() { awk '{print $1}' "$1" 2>/dev/null; }
 checksum_of() { awk '{print $2}' "$1" 2>/dev/null; }
 json_field() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const v=JSON.parse(s)[process.argv[1]];console.log(typeof v==="object"?JSON.stringify(v):v??"")})' "$1"; }
@@ -152,40 +181,79 @@ kill -0 "$PRE_PID" 2>/dev/null || fail "the CUDA workload cannot run here: $(tai
 kill -KILL "$PRE_PID" 2>/dev/null
 wait "$PRE_PID" 2>/dev/null
 
-# --- run, checkpoint, restore ----------------------------------------------------------------------------
+# --- run, checkpoint, restore, once per backend -------------------------------------------------------
 [ -f dist/src/cli/bin.js ] || npm run build >/dev/null || fail "npm run build failed"
-setsid $SNAPBACK agent --listen "$ADDR" --storage "$WORK/storage" --runtime process >"$WORK/agent.log" 2>&1 &
-AGENT_PID=$!
-wait_for 60 "the agent to listen on $ADDR" port_open
 
-timeout 60 $SNAPBACK run --agent "$ADDR" --name gpu-check -- "${WORKLOAD[@]}" >"$WORK/run.out" 2>&1 ||
-  fail "snapback run failed: $(tail -5 "$WORK/run.out")"
-first_file() { ORIG=$(out_files | head -1); [ -n "$ORIG" ] && [ "$(counter_of "$ORIG")" -ge 5 ] 2>/dev/null; }
-wait_for 120 "the workload to start counting on the GPU" first_file
-[ "$(checksum_of "$ORIG")" = "$EXPECTED" ] || fail "the workload's own checksum is wrong before any checkpoint"
-BEFORE=$(counter_of "$ORIG")
-say "workload counting (counter $BEFORE, checksum $EXPECTED over $MB MiB)"
+# The CUDA state of a PID, through whichever backend is here.
+cuda_state() {
+  if [ "$1" = driver ]; then
+    case "$(printf '1 state %s\n' "$2" | "$HELPER" | sed -n 2p)" in
+      "1 ok 0") echo running ;; "1 ok 1") echo locked ;; "1 ok 2") echo checkpointed ;; "1 ok 3") echo failed ;;
+      *) echo unknown ;;
+    esac
+  else
+    "$CC" --get-state --pid "$2" 2>&1
+  fi
+}
 
-CKPT_JSON=$(timeout 300 $SNAPBACK checkpoint --agent "$ADDR" --target gpu-check --id gpu-check-1 --json) ||
-  fail "snapback checkpoint failed: $CKPT_JSON"
-say "checkpoint: durations $(echo "$CKPT_JSON" | json_field durations)"
+# check BACKEND: the whole round under an agent of its own; leaves "BACKEND: durations" in $WORK/summary.
+check() {
+  local backend=$1 dir="$WORK/$1"
+  mkdir -p "$dir"
+  setsid $SNAPBACK agent --listen "$ADDR" --storage "$dir/storage" --state-dir "$dir/state" --runtime process \
+    --cuda-backend "$backend" --cuda-helper "$HELPER" --cuda-checkpoint "$CC" >"$dir/agent.log" 2>&1 &
+  AGENT_PID=$!
+  wait_for 120 "the $backend agent to listen on $ADDR" port_open
+  grep '"msg":"CUDA phase on"' "$dir/agent.log" | grep -q "\"backend\":\"$backend\"" ||
+    fail "the agent did not take the $backend backend: $(grep '"msg":"CUDA phase' "$dir/agent.log")"
 
-REST_JSON=$(timeout 300 $SNAPBACK restore --agent "$ADDR" --id gpu-check-1 --name gpu-check-restored --json) ||
-  fail "snapback restore failed: $REST_JSON"
-RESTORED_PID=$(echo "$REST_JSON" | json_field restoredPid)
-say "restore: pid $RESTORED_PID, durations $(echo "$REST_JSON" | json_field durations)"
+  timeout 60 $SNAPBACK run --agent "$ADDR" --name "gpu-check-$backend" -- \
+    "${WORKLOAD[@]:0:${#WORKLOAD[@]}-2}" "$dir" "$MB" >"$dir/run.out" 2>&1 ||
+    fail "$backend: snapback run failed: $(tail -5 "$dir/run.out")"
+  out_files() { find "$dir" -maxdepth 1 -name 'out.*' ! -name '*.tmp' | sort; }
+  first_file() { ORIG=$(out_files | head -1); [ -n "$ORIG" ] && [ "$(counter_of "$ORIG")" -ge 5 ] 2>/dev/null; }
+  wait_for 120 "the workload to start counting on the GPU" first_file
+  [ "$(checksum_of "$ORIG")" = "$EXPECTED" ] || fail "$backend: the workload's own checksum is wrong before any checkpoint"
+  BEFORE=$(counter_of "$ORIG")
+  say "$backend: workload counting (counter $BEFORE, checksum $EXPECTED over $MB MiB)"
 
-new_file() { NEW=$(out_files | grep -vxF "$ORIG" | head -1); [ -n "$NEW" ] && [ -n "$(counter_of "$NEW")" ]; }
-wait_for 60 "the restored process to write" new_file
-FIRST=$(counter_of "$NEW")
-[ "$(checksum_of "$NEW")" = "$EXPECTED" ] ||
-  fail "device memory pattern lost: checksum $(checksum_of "$NEW"), expected $EXPECTED"
-[ "$FIRST" -gt "$BEFORE" ] ||
-  fail "device counter restarted: restored process says $FIRST, the original was past $BEFORE"
-advanced() { [ "$(counter_of "$NEW")" -gt "$FIRST" ]; }
-wait_for 10 "the restored process to keep computing on the GPU" advanced
-if [ -n "$RESTORED_PID" ] && [ -d "/proc/$RESTORED_PID" ]; then
-  STATE=$("$CC" --get-state --pid "$RESTORED_PID" 2>&1)
-  [ "$STATE" = running ] || fail "restored pid $RESTORED_PID is CUDA state '$STATE', not running"
-fi
-echo "PASS gpu-check: device memory survived checkpoint/restore (checksum $EXPECTED, counter $BEFORE -> $FIRST -> $(counter_of "$NEW"))"
+  CKPT_JSON=$(timeout 300 $SNAPBACK checkpoint --agent "$ADDR" --target "gpu-check-$backend" --id "gpu-check-$backend-1" --json) ||
+    fail "$backend: snapback checkpoint failed: $CKPT_JSON"
+  CKPT_DURATIONS=$(echo "$CKPT_JSON" | json_field durations)
+  say "$backend: checkpoint: durations $CKPT_DURATIONS"
+
+  REST_JSON=$(timeout 300 $SNAPBACK restore --agent "$ADDR" --id "gpu-check-$backend-1" --name "gpu-check-$backend-restored" --json) ||
+    fail "$backend: snapback restore failed: $REST_JSON"
+  RESTORED_PID=$(echo "$REST_JSON" | json_field restoredPid)
+  REST_DURATIONS=$(echo "$REST_JSON" | json_field durations)
+  say "$backend: restore: pid $RESTORED_PID, durations $REST_DURATIONS"
+
+  new_file() { NEW=$(out_files | grep -vxF "$ORIG" | head -1); [ -n "$NEW" ] && [ -n "$(counter_of "$NEW")" ]; }
+  wait_for 60 "the restored process to write" new_file
+  FIRST=$(counter_of "$NEW")
+  [ "$(checksum_of "$NEW")" = "$EXPECTED" ] ||
+    fail "$backend: device memory pattern lost: checksum $(checksum_of "$NEW"), expected $EXPECTED"
+  [ "$FIRST" -gt "$BEFORE" ] ||
+    fail "$backend: device counter restarted: restored process says $FIRST, the original was past $BEFORE"
+  advanced() { [ "$(counter_of "$NEW")" -gt "$FIRST" ]; }
+  wait_for 10 "the restored process to keep computing on the GPU" advanced
+  if [ -n "$RESTORED_PID" ] && [ -d "/proc/$RESTORED_PID" ]; then
+    STATE=$(cuda_state "$backend" "$RESTORED_PID")
+    [ "$STATE" = running ] || fail "$backend: restored pid $RESTORED_PID is CUDA state '$STATE', not running"
+  fi
+  say "$backend: device memory survived (checksum $EXPECTED, counter $BEFORE -> $FIRST -> $(counter_of "$NEW"))"
+  echo "$backend: checkpoint $CKPT_DURATIONS; restore $REST_DURATIONS" >>"$WORK/summary"
+
+  kill -- "-$AGENT_PID" 2>/dev/null
+  wait "$AGENT_PID" 2>/dev/null
+  AGENT_PID=
+  # The original and the restored workload: their command lines end in "$dir $MB", which nothing else has.
+  pkill -KILL -f -- "$dir $MB" 2>/dev/null
+  port_closed() { ! port_open; }
+  wait_for 30 "the $backend agent to let go of $ADDR" port_closed
+}
+
+for backend in "${BACKENDS[@]}"; do check "$backend"; done
+say "CUDA phases (ms) by backend:"
+sed 's/^/  /' "$WORK/summary"
+echo "PASS gpu-check: device memory survived checkpoint/restore through ${BACKENDS[*]}$([ ${#NOT_CHECKED[@]} -gt 0 ] && printf '; not checked: %s' "${NOT_CHECKED[*]}")"

@@ -31,7 +31,8 @@ export interface AgentServiceDeps {
   leaveRunning: boolean;
   /** Default for restore requests that do not say (config `--lazy-restore`). */
   lazyByDefault: boolean;
-  info: { version: string; criuVersion: string; lazyPages: boolean };
+  /** `cudaBackend`: `driver`, `tool`, or `off` when this node runs no CUDA phase. */
+  info: { version: string; criuVersion: string; lazyPages: boolean; cudaBackend: string };
 }
 
 export function createAgentService(deps: AgentServiceDeps): AgentHandlers {
@@ -195,6 +196,7 @@ export function createAgentService(deps: AgentServiceDeps): AgentHandlers {
       version: deps.info.version,
       criuVersion: deps.info.criuVersion,
       lazyPages: deps.info.lazyPages,
+      cudaBackend: deps.info.cudaBackend,
     })),
   } as AgentHandlers;
 }

@@ -151,12 +151,35 @@ export const agentOptions = {
     description: 'upper bound for one criu run',
     schema: { minimum: 1 },
   },
+  cudaBackend: {
+    type: 'string',
+    env: 'SNAPBACK_CUDA_BACKEND',
+    default: 'auto',
+    description:
+      'CUDA phase through the driver (snapback-cuda-helper: CUDA initialised once), the tool (cuda-checkpoint per action), or auto (driver where it can)',
+    schema: { enum: ['auto', 'driver', 'tool'] },
+  },
+  cudaHelper: {
+    type: 'string',
+    env: 'SNAPBACK_CUDA_HELPER',
+    default: 'snapback-cuda-helper',
+    valueName: 'PATH',
+    description: 'snapback-cuda-helper binary (backend driver)',
+    schema: { minLength: 1 },
+  },
+  cudaDriverLib: {
+    type: 'string',
+    env: 'SNAPBACK_CUDA_DRIVER_LIB',
+    valueName: 'PATH',
+    description: "libcuda for the helper to load (default: the loader's libcuda.so.1)",
+    schema: { minLength: 1 },
+  },
   cudaCheckpoint: {
     type: 'string',
     env: 'SNAPBACK_CUDA_CHECKPOINT',
     default: 'cuda-checkpoint',
     valueName: 'PATH',
-    description: 'cuda-checkpoint binary',
+    description: 'cuda-checkpoint binary (backend tool)',
   },
   noCuda: {
     type: 'boolean',
@@ -169,7 +192,7 @@ export const agentOptions = {
     env: 'SNAPBACK_CUDA_LOCK_TIMEOUT',
     default: 10_000,
     valueName: 'MS',
-    description: 'cuda-checkpoint lock timeout',
+    description: 'how long a CUDA lock waits for work in flight',
     schema: { minimum: 1 },
   },
   lazyRestore: {

@@ -5,6 +5,7 @@
  */
 import {
   buildDeviceMap,
+  type CudaBackend,
   type CudaCheckpoint,
   driverVersion,
   listGpus,
@@ -16,6 +17,8 @@ import type { Runner } from '../lib/runner/index.js';
 import type { PhaseClock } from './phase-clock.js';
 
 export interface CudaPhase {
+  /** How the driver is reached: the helper on its checkpoint API, or cuda-checkpoint (GetInfo says which). */
+  readonly backend: CudaBackend;
   /** The pids of `pids` that have a CUDA context. */
   findCudaPids(pids: readonly number[], signal?: AbortSignal): Promise<number[]>;
   /** lock all, then checkpoint all; records `cudaLock` and `cudaCheckpoint`. */
@@ -28,6 +31,8 @@ export interface CudaPhase {
   identity(): Promise<{ gpus: string[]; driverVersion: string | undefined }>;
   /** The `--device-map` for a restore of a checkpoint taken on `checkpointed` GPUs, undefined for identity. */
   deviceMap(checkpointed: readonly string[]): Promise<string | undefined>;
+  /** Ends what the backend keeps running (the driver helper); for the agent's shutdown. */
+  close(): Promise<void>;
 }
 
 export interface CudaPhaseOptions {
@@ -43,6 +48,7 @@ export function createCudaPhase(options: CudaPhaseOptions): CudaPhase {
   const nvidiaSmi = options.nvidiaSmi ?? 'nvidia-smi';
   const gpus = async () => (await listGpus(run, { binary: nvidiaSmi })).gpus.map((g) => g.uuid);
   return {
+    backend: cuda.backend,
     findCudaPids: (pids, signal) => cuda.findCudaPids(pids, signal),
     async suspend(pids, clock, signal) {
       clock.progress({ phase: 'cudaLock', state: 'STARTED' });
@@ -73,5 +79,6 @@ export function createCudaPhase(options: CudaPhaseOptions): CudaPhase {
       if (checkpointed.length === 0) return undefined;
       return buildDeviceMap([...checkpointed], await gpus());
     },
+    close: () => cuda.close(),
   };
 }

@@ -1,8 +1,9 @@
 /**
- * The CUDA phase through the real agent, real CRIU and real processes, with the cuda-checkpoint stand-in
- * (test/fixtures) on PATH: the state sequence of every step, device maps between "nodes", and every
- * failure rolling the workload back to `running`. No GPU is involved: this exercises snapback's use of the
- * cuda-checkpoint contract, not the driver.
+ * The CUDA phase through the real agent, real CRIU and real processes, over both backends: the
+ * cuda-checkpoint stand-in (test/fixtures) on PATH, and snapback-cuda-helper (built from native/) loading
+ * the libcuda stand-in. The state sequence of every step, device maps between "nodes", every failure rolling
+ * the workload back to `running`, one CUDA initialisation per agent on the driver, and how the backend is
+ * chosen. No GPU is involved: this exercises snapback's use of the CUDA checkpoint contract, not the driver.
  */
 import assert from 'node:assert/strict';
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -10,7 +11,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { checkpointCall, restoreCall, unaryCall } from '../../src/agent/client.js';
 import { type AgentProcess, startAgent, startStatefulWorkload } from '../helpers/agent-process.js';
-import { isRunning, readNumber, waitFor } from '../helpers/proc.js';
+import { isAlive, isRunning, readNumber, waitFor } from '../helpers/proc.js';
+import { buildDriverStandIn, type DriverStandInBuild, driverCalls } from '../lib/cuda/driver-standin.js';
 
 const fixtures = new URL('../fixtures/', import.meta.url).pathname;
 const GPUS = 'GPU-aaaaaaaa-0000-0000-0000-000000000001,GPU-aaaaaaaa-0000-0000-0000-000000000002';
@@ -29,8 +31,8 @@ describe('agent: CUDA phase with the cuda-checkpoint stand-in (real CRIU)', () =
   ): Promise<AgentProcess> {
     const agent = await startAgent({
       dir: join(root, name),
-      // One storage for every "node", as a shared volume in a cluster.
-      args: ['--storage', join(root, 'shared-storage'), ...args],
+      // One storage for every "node", as a shared volume in a cluster; the tool, whatever this machine has.
+      args: ['--storage', join(root, 'shared-storage'), '--cuda-backend', 'tool', ...args],
       env: {
         PATH: `${fixtures}:${process.env['PATH']}`,
         CUDA_STANDIN_STATE: state,
@@ -72,6 +74,7 @@ describe('agent: CUDA phase with the cuda-checkpoint stand-in (real CRIU)', () =
 
   it('locks and checkpoints before the dump, resumes after it, and restores + unlocks after CRIU', async () => {
     const { pid, out } = await cudaWorkload(main, 'gpu-a');
+    assert.equal((await unaryCall(main.client, 'GetInfo', {})).cudaBackend, 'tool');
     const result = await checkpointCall(main.client, { target: { pod: 'gpu-a' }, checkpointId: 'gpu-a-1' });
     assert.deepEqual(result.cudaPids, [pid]);
     for (const phase of ['cudaLock', 'cudaCheckpoint', 'cudaRestore', 'cudaUnlock', 'criuDump']) {
@@ -204,5 +207,189 @@ describe('agent: CUDA phase with the cuda-checkpoint stand-in (real CRIU)', () =
       workloads.every((w) => !w.running),
       'no half-restored workload is left running',
     );
+  });
+});
+
+describe('agent: CUDA phase over the driver helper (libcuda stand-in, real CRIU)', () => {
+  let root: string;
+  let state: string;
+  let build: DriverStandInBuild;
+  const agents: AgentProcess[] = [];
+
+  /** An agent whose helper loads the libcuda stand-in; `args` choose the backend (default: driver). */
+  async function driverAgent(
+    name: string,
+    env: Record<string, string> = {},
+    args: string[] = ['--cuda-backend', 'driver'],
+  ): Promise<AgentProcess> {
+    const agent = await startAgent({
+      dir: join(root, name),
+      args: [
+        '--storage',
+        join(root, 'shared-storage'),
+        '--cuda-helper',
+        build.helper,
+        '--cuda-driver-lib',
+        build.library,
+        ...args,
+      ],
+      env: {
+        PATH: `${fixtures}:${process.env['PATH']}`,
+        CUDA_STANDIN_STATE: state,
+        CUDA_STANDIN_GPUS: GPUS,
+        ...env,
+      },
+    });
+    agents.push(agent);
+    return agent;
+  }
+
+  const log = async () =>
+    (await readFile(join(state, 'log'), 'utf8').catch(() => '')).trim().split('\n').filter(Boolean);
+  const stateOf = async (pid: number) =>
+    JSON.parse(await readFile(join(state, `${pid}.json`), 'utf8')) as { state: string; devices: string[] };
+  const calls = async (fn?: string) =>
+    (await driverCalls(state)).filter((c) => fn === undefined || c.fn === fn);
+  const backendOf = async (agent: AgentProcess) => (await unaryCall(agent.client, 'GetInfo', {})).cudaBackend;
+  /** The agent's "CUDA phase on/off" log line. */
+  const phaseLog = (agent: AgentProcess) =>
+    JSON.parse(
+      agent
+        .logs()
+        .split('\n')
+        .find((l) => l.includes('"msg":"CUDA phase o')) ?? '{}',
+    ) as Record<string, unknown>;
+
+  before(async () => {
+    build = await buildDriverStandIn();
+    const first = await startAgent();
+    await first.stop();
+    root = first.dir;
+    state = join(root, 'cuda-state');
+    await mkdir(state, { recursive: true });
+  });
+  after(async () => {
+    for (const agent of agents) {
+      const { workloads } = await unaryCall(agent.client, 'ListWorkloads', {}).catch(() => ({
+        workloads: [],
+      }));
+      for (const w of workloads) if (w.running) process.kill(w.pid, 'SIGKILL');
+      await agent.stop();
+    }
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('initialises CUDA once, when the agent starts, for every checkpoint and restore it makes', async () => {
+    const agent = await driverAgent('node-a', { CUDA_STANDIN_INIT_DELAY_MS: '300' });
+    assert.equal(await backendOf(agent), 'driver');
+    assert.deepEqual(
+      { backend: phaseLog(agent)['backend'], cudaVersion: phaseLog(agent)['cudaVersion'] },
+      { backend: 'driver', cudaVersion: '13.0' },
+    );
+    const [init, ...more] = await calls('cuInit');
+    assert.ok(init !== undefined && more.length === 0, 'CUDA was initialised before the first request');
+
+    const { pid, out } = await startStatefulWorkload(agent, 'drv-a', 4, {
+      env: { CUDA_STANDIN_ID: 'drv-a' },
+    });
+    const result = await checkpointCall(agent.client, { target: { pod: 'drv-a' }, checkpointId: 'drv-a-1' });
+    assert.deepEqual(result.cudaPids, [pid]);
+    assert.deepEqual(await log(), [
+      `${pid} lock running->locked`,
+      `${pid} checkpoint locked->checkpointed`,
+      `${pid} restore checkpointed->locked`,
+      `${pid} unlock locked->running`,
+    ]);
+    await unaryCall(agent.client, 'StopWorkload', { name: 'drv-a' });
+    await waitFor('drv-a to exit', async () => !(await isRunning(pid)));
+    const restored = (await restoreCall(agent.client, { checkpointId: 'drv-a-1' })).restoredPid;
+    assert.equal((await stateOf(restored)).state, 'running');
+    await waitFor('the restored counter to advance', async () => ((await readNumber(out)) ?? 0) > 0);
+
+    const all = await calls();
+    assert.deepEqual(
+      all.filter((c) => c.fn === 'cuInit'),
+      [init],
+      'a checkpoint and a restore later, still the one initialisation',
+    );
+    assert.ok(
+      all.every((c) => c.caller === init.caller),
+      'one helper served the agent throughout',
+    );
+    assert.deepEqual(
+      all.filter((c) => c.pid === restored && c.fn !== 'cuCheckpointProcessGetState').map((c) => c.fn),
+      ['cuCheckpointProcessRestore', 'cuCheckpointProcessUnlock'],
+    );
+    process.kill(restored, 'SIGKILL');
+  });
+
+  it('restores a checkpoint the tool took onto other GPUs, handing the device map to the driver', async () => {
+    const tool = await driverAgent('tool-node', {}, ['--cuda-backend', 'tool']);
+    assert.equal(await backendOf(tool), 'tool');
+    const { pid } = await startStatefulWorkload(tool, 'drv-b', 4, { env: { CUDA_STANDIN_ID: 'drv-b' } });
+    await checkpointCall(tool.client, {
+      target: { pod: 'drv-b' },
+      checkpointId: 'drv-b-1',
+      leaveRunning: false,
+    });
+    await waitFor('drv-b to stop', async () => !(await isRunning(pid)));
+
+    const other = await driverAgent('node-b', { CUDA_STANDIN_GPUS: OTHER_GPUS });
+    const restored = (await restoreCall(other.client, { checkpointId: 'drv-b-1' })).restoredPid;
+    assert.deepEqual(await stateOf(restored), { state: 'running', devices: OTHER_GPUS.split(',') });
+    const [restore] = (await calls('cuCheckpointProcessRestore')).filter((c) => c.pid === restored);
+    const pairs = GPUS.split(',').map((old, i) => `${old}=${OTHER_GPUS.split(',')[i]}`);
+    assert.equal(restore?.details, pairs.join(','));
+    process.kill(restored, 'SIGKILL');
+  });
+
+  it('rolls the workload back through the driver when the checkpoint fails, naming the driver’s error', async () => {
+    const agent = await driverAgent('drv-fail', { CUDA_STANDIN_FAIL: 'checkpoint' });
+    const { pid } = await startStatefulWorkload(agent, 'drv-fail', 4, {
+      env: { CUDA_STANDIN_ID: 'drv-fail' },
+    });
+    await assert.rejects(
+      checkpointCall(agent.client, { target: { pod: 'drv-fail' }, checkpointId: 'drv-fail-1' }),
+      (err: Error & { phase: string }) => {
+        assert.equal(err.phase, 'cudaCheckpoint');
+        assert.match(err.message, /rolled back: cuda unlock \d+/);
+        return true;
+      },
+    );
+    // The client is told "internal error" (edge.ts); the agent's log keeps what the driver said.
+    assert.match(
+      agent.logs(),
+      /cuCheckpointProcessCheckpoint on process ID \d+ failed: CUDA_ERROR_NOT_SUPPORTED/,
+    );
+    assert.equal((await stateOf(pid)).state, 'running');
+    assert.ok(await isRunning(pid));
+    await unaryCall(agent.client, 'StopWorkload', { name: 'drv-fail' });
+  });
+
+  it('auto takes the driver where the helper serves and the tool where it cannot, saying why', async () => {
+    const served = await driverAgent('auto-driver', {}, ['--cuda-backend', 'auto']);
+    assert.equal(await backendOf(served), 'driver');
+
+    const noDriver = ['--cuda-driver-lib', join(root, 'no-such-libcuda.so.1')];
+    const fallback = await driverAgent('auto-tool', {}, ['--cuda-backend', 'auto', ...noDriver]);
+    assert.equal(await backendOf(fallback), 'tool');
+    assert.equal(phaseLog(fallback)['backend'], 'tool');
+    assert.match(
+      String(phaseLog(fallback)['driverUnavailable']),
+      /no-such-libcuda\.so\.1 could not be loaded/,
+    );
+
+    const off = await driverAgent('driver-off', {}, ['--cuda-backend', 'driver', ...noDriver]);
+    assert.equal(await backendOf(off), 'off');
+    assert.match(String(phaseLog(off)['reason']), /could not be loaded/);
+  });
+
+  it('its helper ends with the agent, even when the agent is killed', async () => {
+    const before = new Set((await calls('cuInit')).map((c) => c.caller));
+    const agent = await driverAgent('killed');
+    const helper = (await calls('cuInit')).find((c) => !before.has(c.caller))!.caller;
+    assert.ok(isAlive(helper));
+    await agent.kill();
+    await waitFor('the helper to end with the agent', async () => !(await isRunning(helper)));
   });
 });

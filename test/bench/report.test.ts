@@ -121,5 +121,52 @@ describe('bench report', () => {
     assert.match(md, /\| phase \| checkpoint \| restore \| lazy restore \|/);
     assert.match(md, /- fanout: failed: out of disk/);
     assert.ok(!md.includes('Whole pipeline'), 'a section that did not run is not shown');
+    assert.ok(!md.includes('Merged in'), 'nothing was merged in');
+  });
+
+  it('the CUDA phase: both backends side by side, with the initialisation they stand for, and when it was merged in', () => {
+    const results: BenchResults = {
+      date: '2026-11-28T12:42:06.597Z',
+      durationS: 412,
+      machine: {
+        cpu: 'AMD EPYC',
+        cores: 2,
+        memoryGiB: 24,
+        kernel: '6.18',
+        os: 'Debian 12',
+        node: 'v24',
+        criu: '4.2.1',
+        filesystem: 'ext4 /dev/vda',
+      },
+      cudaPhase: {
+        initDelayMs: 1000,
+        runs: 3,
+        helperStartMs: summarize([1004, 1006]),
+        rows: [
+          {
+            processes: 1,
+            toolMs: summarize([4300, 4400, 4350]),
+            driverMs: summarize([5, 6, 7]),
+            speedUp: 4350 / 6,
+          },
+        ],
+      },
+      skipped: {},
+      measuredAt: { cuda: { date: '2026-11-30T15:40:00.000Z', load: [7.33, 5.08, 2.67] } },
+    };
+    const md = renderMarkdown(results);
+    assert.match(
+      md,
+      /## CUDA phase: cuda-checkpoint per action vs one driver helper \(stand-ins, 1\.00 s per CUDA initialisation\)/,
+    );
+    assert.match(md, /\| 1 \| 4\.35 s \(4\.30 s–4\.40 s\) \| 6\.0 ms \(5\.0 ms–7\.0 ms\) ⚠ \| 725× \|/);
+    assert.match(
+      md,
+      /starts with the agent, before any notice, and took 1\.00 s \(1\.00 s–1\.01 s\) to start/,
+    );
+    assert.match(
+      md,
+      /Merged in from a later run .*--only=cuda --merge.*the CUDA phase, measured on 2026-11-30 15:40 UTC on the same machine, load average 7\.3 \/ 5\.1 \/ 2\.7/,
+    );
   });
 });

@@ -40,6 +40,8 @@ describe(`agent killed at random moments (${TRIALS} trials, seed ${SEED})`, () =
         PATH: `${fixtures}:${process.env['PATH']}`,
         CUDA_STANDIN_STATE: cudaState,
         CUDA_STANDIN_GPUS: 'GPU-crash-0',
+        // The tool stand-in on PATH, whether or not this machine has a driver for the helper.
+        SNAPBACK_CUDA_BACKEND: 'tool',
       },
     });
   const cudaStateOf = async (p: number) =>

@@ -15,7 +15,7 @@ import { createCheckpointStore } from '../../lib/storage/index.js';
 import { createRootLogger } from '../../log.js';
 import { agentOptions } from '../agent-options.js';
 import { defineCommand } from '../command.js';
-import { createCudaPhaseFromConfig } from '../cuda-from-config.js';
+import { type CudaConfig, createCudaPhaseFromConfig } from '../cuda-from-config.js';
 import { agentServerCredentials } from '../tls.js';
 import { packageVersion } from '../version.js';
 
@@ -83,7 +83,16 @@ export const agentCommand = defineCommand({
       criu,
       cuda: config.noCuda
         ? undefined
-        : await createCudaPhaseFromConfig(config.cudaCheckpoint, config.cudaLockTimeout, logger),
+        : await createCudaPhaseFromConfig(
+            {
+              backend: config.cudaBackend as CudaConfig['backend'],
+              tool: config.cudaCheckpoint,
+              helper: config.cudaHelper,
+              ...(config.cudaDriverLib === undefined ? {} : { driverLib: config.cudaDriverLib }),
+              lockTimeoutMs: config.cudaLockTimeout,
+            },
+            logger,
+          ),
       logger,
       node,
       lazyPagesSupported,
@@ -116,7 +125,12 @@ export const agentCommand = defineCommand({
       processRuntime,
       leaveRunning: config.leaveRunning,
       lazyByDefault: config.lazyRestore,
-      info: { version: packageVersion, criuVersion, lazyPages: lazyPagesSupported },
+      info: {
+        version: packageVersion,
+        criuVersion,
+        lazyPages: lazyPagesSupported,
+        cudaBackend: executor.cuda?.backend ?? 'off',
+      },
     });
     const port = await agent.listen(config.listen, credentials);
     const host = config.listen.slice(0, config.listen.lastIndexOf(':'));
@@ -135,6 +149,7 @@ export const agentCommand = defineCommand({
     logger.info('shutting down: waiting for running operations');
     await agent.close();
     await store.close();
+    await executor.cuda?.close();
     containerd?.close();
     return 0;
   },

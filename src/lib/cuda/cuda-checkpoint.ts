@@ -14,6 +14,7 @@
  */
 import { ErrorCode, SnapbackError } from '../../errors.js';
 import { type Runner, type RunOptions, type RunResult, ToolError } from '../runner/index.js';
+import { mapLimit } from './map-limit.js';
 import { withStdout } from './tool-output.js';
 
 /** The states the driver reports (CUprocessState). `failed` means an unrecoverable checkpoint/restore error. */
@@ -34,12 +35,26 @@ export const CudaAction = {
 } as const;
 export type CudaAction = (typeof CudaAction)[keyof typeof CudaAction];
 
+/**
+ * How CUDA's checkpoint API is reached: `tool` runs NVIDIA's cuda-checkpoint once per action (each run
+ * initialises CUDA anew); `driver` asks snapback-cuda-helper, one long-lived process that initialised CUDA
+ * once and calls libcuda's cuCheckpointProcess* functions (driver-helper.ts).
+ */
+export const CudaBackend = {
+  DRIVER: 'driver',
+  TOOL: 'tool',
+} as const;
+export type CudaBackend = (typeof CudaBackend)[keyof typeof CudaBackend];
+
 export type CudaAvailability =
   | {
       ok: true;
-      /** From the `Version 580.65.06.` line of `--help`, when it has one. */
+      /**
+       * `tool`: from the `Version 580.65.06.` line of `--help`, when it has one. `driver`: the CUDA version
+       * the driver implements (cuDriverGetVersion), e.g. `13.0`.
+       */
       version?: string;
-      /** Whether `--device-map` is understood (driver ≥ 580): needed to restore onto other GPUs. */
+      /** Whether a device map is understood (driver ≥ 580): needed to restore onto other GPUs. */
       deviceMap: boolean;
     }
   | { ok: false; reason: string };
@@ -54,8 +69,14 @@ export interface CudaCheckpointOptions {
   actionTimeoutMs?: number;
 }
 
-/** One CUDA-capable tool binding; every method goes through the runner it was built with. */
+/**
+ * CUDA's checkpoint API for many processes: over the cuda-checkpoint tool (`createCudaCheckpoint`, every
+ * method through the runner it was built with) or over the driver helper (`createDriverCheckpoint`).
+ * Failures name the driver's own reason (the tool's message, or the CUresult's name).
+ */
 export interface CudaCheckpoint {
+  readonly backend: CudaBackend;
+  /** The tool, or the helper, this binding runs. */
   readonly binary: string;
   /** Never throws for a missing or too-old tool: says why instead. */
   available(signal?: AbortSignal): Promise<CudaAvailability>;
@@ -72,12 +93,14 @@ export interface CudaCheckpoint {
   unlock(pid: number, signal?: AbortSignal): Promise<void>;
   /** The CUDA restore thread of `pid`, or undefined when it has none (not a CUDA process). */
   getRestoreTid(pid: number, signal?: AbortSignal): Promise<number | undefined>;
+  /** Ends what the binding keeps running (the driver helper); calls after it start afresh. */
+  close(): Promise<void>;
 }
 
-const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
-const DEFAULT_ACTION_TIMEOUT_MS = 300_000;
-/** The tool enforces the lock timeout itself; the runner's bound only catches a tool that ignores it. */
-const LOCK_GRACE_MS = 5_000;
+export const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
+export const DEFAULT_ACTION_TIMEOUT_MS = 300_000;
+/** The driver enforces the lock timeout itself; our own bound only catches a lock that ignores it. */
+export const LOCK_GRACE_MS = 5_000;
 const HELP_TIMEOUT_MS = 10_000;
 /** Probing a big process tree one PID at a time would be slow; all at once would fork hundreds of tools. */
 const PROBE_CONCURRENCY = 8;
@@ -138,6 +161,7 @@ export function createCudaCheckpoint(options: CudaCheckpointOptions): CudaCheckp
   };
 
   const self: CudaCheckpoint = {
+    backend: CudaBackend.TOOL,
     binary,
     async available(signal) {
       try {
@@ -194,20 +218,8 @@ export function createCudaCheckpoint(options: CudaCheckpointOptions): CudaCheckp
       }
       return tid;
     },
+    // Every run of the tool ends by itself.
+    close: async () => {},
   };
   return self;
-}
-
-/** `Promise.all` over `items` with at most `limit` calls in flight. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }

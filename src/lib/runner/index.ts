@@ -3,7 +3,9 @@
  * an AbortSignal, and on failure a SnapbackError that names the command, its exit status and the tail
  * of what it said. Callers may swap the runner (e.g. to record calls), but real-tool tests use this one.
  */
+import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import type { Readable, Writable } from 'node:stream';
 import { execa } from 'execa';
 import { ErrorCode, SnapbackError } from '../../errors.js';
 
@@ -182,6 +184,80 @@ export function startTool(file: string, args: readonly string[], options: StartO
     pid: child.pid ?? -1,
     done,
     kill: (signal = 'SIGTERM') => {
+      child.kill(signal);
+    },
+  };
+}
+
+/** A tool the caller talks to over its stdin and stdout for as long as it runs (a helper, not a daemon). */
+export interface PipedTool {
+  /** Undefined when it could not be started. */
+  readonly pid: number | undefined;
+  readonly stdin: Writable;
+  readonly stdout: Readable;
+  /** Settles once, when the tool has ended and its output is read, or could not start: how, in words. */
+  readonly ended: Promise<string>;
+  /** The last lines it wrote to stderr, to explain its end. */
+  stderrTail(): string;
+  /**
+   * Whether the tool keeps Node's event loop alive: an idle helper must not hold up the exit of a process
+   * that has nothing else to do, while one with a request in flight must.
+   */
+  hold(active: boolean): void;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+export interface PipedOptions {
+  env?: Record<string, string | undefined>;
+}
+
+/** Starts a tool with piped stdin/stdout; it never throws: a tool that cannot start reports it in `ended`. */
+export function startPipedTool(file: string, args: readonly string[], options: PipedOptions = {}): PipedTool {
+  const child = spawn(file, args, {
+    env: { ...process.env, ...options.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-4096);
+  });
+  // A write to a tool that has just died fails with EPIPE; `ended` tells the caller, not a crash.
+  child.stdin.on('error', () => {});
+  const ended = new Promise<string>((resolve) => {
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      resolve(
+        err.code === 'ENOENT' ? `${file} is not installed (not found on PATH)` : `${file}: ${err.message}`,
+      );
+    });
+    child.once('close', (code, signal) => {
+      resolve(signal ? `${file} was killed by ${signal}` : `${file} exited with status ${code}`);
+    });
+  });
+  // Node's pipes to a child are sockets, which can be unref'd like the child itself.
+  const handles = [child, child.stdin, child.stdout, child.stderr] as unknown as Array<{
+    ref(): unknown;
+    unref(): unknown;
+  }>;
+  return {
+    pid: child.pid,
+    stdin: child.stdin,
+    stdout: child.stdout,
+    ended,
+    stderrTail: () =>
+      stderr
+        .split('\n')
+        .map((l) => l.trimEnd())
+        .filter((l) => l !== '')
+        .slice(-TAIL_LINES / 2)
+        .join('\n  '),
+    hold(active) {
+      for (const handle of handles) {
+        if (active) handle.ref();
+        else handle.unref();
+      }
+    },
+    kill(signal = 'SIGTERM') {
       child.kill(signal);
     },
   };

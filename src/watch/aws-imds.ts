@@ -50,6 +50,7 @@ export function createImdsClient(options: AwsImdsOptions) {
       signal,
     });
     expectStatus(IMDS_TOKEN_PATH, response, 200);
+    // Renewed at 90 % of its life, so a token never ends between the check and the request.
     token = { value: response.text.trim(), renewAt: Date.now() + ttl * 900 };
     return token.value;
   };

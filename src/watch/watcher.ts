@@ -37,6 +37,7 @@ export interface WatcherOptions {
   log: Logger;
 }
 
+/** The notice source of a cloud, configured from the watcher's options. */
 export function sourceFor(cloud: Cloud, options: WatcherOptions): NoticeSource {
   const common = {
     pollIntervalMs: options.pollIntervalMs,

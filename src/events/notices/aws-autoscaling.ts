@@ -3,7 +3,9 @@
  * group is terminating the instance and holds it in Terminating:Wait until the lifecycle hook completes or
  * its heartbeat timeout runs out. The event does not carry that timeout, so the default budget applies.
  * Completing the lifecycle action (CompleteLifecycleAction) stays the user's (docs/deploy.md).
- * Sample: https://docs.aws.amazon.com/autoscaling/ec2/userguide/prepare-for-lifecycle-notifications.html
+ * Sample: https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-event-reference.html (an
+ * instance going back to a warm pool yields this event too, `Destination: WarmPool`: it may be stopped, so
+ * it is acted on all the same).
  * Test notifications (`autoscaling:TEST_NOTIFICATION`) are recognised and ignored.
  */
 import { ajv } from '../../validation/ajv.js';

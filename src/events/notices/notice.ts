@@ -16,7 +16,8 @@ export type NoticeFormat = (typeof NoticeFormat)[keyof typeof NoticeFormat];
 /** Human descriptions, listed in the 400 answer to a notice no parser understands. */
 export const understoodFormats: readonly string[] = [
   `${NoticeFormat.SNAPBACK} (data {node, deadline?, urgency?})`,
-  'AWS EventBridge "EC2 Spot Instance Interruption Warning" (source aws.ec2), as data or as the raw request body',
+  'AWS EventBridge events, as data or as the raw request body (an API destination), of these kinds:',
+  'AWS EventBridge "EC2 Spot Instance Interruption Warning" (source aws.ec2)',
   'AWS EventBridge "EC2 Instance Rebalance Recommendation" (source aws.ec2)',
   'AWS EventBridge "EC2 Instance State-change Notification" (source aws.ec2; acted on when stopping or shutting-down)',
   'AWS EventBridge "AWS Health Event" (source aws.health, service EC2, category scheduledChange)',

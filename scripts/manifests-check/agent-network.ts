@@ -37,7 +37,9 @@ export function checkAgentNetwork(
   containers: readonly SnapbackContainer[],
   problems: Problem[],
 ): void {
-  const agents = containers.filter((c) => c.container.image === SnapbackImage.AGENT);
+  const agents = containers.filter(
+    (c) => c.container.image === SnapbackImage.AGENT && c.container.args?.[0] === 'agent',
+  );
   const functions = containers.filter((c) => c.container.image === SnapbackImage.FUNCTIONS);
   const agent = agents[0];
   if (agents.length !== 1 || agent === undefined || agent.manifest.object['kind'] !== 'DaemonSet') {

@@ -1,12 +1,17 @@
 /**
  * The snapback containers of a base (those running the `snapback-agent` or `snapback-functions` image
- * placeholders), with the command they run and the environment they get from `env` and `envFrom`.
+ * placeholders), with the command they run, the environment they get from `env` and `envFrom`, and what a
+ * SinkBinding whose subject is their workload injects (`K_SINK`).
  */
 import { describe, type Manifest, type Problem } from './load.js';
 
 /** Image names as written in the base; kustomize `images:` points them at real registries. */
 export const SnapbackImage = { AGENT: 'snapback-agent', FUNCTIONS: 'snapback-functions' } as const;
 const snapbackImages: ReadonlySet<string> = new Set(Object.values(SnapbackImage));
+
+/** What a SinkBinding injects, with a stand-in value of the right kind (the broker's address). */
+export const SINK_BINDING_ENV = 'K_SINK';
+const sinkSample = 'http://broker-ingress.knative-eventing.svc.cluster.local/snapback/snapback';
 
 /** Stand-in values for env taken from the downward API, so that loadConfig can check the rest. */
 const fieldRefSample: Readonly<Record<string, string>> = {
@@ -24,6 +29,14 @@ export interface Container {
   envFrom?: Array<{ prefix?: string; configMapRef?: { name?: string }; secretRef?: { name?: string } }>;
   ports?: Array<{ name?: string; containerPort?: number }>;
   readinessProbe?: { grpc?: { port?: number } };
+  volumeMounts?: Array<{ name?: string; mountPath?: string; readOnly?: boolean }>;
+}
+
+export interface Volume {
+  name: string;
+  hostPath?: { path?: string; type?: string };
+  emptyDir?: unknown;
+  persistentVolumeClaim?: { claimName?: string };
 }
 
 export interface SnapbackContainer {
@@ -32,8 +45,12 @@ export interface SnapbackContainer {
   container: Container;
   /** Pod template labels. */
   labels: Record<string, string>;
-  /** Every variable the container gets, with its value (or a stand-in). */
+  /** Every variable the container's manifest gives it, with its value (or a stand-in). */
   env: Record<string, string>;
+  /** Variables injected from outside the manifest (K_SINK by a SinkBinding), with stand-ins. */
+  injected: Record<string, string>;
+  /** The SinkBindings whose subject is this container's workload. */
+  sinkBindings: Manifest[];
 }
 
 /** `spec.template` of a DaemonSet or a Knative Service. */
@@ -48,6 +65,41 @@ function podTemplateOf(
 export function containersOf(m: Manifest): Container[] {
   const spec = podTemplateOf(m)?.spec as { containers?: Container[] } | undefined;
   return spec?.containers ?? [];
+}
+
+export function volumesOf(m: Manifest): Volume[] {
+  const spec = podTemplateOf(m)?.spec as { volumes?: Volume[] } | undefined;
+  return spec?.volumes ?? [];
+}
+
+interface SinkBindingSpec {
+  subject?: {
+    apiVersion?: string;
+    kind?: string;
+    name?: string;
+    selector?: { matchLabels?: Record<string, string> };
+  };
+  sink?: { ref?: { apiVersion?: string; kind?: string; name?: string }; uri?: string };
+}
+
+export function sinkBindingSpecOf(m: Manifest): SinkBindingSpec {
+  return (m.object['spec'] ?? {}) as SinkBindingSpec;
+}
+
+/** The SinkBindings whose subject names this workload (by name, or by a label selector of its labels). */
+function sinkBindingsOf(workload: Manifest, manifests: readonly Manifest[]): Manifest[] {
+  const meta = (workload.object['metadata'] ?? {}) as { name?: string; labels?: Record<string, string> };
+  return manifests.filter((m) => {
+    if (m.object['kind'] !== 'SinkBinding') return false;
+    const subject = sinkBindingSpecOf(m).subject;
+    if (subject === undefined) return false;
+    if (subject.kind !== workload.object['kind'] || subject.apiVersion !== workload.object['apiVersion']) {
+      return false;
+    }
+    if (subject.name !== undefined) return subject.name === meta.name;
+    const wanted = Object.entries(subject.selector?.matchLabels ?? {});
+    return wanted.length > 0 && wanted.every(([k, v]) => meta.labels?.[k] === v);
+  });
 }
 
 export function podLabelsOf(m: Manifest): Record<string, string> {
@@ -92,12 +144,15 @@ export function snapbackContainers(manifests: readonly Manifest[], problems: Pro
     for (const container of containersOf(manifest)) {
       if (container.image === undefined || !snapbackImages.has(container.image)) continue;
       const where = describe(manifest);
+      const sinkBindings = sinkBindingsOf(manifest, manifests);
       found.push({
         manifest,
         where,
         container,
         labels: podLabelsOf(manifest),
         env: envOf(container, manifests, where, problems),
+        injected: sinkBindings.length > 0 ? { [SINK_BINDING_ENV]: sinkSample } : {},
+        sinkBindings,
       });
     }
   }

@@ -1,10 +1,12 @@
 /**
- * Every snapback container runs a command the CLI has (`agent`, or `function <name>`), every variable the
- * manifests give it is one that command's option table reads, and the values pass the command's own
- * loadConfig (types, enums, patterns), so a typo'd or stale variable fails here instead of being ignored.
+ * Every snapback container runs a command the CLI has (`agent`, `watch`, or `function <name>`), every
+ * variable the manifests give it is one that command's option table reads, and the values — with what a
+ * SinkBinding injects — pass the command's own loadConfig (types, enums, patterns, required settings), so
+ * a typo'd, stale or missing variable fails here instead of at start-up.
  */
 import { agentOptions } from '../../src/cli/agent-options.js';
 import { options as functionOptions } from '../../src/cli/commands/function.js';
+import { watchOptions } from '../../src/cli/watch-options.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import type { OptionsSpec } from '../../src/config/options.js';
 import { SnapbackError } from '../../src/errors.js';
@@ -20,6 +22,7 @@ interface Command {
 const commands: Readonly<Record<string, Command>> = {
   agent: { options: agentOptions, maxPositionals: 0 },
   function: { options: functionOptions, maxPositionals: 1 },
+  watch: { options: watchOptions, maxPositionals: 0 },
 };
 
 /** Set by Knative Serving itself; a Service may not set them. */
@@ -31,13 +34,13 @@ export function envNamesOf(options: OptionsSpec): Set<string> {
 }
 
 export function checkEnv(containers: readonly SnapbackContainer[], problems: Problem[]): void {
-  for (const { where, container, env, manifest } of containers) {
+  for (const { where, container, env, injected, manifest } of containers) {
     const [name = '', ...argv] = container.args ?? [];
     const command = commands[name];
     if (container.command !== undefined || command === undefined) {
       problems.push({
         where,
-        message: `container ${container.name} must run \`snapback agent\` or \`snapback function NAME\` (args), not ${JSON.stringify(container.command ?? container.args ?? [])}`,
+        message: `container ${container.name} must run \`snapback agent\`, \`snapback watch\` or \`snapback function NAME\` (args), not ${JSON.stringify(container.command ?? container.args ?? [])}`,
       });
       continue;
     }
@@ -60,7 +63,7 @@ export function checkEnv(containers: readonly SnapbackContainer[], problems: Pro
       }
     }
     try {
-      loadConfig(command.options, argv, env, { maxPositionals: command.maxPositionals });
+      loadConfig(command.options, argv, { ...injected, ...env }, { maxPositionals: command.maxPositionals });
     } catch (err) {
       if (!(err instanceof SnapbackError)) throw err;
       const details = err.details.map((d) => `${d.field}: ${d.message}`).join('; ');

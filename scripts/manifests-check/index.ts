@@ -1,7 +1,7 @@
 /**
  * `checkManifests(sources)`: every problem with a kustomize base of snapback manifests — YAML, the
  * kustomization's file list, schemas (Kubernetes and Knative), and the cross-checks against the code
- * (Trigger types, env variables, the agent's ports and labels). An empty list means the base passed.
+ * (Trigger types, env variables, the agent's ports and labels, the node watcher). An empty list means the base passed.
  */
 import { checkAgentNetwork } from './agent-network.js';
 import { snapbackContainers } from './containers.js';
@@ -9,6 +9,7 @@ import { checkEnv } from './env.js';
 import { loadBase, type Problem, readSources, type Sources } from './load.js';
 import { checkRouting } from './routing.js';
 import { validateSchemas } from './schemas.js';
+import { checkWatcher } from './watcher.js';
 
 export type { Problem, Sources } from './load.js';
 export { readSources } from './load.js';
@@ -26,6 +27,7 @@ export function checkManifests(sources: Sources): Problem[] {
   const containers = snapbackContainers(manifests, problems);
   checkEnv(containers, problems);
   checkAgentNetwork(manifests, containers, problems);
+  checkWatcher(manifests, containers, problems);
   return problems;
 }
 

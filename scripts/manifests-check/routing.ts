@@ -6,9 +6,10 @@
  */
 import { CloudEvent } from 'cloudevents';
 import { SPOT_INTERRUPTION } from '../../src/events/notices/aws.js';
-import { ApiServerSourceType, EventType } from '../../src/events/types.js';
+import { ApiServerSourceType, EventType, GcpEventType } from '../../src/events/types.js';
 import { definitions } from '../../src/functions/app.js';
 import type { FunctionName } from '../../src/functions/context.js';
+import { WATCH_EVENT_TYPE } from '../../src/watch/notice.js';
 import { containersOf } from './containers.js';
 import { describe, type Manifest, type Problem } from './load.js';
 
@@ -22,8 +23,8 @@ const awsSpotWarning = {
 /**
  * A sample `data` for every event type a Trigger may route. Beside snapback's own inbound types: the
  * types that carry a cloud's notice as data (the function keys on the data, not the type) — AWS
- * EventBridge events from Knative's SQS IntegrationSource (current and earlier type names), and Azure
- * Scheduled Events documents as docs/deploy.md posts them.
+ * EventBridge events from Knative's SQS IntegrationSource (current and earlier type names), Azure
+ * Scheduled Events documents, and Eventarc's Cloud Audit Log events (docs/deploy.md).
  */
 export const routableSamples: Readonly<Record<string, unknown>> = {
   [EventType.CHECKPOINT_REQUESTED]: {},
@@ -34,14 +35,18 @@ export const routableSamples: Readonly<Record<string, unknown>> = {
   'dev.knative.eventing.aws-sqs': awsSpotWarning,
   'dev.knative.connector.event.aws-sqs': awsSpotWarning,
   'com.microsoft.azure.scheduledevents': { Events: [] },
+  [GcpEventType.AUDIT_LOG_WRITTEN]: { protoPayload: { methodName: 'compute.instances.preempted' } },
 };
 
-/** Inbound types that must each reach a function. */
+/** Inbound types that must each reach a function, the node watcher's among them. */
 export const requiredRoutes: readonly string[] = [
-  EventType.CHECKPOINT_REQUESTED,
-  EventType.RESTORE_REQUESTED,
-  EventType.PREEMPTION_NOTICED,
-  ApiServerSourceType.UPDATE,
+  ...new Set([
+    EventType.CHECKPOINT_REQUESTED,
+    EventType.RESTORE_REQUESTED,
+    EventType.PREEMPTION_NOTICED,
+    ApiServerSourceType.UPDATE,
+    WATCH_EVENT_TYPE,
+  ]),
 ];
 
 interface Ref {

@@ -2,7 +2,8 @@
  * Resolution through the Kubernetes API (@kubernetes/client-node 2.x, object parameters):
  * pod → `spec.nodeName` → the agent pod on that node (label `app.kubernetes.io/name=snapback-agent`,
  * field selector `spec.nodeName=…`) → `podIP:port`; node → opted-in pods (`snapback.io/enabled=true`;
- * container from the `snapback.io/container` annotation, else the first); providerID / VM name → node.
+ * container from the `snapback.io/container` annotation, else the first); providerID (its end, as for AWS
+ * instance ids, or all of it, as GCE's `gce://PROJECT/ZONE/NAME`) / VM name → node.
  */
 import type { CoreV1Api, V1Node, V1Pod } from '@kubernetes/client-node';
 import { ErrorCode, SnapbackError } from '../errors.js';
@@ -101,11 +102,11 @@ export function createKubeResolver(api: CoreV1Api, options: KubeResolverOptions 
     async nodesFor(ref) {
       if ('node' in ref) return [ref.node];
       const nodes = await api.listNode({}).catch((err: unknown) => Promise.reject(kubeErrorOf(err, 'nodes')));
-      const matching = nodes.items.filter((n) =>
-        'providerIdSuffix' in ref
-          ? providerIdMatches(n.spec?.providerID, ref.providerIdSuffix)
-          : azureVmMatches(n, ref.vmName),
-      );
+      const matching = nodes.items.filter((n) => {
+        if ('providerIdSuffix' in ref) return providerIdMatches(n.spec?.providerID, ref.providerIdSuffix);
+        if ('providerId' in ref) return n.spec?.providerID === ref.providerId;
+        return azureVmMatches(n, ref.vmName);
+      });
       return matching.map((n) => n.metadata!.name!);
     },
     async targetsOn(node) {

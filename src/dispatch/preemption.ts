@@ -26,12 +26,12 @@ export interface PreemptionResult {
   checkpoints: CheckpointOutcomeData[];
 }
 
-const describe = (ref: NodeRef): string =>
-  'node' in ref
-    ? ref.node
-    : 'providerIdSuffix' in ref
-      ? `providerID */${ref.providerIdSuffix}`
-      : `VM ${ref.vmName}`;
+function describe(ref: NodeRef): string {
+  if ('node' in ref) return ref.node;
+  if ('providerIdSuffix' in ref) return `providerID */${ref.providerIdSuffix}`;
+  if ('providerId' in ref) return `providerID ${ref.providerId}`;
+  return `VM ${ref.vmName}`;
+}
 
 export async function handlePreemption(
   deps: DispatchDeps,

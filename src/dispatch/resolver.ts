@@ -64,6 +64,7 @@ export function createLocalResolver(options: LocalResolverOptions): Resolver {
       const matches =
         ('node' in ref && ref.node === options.node) ||
         ('providerIdSuffix' in ref && options.providerId?.endsWith(ref.providerIdSuffix) === true) ||
+        ('providerId' in ref && options.providerId === ref.providerId) ||
         ('vmName' in ref && ref.vmName.toLowerCase() === options.node.toLowerCase());
       return matches ? [options.node] : [];
     },

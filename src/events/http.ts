@@ -2,11 +2,13 @@
  * HTTP protocol binding (https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/bindings/http-protocol-binding.md):
  * binary, structured and batch content modes into validated, immutable events. Every envelope problem is
  * collected and reported at once (INVALID_ARGUMENT with one detail per attribute); a content type snapback
- * does not read is told apart (`contentModeOf`) so the edge can answer 415.
+ * does not read is told apart (`contentModeOf`) so the edge can answer 415. A JSON body without any `ce-`
+ * header that is a raw AWS EventBridge event is read as the CloudEvent carrying it (`eventbridge.ts`).
  */
 import type { CloudEvent } from 'cloudevents';
 import { ErrorCode, type ErrorDetail, SnapbackError } from '../errors.js';
 import { envelopeProblems, toCloudEvent } from './envelope.js';
+import { eventOfRawEventBridge, hasCloudEventHeaders } from './eventbridge.js';
 
 export const ContentMode = { BINARY: 'binary', STRUCTURED: 'structured', BATCH: 'batch' } as const;
 export type ContentMode = (typeof ContentMode)[keyof typeof ContentMode];
@@ -112,5 +114,9 @@ export function parseHttpEvents(headers: HttpHeaders, body: Buffer): CloudEvent<
   }
   if (mode === ContentMode.BATCH) return parseBatch(body);
   if (mode === ContentMode.STRUCTURED) return parseStructured(body);
+  if (!hasCloudEventHeaders(headers)) {
+    const raw = eventOfRawEventBridge(body);
+    if (raw !== undefined) return [raw];
+  }
   return parseBinary(headers, body);
 }

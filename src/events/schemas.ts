@@ -52,9 +52,14 @@ export const restoreRequestedSchema = {
 export const preemptionNoticedSchema = {
   $id: 'https://snapback.io/schemas/preemption-noticed.json',
   type: 'object',
-  required: ['node', 'deadline'],
+  required: ['node'],
   additionalProperties: false,
-  properties: { node: subdomain, deadline: timestamp, reason: { type: 'string', maxLength: 1024 } },
+  properties: {
+    node: subdomain,
+    deadline: timestamp,
+    urgency: { enum: ['imminent', 'early'] },
+    reason: { type: 'string', maxLength: 1024 },
+  },
 } as const;
 
 const validators = {

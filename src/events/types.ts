@@ -21,6 +21,18 @@ export const ApiServerSourceType = {
   UPDATE: 'dev.knative.apiserver.resource.update',
 } as const;
 
+/** Google Cloud event types (Eventarc). */
+export const GcpEventType = {
+  /** A Cloud Audit Log entry was written; data = the LogEntry. */
+  AUDIT_LOG_WRITTEN: 'google.cloud.audit.log.v1.written',
+} as const;
+
+/**
+ * The type given to a raw AWS EventBridge event posted without a CloudEvent envelope (an EventBridge API
+ * destination): the event becomes the `data` of a CloudEvent of this type (`src/events/eventbridge.ts`).
+ */
+export const EVENTBRIDGE_EVENT_TYPE = 'com.amazonaws.eventbridge.event';
+
 export interface CheckpointRequestedData {
   namespace: string;
   pod: string;
@@ -41,7 +53,10 @@ export interface RestoreRequestedData {
 
 export interface PreemptionNoticedData {
   node: string;
-  deadline: string;
+  /** When the node goes; absent for early warnings. */
+  deadline?: string;
+  /** Default: `imminent` with a deadline, `early` without. */
+  urgency?: 'imminent' | 'early';
   reason?: string;
 }
 

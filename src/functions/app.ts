@@ -1,7 +1,8 @@
 /**
  * The functions' HTTP app, built from its dependencies (no listening, no environment): CloudEvents in
  * (binary, structured, batch), validated all-or-nothing, routed to the checkpoint / restore / preemption
- * functions, answered with completion events (reply, or the sink). Health and Prometheus metrics too.
+ * functions, answered with completion events (reply, or the sink). OPTIONS answers the CloudEvents webhook
+ * validation handshake (Azure Event Grid). Health and Prometheus metrics too.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { checkpointFunction } from '../../functions/checkpoint/index.js';
@@ -21,6 +22,7 @@ import { sendError } from './replies.js';
 import { handleEvents } from './request.js';
 import { createSinkSender, type SinkSender } from './sink.js';
 import type { AppState } from './state.js';
+import { EVENT_GRID_ORIGIN, webhookValidation } from './webhook-validation.js';
 
 export const definitions: Readonly<Record<FunctionName, FunctionDefinition>> = {
   checkpoint: checkpointFunction,
@@ -44,6 +46,8 @@ export interface FunctionsAppDeps {
   fanOut?: Partial<FanOutSettings>;
   idempotency?: IdempotencyOptions;
   sinkRetry?: { attempts?: number; baseDelayMs?: number };
+  /** Senders allowed through the CloudEvents webhook validation handshake (default: Azure Event Grid). */
+  webhookOrigins?: readonly string[];
   metrics?: FunctionMetrics;
   now?: () => Date;
 }
@@ -105,8 +109,16 @@ export function createFunctionsApp(deps: FunctionsAppDeps): FunctionsApp {
       const status = await handleEvents({ ...state, served: functions }, req, res);
       metrics.requests.inc({ route: path, status: String(status) });
     });
+  const validation = webhookValidation({
+    allowedOrigins: deps.webhookOrigins ?? [EVENT_GRID_ORIGIN],
+    metrics,
+  });
   route('/', served);
-  for (const fn of served) route(`/${fn.name}`, [fn]);
+  app.options('/', validation);
+  for (const fn of served) {
+    route(`/${fn.name}`, [fn]);
+    app.options(`/${fn.name}`, validation);
+  }
   app.use(bodyErrors(metrics, deps.log));
   return {
     app,

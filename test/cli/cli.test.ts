@@ -34,6 +34,7 @@ describe('snapback CLI', () => {
     for (const name of [
       'agent',
       'function',
+      'watch',
       'run',
       'checkpoint',
       'restore',
@@ -50,5 +51,21 @@ describe('snapback CLI', () => {
     const { code, stderr } = await snapback('frobnicate');
     assert.equal(code, 2);
     assert.match(stderr, /unknown command "frobnicate"/);
+  });
+
+  it('watch: names every missing or bad setting, with the variable it may come from', async () => {
+    const { code, stderr } = await snapback('watch', '--cloud', 'openstack');
+    assert.equal(code, 2);
+    assert.match(stderr, /--node: is required \(or set NODE_NAME\)/);
+    assert.match(stderr, /--sink: is required \(or set K_SINK\)/);
+    assert.match(stderr, /--cloud: must be one of auto, aws, gce, azure/);
+  });
+
+  it('watch --help lists its options and their variables', async () => {
+    const { code, stdout } = await snapback('watch', '--help');
+    assert.equal(code, 0);
+    for (const text of ['--azure-approve-via', 'SNAPBACK_WATCH_STATE_DIR', 'K_SINK', 'NODE_NAME']) {
+      assert.ok(stdout.includes(text), text);
+    }
   });
 });

@@ -183,6 +183,64 @@ describe('knative/ manifests', () => {
       );
     });
 
+    it("a watcher that does not know its node's name from the downward API", () => {
+      assertProblem(
+        withChange(
+          'agent.yaml',
+          /(args: \[watch\]\n {10}env:\n {12}- name: NODE_NAME\n) {14}valueFrom:\n {16}fieldRef:\n {18}fieldPath: spec\.nodeName/,
+          '$1              value: node-a',
+        ),
+        /container watch: NODE_NAME must come from the downward API/,
+      );
+    });
+
+    it('a watcher whose record of notices sent would not outlive its container', () => {
+      assertProblem(
+        withChange(
+          'agent.yaml',
+          /(- name: SNAPBACK_WATCH_STATE_DIR\n {14}value: )\/var\/lib\/snapback\/watch/,
+          '$1/tmp/watch',
+        ),
+        /SNAPBACK_WATCH_STATE_DIR \(\/tmp\/watch\) must lie on a writable hostPath volume mount/,
+      );
+      assertProblem(
+        withChange(
+          'agent.yaml',
+          /(- name: watch-state\n {10})hostPath:\n {12}path: \/var\/lib\/snapback\/watch\n {12}type: DirectoryOrCreate/,
+          '$1emptyDir: {}',
+        ),
+        /must lie on a writable hostPath volume mount/,
+      );
+    });
+
+    it('a watcher without a sink: no SinkBinding names the DaemonSet', () => {
+      const sources = withChange(
+        'sink-binding.yaml',
+        /(kind: DaemonSet\n {4}name: )snapback-agent/,
+        '$1snapback-agents',
+      );
+      assertProblem(sources, /no SinkBinding names the DaemonSet, so K_SINK is unset/);
+      assertProblem(sources, /snapback watch rejects its config: --sink: is required \(or set K_SINK\)/);
+    });
+
+    it('a watcher variable `snapback watch` does not read', () => {
+      assertProblem(
+        withChange('agent.yaml', '- name: SNAPBACK_WATCH_STATE_DIR', '- name: SNAPBACK_WATCH_STATEDIR'),
+        /env SNAPBACK_WATCH_STATEDIR is read by no option of `snapback watch`/,
+      );
+    });
+
+    it('audit-log events routed to a function that does not read them', () => {
+      assertProblem(
+        withChange(
+          'triggers.yaml',
+          /(type: google\.cloud\.audit\.log\.v1\.written\n {2}subscriber:\n {4}ref:\n {6}apiVersion: serving\.knative\.dev\/v1\n {6}kind: Service\n {6}name: )snapback-preemption/,
+          '$1snapback-checkpoint',
+        ),
+        /function checkpoint does not handle events of type google\.cloud\.audit\.log\.v1\.written/,
+      );
+    });
+
     it('a file the kustomization does not list, and a listed file that does not exist', () => {
       const extra = new Map([
         ...base,

@@ -11,6 +11,7 @@ import { createLocalResolver } from '../../dispatch/resolver.js';
 import { ErrorCode, SnapbackError } from '../../errors.js';
 import { type FunctionName, functionNames } from '../../functions/context.js';
 import { startFunctionsServer } from '../../functions/server.js';
+import { EVENT_GRID_ORIGIN } from '../../functions/webhook-validation.js';
 import { createRootLogger } from '../../log.js';
 import { defineCommand } from '../command.js';
 import { agentChannelCredentials, clientTlsOptions } from '../tls.js';
@@ -79,6 +80,14 @@ export const options = {
     default: 1048576,
     description: 'largest request body',
     schema: { minimum: 1 },
+  },
+  webhookOrigins: {
+    type: 'string[]',
+    env: 'SNAPBACK_WEBHOOK_ORIGINS',
+    default: [EVENT_GRID_ORIGIN],
+    valueName: 'HOST',
+    description: 'senders allowed by the CloudEvents webhook validation handshake (OPTIONS); * for any',
+    schema: { minLength: 1 },
   },
   logLevel: { type: 'string', env: 'SNAPBACK_LOG_LEVEL', default: 'info', description: 'pino log level' },
   ...clientTlsOptions,
@@ -154,6 +163,7 @@ export const functionCommand = defineCommand({
         ...(api ? { recorder: createKubeRecorder(api, log) } : {}),
         ...(values.sink ? { sink: values.sink } : {}),
         maxBodyBytes: values.maxBodyBytes,
+        webhookOrigins: values.webhookOrigins,
         fanOut: { concurrency: values.concurrency, safetyMarginMs: values.safetyMarginMs },
       },
       values.port,

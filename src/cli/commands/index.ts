@@ -8,10 +8,12 @@ import { inspectCommand, listCommand } from './list.js';
 import { restoreCommand } from './restore.js';
 import { runCommand } from './run.js';
 import { sendCommand } from './send.js';
+import { watchCommand } from './watch.js';
 
 export const commands: readonly Command[] = [
   agentCommand,
   functionCommand,
+  watchCommand,
   runCommand,
   checkpointCommand,
   restoreCommand,

@@ -7,21 +7,35 @@ import { ErrorCode, SnapbackError } from '../../errors.js';
 import { dataOf, decodePreemptionNoticed } from '../schemas.js';
 import { EventType } from '../types.js';
 import { looksLikeAwsEc2Notice, parseAwsEc2Notice } from './aws.js';
+import { looksLikeAsgTerminateAction, parseAsgTerminateAction } from './aws-autoscaling.js';
+import { looksLikeAwsHealthEvent, parseAwsHealthEvent } from './aws-health.js';
 import { looksLikeAzureScheduledEvents, parseAzureScheduledEvents } from './azure.js';
+import { looksLikeGcpAuditLog, parseGcpAuditLog } from './gcp.js';
 import { looksLikeNodeResourceEvent, parseNodeTaints } from './node-taints.js';
 import { NoticeFormat, type NoticeResult, Urgency, understoodFormats } from './notice.js';
 
 export * from './notice.js';
 
+/** One format: whether an event is in it (type and data), and how to read it. */
+interface Format {
+  matches(type: string, data: unknown): boolean;
+  parse(data: unknown, now: Date): NoticeResult;
+}
+
+/** The cloud formats, keyed on the data (the event type is whatever the carrier chose), or the type. */
+const formats: readonly Format[] = [
+  { matches: (_t, d) => looksLikeAwsEc2Notice(d), parse: (d) => parseAwsEc2Notice(d) },
+  { matches: (_t, d) => looksLikeAwsHealthEvent(d), parse: (d) => parseAwsHealthEvent(d) },
+  { matches: (_t, d) => looksLikeAsgTerminateAction(d), parse: (d) => parseAsgTerminateAction(d) },
+  { matches: (_t, d) => looksLikeAzureScheduledEvents(d), parse: parseAzureScheduledEvents },
+  { matches: looksLikeGcpAuditLog, parse: (d) => parseGcpAuditLog(d) },
+  { matches: looksLikeNodeResourceEvent, parse: parseNodeTaints },
+];
+
 /** Whether an event is a preemption notice in a known format (without validating it fully). */
 export function isPreemptionNotice(event: CloudEvent<unknown>): boolean {
   const data = dataOf(event);
-  return (
-    event.type === EventType.PREEMPTION_NOTICED ||
-    looksLikeAwsEc2Notice(data) ||
-    looksLikeAzureScheduledEvents(data) ||
-    looksLikeNodeResourceEvent(event.type, data)
-  );
+  return event.type === EventType.PREEMPTION_NOTICED || formats.some((f) => f.matches(event.type, data));
 }
 
 /** The notice an event carries; throws INVALID_ARGUMENT (malformed, or no known format). */
@@ -29,17 +43,17 @@ export function parsePreemptionNotice(event: CloudEvent<unknown>, now = new Date
   const data = dataOf(event);
   if (event.type === EventType.PREEMPTION_NOTICED) {
     const notice = decodePreemptionNoticed(event);
+    const deadline = notice.deadline === undefined ? undefined : new Date(notice.deadline);
     return {
       format: NoticeFormat.SNAPBACK,
-      urgency: Urgency.IMMINENT,
-      deadline: new Date(notice.deadline),
+      urgency: notice.urgency ?? (deadline === undefined ? Urgency.EARLY : Urgency.IMMINENT),
+      ...(deadline === undefined ? {} : { deadline }),
       nodes: [{ node: notice.node }],
       reason: notice.reason ?? `${EventType.PREEMPTION_NOTICED} for ${notice.node}`,
     };
   }
-  if (looksLikeAwsEc2Notice(data)) return parseAwsEc2Notice(data);
-  if (looksLikeAzureScheduledEvents(data)) return parseAzureScheduledEvents(data, now);
-  if (looksLikeNodeResourceEvent(event.type, data)) return parseNodeTaints(data, now);
+  const format = formats.find((f) => f.matches(event.type, data));
+  if (format !== undefined) return format.parse(data, now);
   throw new SnapbackError(
     ErrorCode.INVALID_ARGUMENT,
     `event type "${event.type}" is not a preemption notice snapback understands; understood: ${understoodFormats.join('; ')}`,

@@ -2,7 +2,12 @@
 export const NoticeFormat = {
   AWS_SPOT_INTERRUPTION: 'aws-spot-interruption-warning',
   AWS_REBALANCE: 'aws-rebalance-recommendation',
+  AWS_STATE_CHANGE: 'aws-ec2-instance-state-change',
+  AWS_HEALTH_SCHEDULED_CHANGE: 'aws-health-scheduled-change',
+  AWS_ASG_TERMINATE: 'aws-autoscaling-terminate-lifecycle-action',
+  GCP_INSTANCE_PREEMPTED: 'gcp-audit-log-instances-preempted',
   AZURE_PREEMPT: 'azure-scheduled-events-preempt',
+  AZURE_TERMINATE: 'azure-scheduled-events-terminate',
   NODE_TAINT: 'kubernetes-node-taint',
   SNAPBACK: 'io.snapback.preemption.noticed',
 } as const;
@@ -10,10 +15,15 @@ export type NoticeFormat = (typeof NoticeFormat)[keyof typeof NoticeFormat];
 
 /** Human descriptions, listed in the 400 answer to a notice no parser understands. */
 export const understoodFormats: readonly string[] = [
-  `${NoticeFormat.SNAPBACK} (data {node, deadline})`,
-  'AWS EventBridge "EC2 Spot Instance Interruption Warning" (source aws.ec2) as data',
-  'AWS EventBridge "EC2 Instance Rebalance Recommendation" (source aws.ec2) as data',
-  'Azure Scheduled Events document with Preempt events as data',
+  `${NoticeFormat.SNAPBACK} (data {node, deadline?, urgency?})`,
+  'AWS EventBridge events, as data or as the raw request body (an API destination), of these kinds:',
+  'AWS EventBridge "EC2 Spot Instance Interruption Warning" (source aws.ec2)',
+  'AWS EventBridge "EC2 Instance Rebalance Recommendation" (source aws.ec2)',
+  'AWS EventBridge "EC2 Instance State-change Notification" (source aws.ec2; acted on when stopping or shutting-down)',
+  'AWS EventBridge "AWS Health Event" (source aws.health, service EC2, category scheduledChange)',
+  'AWS EventBridge "EC2 Instance-terminate Lifecycle Action" (source aws.autoscaling)',
+  'GCP Eventarc google.cloud.audit.log.v1.written for compute.instances.preempted',
+  'Azure Scheduled Events document with Preempt or Terminate events as data',
   'Knative ApiServerSource Node add/update (dev.knative.apiserver.resource.*) with a termination taint',
 ];
 
@@ -25,8 +35,15 @@ export const Urgency = {
 } as const;
 export type Urgency = (typeof Urgency)[keyof typeof Urgency];
 
-/** How a notice names its node: by name, by the end of `spec.providerID`, or by cloud VM name. */
-export type NodeRef = { node: string } | { providerIdSuffix: string } | { vmName: string };
+/**
+ * How a notice names its node: by name, by the end of `spec.providerID` (AWS instance ids), by the whole
+ * `spec.providerID` (GCE's `gce://PROJECT/ZONE/NAME`), or by cloud VM name (Azure).
+ */
+export type NodeRef =
+  | { node: string }
+  | { providerIdSuffix: string }
+  | { providerId: string }
+  | { vmName: string };
 
 export interface PreemptionNotice {
   format: NoticeFormat;

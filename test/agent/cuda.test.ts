@@ -31,6 +31,7 @@ describe('agent: CUDA phase with the cuda-checkpoint stand-in (real CRIU)', () =
   ): Promise<AgentProcess> {
     const agent = await startAgent({
       dir: join(root, name),
+      node: name,
       // One storage for every "node", as a shared volume in a cluster; the tool, whatever this machine has.
       args: ['--storage', join(root, 'shared-storage'), '--cuda-backend', 'tool', ...args],
       env: {
@@ -224,6 +225,7 @@ describe('agent: CUDA phase over the driver helper (libcuda stand-in, real CRIU)
   ): Promise<AgentProcess> {
     const agent = await startAgent({
       dir: join(root, name),
+      node: name,
       args: [
         '--storage',
         join(root, 'shared-storage'),

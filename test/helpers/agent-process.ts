@@ -86,7 +86,11 @@ export async function startAgent(options: StartAgentOptions = {}): Promise<Agent
       return /agent listening on (\S+)/.exec(stdout)?.[1];
     },
     20_000,
-  );
+  ).catch((err: unknown) => {
+    // An agent that never listened must not outlive the test that started it.
+    child.kill('SIGKILL');
+    throw new Error(`${(err as Error).message}; its log ends with: ${stderr.slice(-2000)}`);
+  });
   const client = connectAgent(address);
   const agent: AgentProcess = {
     address,

@@ -64,9 +64,13 @@ export async function acquireAgentLease(options: AgentLeaseOptions): Promise<Age
   const alive = (record: LeaseRecord) => recordAlive(record, here, now());
 
   const giveUpAt = now() + 2 * ttlMs;
-  for (;;) {
+  for (let waited = false; ; waited = true) {
     const existing = await readLease(file);
     if (existing === undefined || !(await alive(existing))) break;
+    if (!waited)
+      options.onProblem?.(
+        `waiting for the storage lease of node ${owner}: instance ${existing.instance} (pid ${existing.pid}) still renews it`,
+      );
     if (now() > giveUpAt) {
       throw new SnapbackError(
         ErrorCode.FAILED_PRECONDITION,

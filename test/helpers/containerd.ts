@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +16,13 @@ import { waitFor } from './proc.js';
 const execFileAsync = promisify(execFile);
 const root = new URL('../../', import.meta.url).pathname;
 export const containerdBin = join(root, '.tools/containerd/bin');
-export const criuDir = join(root, '.tools/criu');
+/**
+ * CRIU's folder by its real path: its loader is patched to the path it was installed at (scripts/setup-criu.sh),
+ * so inside a container it must be bound there, whatever symlink leads to it here.
+ */
+export const criuDir = existsSync(join(root, '.tools/criu'))
+  ? realpathSync(join(root, '.tools/criu'))
+  : join(root, '.tools/criu');
 export const IMAGE = 'snapback.test/busybox:1';
 export const OTHER_IMAGE = 'snapback.test/busybox:other';
 const RUN_DIR = '/run/containerd';

@@ -15,7 +15,7 @@ import {
   resumeAll,
   suspendAll,
 } from '../src/lib/cuda/index.js';
-import { runTool } from '../src/lib/runner/index.js';
+import { runTool } from '../src/lib/tools/index.js';
 import { buildDriverStandIn } from '../test/lib/cuda/driver-standin.js';
 import { root } from './agent.js';
 import { type Summary, summarize } from './stats.js';

@@ -19,6 +19,7 @@ COPY proto proto
 COPY scripts/gen-proto.sh scripts/
 COPY src src
 COPY functions functions
+COPY bin bin
 RUN PATH="$PWD/node_modules/.bin:$PATH" bash scripts/gen-proto.sh && npx tsc -p tsconfig.json
 
 FROM ${NODE_IMAGE} AS deps

@@ -182,7 +182,7 @@ kill -KILL "$PRE_PID" 2>/dev/null
 wait "$PRE_PID" 2>/dev/null
 
 # --- run, checkpoint, restore, once per backend -------------------------------------------------------
-[ -f dist/src/cli/bin.js ] || npm run build >/dev/null || fail "npm run build failed"
+[ -f dist/bin/snapback.js ] || npm run build >/dev/null || fail "npm run build failed"
 
 # The CUDA state of a PID, through whichever backend is here.
 cuda_state() {

@@ -1,10 +1,10 @@
 /** Checkpoint function: `io.snapback.checkpoint.requested` → the pod's agent → `checkpoint.completed|failed`. */
 import type { CloudEvent } from 'cloudevents';
-import { runCheckpoint } from '../../src/dispatch/operations.js';
+import { runCheckpoint } from '../../src/dispatch/checkpoint-restore.js';
 import { checkpointCompletion } from '../../src/events/completion.js';
 import { decodeCheckpointRequested } from '../../src/events/schemas.js';
 import { EventType } from '../../src/events/types.js';
-import type { FunctionContext, FunctionDefinition, Reply } from '../../src/functions/context.js';
+import type { FunctionContext, FunctionDefinition, Reply } from '../../src/http/context.js';
 
 export function accepts(event: CloudEvent<unknown>): boolean {
   return event.type === EventType.CHECKPOINT_REQUESTED;

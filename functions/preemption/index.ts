@@ -6,7 +6,7 @@ import type { CloudEvent } from 'cloudevents';
 import { handlePreemption } from '../../src/dispatch/preemption.js';
 import { checkpointCompletion, preemptionHandled } from '../../src/events/completion.js';
 import { isIgnored, isPreemptionNotice, parsePreemptionNotice } from '../../src/events/notices/index.js';
-import type { FunctionContext, FunctionDefinition, Reply } from '../../src/functions/context.js';
+import type { FunctionContext, FunctionDefinition, Reply } from '../../src/http/context.js';
 
 export function accepts(event: CloudEvent<unknown>): boolean {
   return isPreemptionNotice(event);

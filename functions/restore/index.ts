@@ -1,10 +1,10 @@
 /** Restore function: `io.snapback.restore.requested` → the placeholder's agent → `restore.completed|failed`. */
 import type { CloudEvent } from 'cloudevents';
-import { runRestore } from '../../src/dispatch/operations.js';
+import { runRestore } from '../../src/dispatch/checkpoint-restore.js';
 import { restoreCompletion } from '../../src/events/completion.js';
 import { decodeRestoreRequested } from '../../src/events/schemas.js';
 import { EventType, type RestoreOutcomeData } from '../../src/events/types.js';
-import type { FunctionContext, FunctionDefinition, Reply } from '../../src/functions/context.js';
+import type { FunctionContext, FunctionDefinition, Reply } from '../../src/http/context.js';
 
 export function accepts(event: CloudEvent<unknown>): boolean {
   return event.type === EventType.RESTORE_REQUESTED;

@@ -10,7 +10,7 @@ import { watchOptions } from '../../src/cli/watch-options.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import type { OptionsSpec } from '../../src/config/options.js';
 import { SnapbackError } from '../../src/errors.js';
-import { functionNames } from '../../src/functions/context.js';
+import { functionNames } from '../../src/http/context.js';
 import type { SnapbackContainer } from './containers.js';
 import type { Problem } from './load.js';
 

@@ -7,8 +7,8 @@
 import { CloudEvent } from 'cloudevents';
 import { SPOT_INTERRUPTION } from '../../src/events/notices/aws.js';
 import { ApiServerSourceType, EventType, GcpEventType } from '../../src/events/types.js';
-import { definitions } from '../../src/functions/app.js';
-import type { FunctionName } from '../../src/functions/context.js';
+import { definitions } from '../../src/http/app.js';
+import type { FunctionName } from '../../src/http/context.js';
 import { WATCH_EVENT_TYPE } from '../../src/watch/notice.js';
 import { containersOf } from './containers.js';
 import { describe, type Manifest, type Problem } from './load.js';

@@ -5,7 +5,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { ErrorCode, SnapbackError } from '../errors.js';
-import { createOperationRegistry, type OperationRegistry } from './operations.js';
+import { createOperationRegistry, type OperationRegistry } from './in-flight.js';
 import { AGENT_SERVICE, agentService } from './proto.js';
 import { type AgentServiceDeps, createAgentService } from './service.js';
 

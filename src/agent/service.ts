@@ -18,7 +18,7 @@ import type { Progress } from './generated/snapback/agent/v1/Progress.js';
 import type { RestoreResult } from './generated/snapback/agent/v1/RestoreResult.js';
 import type { Target__Output } from './generated/snapback/agent/v1/Target.js';
 import type { Workload } from './generated/snapback/agent/v1/Workload.js';
-import type { OperationRegistry } from './operations.js';
+import type { OperationRegistry } from './in-flight.js';
 import type { AccessPolicy } from './policy.js';
 
 export interface AgentServiceDeps {

@@ -7,7 +7,7 @@
  */
 import { type CudaPhase, createCudaPhase } from '../executor/cuda-phase.js';
 import { type CudaCheckpoint, createCudaCheckpoint, createDriverCheckpoint } from '../lib/cuda/index.js';
-import { runTool } from '../lib/runner/index.js';
+import { runTool } from '../lib/tools/index.js';
 import type { Logger } from '../log.js';
 
 export interface CudaConfig {

@@ -1,5 +1,5 @@
 /**
- * What the demo's model server answers (demo/model_server.py) and when an answer is correct. A fresh
+ * What the demo's model server answers (workloads/model_server.py) and when an answer is correct. A fresh
  * server answers the model's tokens with a new nonce and counter 1; a restored one must answer the same
  * tokens with the nonce it was checkpointed with and the counter one past the last one seen: that is the
  * proof that it is the same process, not a fresh start.

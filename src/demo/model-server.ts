@@ -1,5 +1,5 @@
 /**
- * The demo's workload from the outside: the command that starts demo/model_server.py, one question to it,
+ * The demo's workload from the outside: the command that starts workloads/model_server.py, one question to it,
  * and "launch → first correct answer" (poll until the server answers, then check the answer).
  */
 import { request } from 'node:http';
@@ -10,7 +10,7 @@ import type { Answer, Checked, ModelKind } from './answer.js';
 
 export interface ModelServerSpec {
   python: string;
-  /** Path of demo/model_server.py. */
+  /** Path of workloads/model_server.py. */
   script: string;
   model: ModelKind;
   port: number;

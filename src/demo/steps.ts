@@ -42,7 +42,7 @@ export async function coldStart(context: DemoContext): Promise<ColdStart> {
   const url = `http://127.0.0.1:${port}`;
   const command = modelServerCommand({
     python: options.python,
-    script: join(options.root, 'demo', 'model_server.py'),
+    script: join(options.root, 'workloads', 'model_server.py'),
     model: options.model,
     port,
   });

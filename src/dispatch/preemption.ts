@@ -8,8 +8,8 @@ import { deriveCheckpointId } from '../events/checkpoint-id.js';
 import type { NodeRef, PreemptionNotice } from '../events/notices/notice.js';
 import type { CheckpointOutcomeData, PreemptionHandledData, RequestRef } from '../events/types.js';
 import { PodOutcome } from '../events/types.js';
+import { type DispatchDeps, durationsOf, errorDataOf, runCheckpoint } from './checkpoint-restore.js';
 import { callDeadlineOf, type FanOutOptions, fanOut } from './fan-out.js';
-import { type DispatchDeps, durationsOf, errorDataOf, runCheckpoint } from './operations.js';
 import type { Located } from './resolver.js';
 
 export type FanOutSettings = Omit<FanOutOptions, 'deadline' | 'now'>;

@@ -5,7 +5,7 @@
  */
 import { ErrorCode, SnapbackError } from '../errors.js';
 import type { NodeRef } from '../events/notices/notice.js';
-import type { AgentClient } from './agent-client.js';
+import type { AgentClient } from './agent-dispatcher.js';
 
 /** A target with everything needed to call its agent. */
 export interface Located {

@@ -13,7 +13,7 @@ import {
   rollback,
   suspendAll,
 } from '../lib/cuda/index.js';
-import type { Runner } from '../lib/runner/index.js';
+import type { Runner } from '../lib/tools/index.js';
 import type { PhaseClock } from './phase-clock.js';
 
 export interface CudaPhase {

@@ -1,5 +1,5 @@
 /**
- * Posting a notice event (binary mode, the `cloudevents` SDK's HTTP binding, as src/functions/sink.ts) and
+ * Posting a notice event (binary mode, the `cloudevents` SDK's HTTP binding, as src/http/sink.ts) and
  * retrying — network errors, 408, 429, 5xx — with capped exponential backoff until it is accepted, the
  * notice's deadline passes, or the watcher stops. Another 4xx is final: the receiver refuses the event.
  */

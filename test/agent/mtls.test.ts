@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { connectAgent, unaryCall } from '../../src/agent/client.js';
 import { agentChannelCredentials } from '../../src/cli/tls.js';
-import { createAgentClient } from '../../src/dispatch/agent-client.js';
+import { createAgentClient } from '../../src/dispatch/agent-dispatcher.js';
 import { SnapbackError } from '../../src/errors.js';
 import { type AgentProcess, snapbackBin, startAgent } from '../helpers/agent-process.js';
 import { type Certs, makeCerts } from '../helpers/certs.js';

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { createAgentClient } from '../../src/dispatch/agent-client.js';
+import { createAgentClient } from '../../src/dispatch/agent-dispatcher.js';
 import { createLocalResolver } from '../../src/dispatch/resolver.js';
-import { type FunctionsServer, startFunctionsServer } from '../../src/functions/server.js';
+import { type FunctionsServer, startFunctionsServer } from '../../src/http/server.js';
 import { silentLogger } from '../../src/log.js';
 
 const dir = fileURLToPath(new URL('../fixtures/conformance/cloudevents-json/', import.meta.url));

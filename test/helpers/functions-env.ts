@@ -2,11 +2,11 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { createAgentClient } from '../../src/dispatch/agent-client.js';
+import { createAgentClient } from '../../src/dispatch/agent-dispatcher.js';
 import { createKubeResolver } from '../../src/dispatch/kube-resolver.js';
 import { createKubeRecorder } from '../../src/dispatch/recorder.js';
-import type { FunctionsAppDeps } from '../../src/functions/app.js';
-import { type FunctionsServer, startFunctionsServer } from '../../src/functions/server.js';
+import type { FunctionsAppDeps } from '../../src/http/app.js';
+import { type FunctionsServer, startFunctionsServer } from '../../src/http/server.js';
 import { silentLogger } from '../../src/log.js';
 import type { FakeKube } from './fake-kube.js';
 

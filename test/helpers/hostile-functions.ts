@@ -3,10 +3,10 @@
  * plus valid events of each snapback type, for the hostile-input tests.
  */
 import { randomUUID } from 'node:crypto';
-import { createAgentClient } from '../../src/dispatch/agent-client.js';
+import { createAgentClient } from '../../src/dispatch/agent-dispatcher.js';
 import { createLocalResolver } from '../../src/dispatch/resolver.js';
 import { EventType } from '../../src/events/types.js';
-import { type FunctionsServer, startFunctionsServer } from '../../src/functions/server.js';
+import { type FunctionsServer, startFunctionsServer } from '../../src/http/server.js';
 import { silentLogger } from '../../src/log.js';
 import { type FakeAgent, startFakeAgent } from './fake-agent.js';
 

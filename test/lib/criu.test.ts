@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createCriu, defaultCriuSettings, readImagePids } from '../../src/lib/criu/index.js';
-import { runTool } from '../../src/lib/runner/index.js';
+import { runTool } from '../../src/lib/tools/index.js';
 import { childrenOf, isRunning, killTree, readNumber, waitFor } from '../helpers/proc.js';
 
 const criu = createCriu(process.env['SNAPBACK_CRIU'] ?? 'criu', defaultCriuSettings, runTool);

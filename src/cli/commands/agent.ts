@@ -2,16 +2,16 @@
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createAccessPolicy } from '../../agent/policy.js';
-import { recover } from '../../agent/recovery.js';
 import { createAgentServer } from '../../agent/server.js';
 import { loadConfig } from '../../config/load-config.js';
 import type { ExecutorDeps } from '../../executor/deps.js';
 import { createJournal } from '../../executor/journal.js';
+import { recover } from '../../executor/recovery.js';
 import { createContainerdClient, createContainerdRuntime, podOf } from '../../lib/containerd/index.js';
 import { type CriuSettings, createCriu } from '../../lib/criu/index.js';
 import { createProcessRuntime } from '../../lib/process/index.js';
-import { runTool } from '../../lib/runner/index.js';
 import { createCheckpointStore } from '../../lib/storage/index.js';
+import { runTool } from '../../lib/tools/index.js';
 import { createRootLogger } from '../../log.js';
 import { agentOptions } from '../agent-options.js';
 import { defineCommand } from '../command.js';

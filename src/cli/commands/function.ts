@@ -4,14 +4,14 @@
  */
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { loadConfig } from '../../config/load-config.js';
-import { createAgentClient } from '../../dispatch/agent-client.js';
+import { createAgentClient } from '../../dispatch/agent-dispatcher.js';
 import { createKubeResolver } from '../../dispatch/kube-resolver.js';
 import { createKubeRecorder } from '../../dispatch/recorder.js';
 import { createLocalResolver } from '../../dispatch/resolver.js';
 import { ErrorCode, SnapbackError } from '../../errors.js';
-import { type FunctionName, functionNames } from '../../functions/context.js';
-import { startFunctionsServer } from '../../functions/server.js';
-import { EVENT_GRID_ORIGIN } from '../../functions/webhook-validation.js';
+import { type FunctionName, functionNames } from '../../http/context.js';
+import { startFunctionsServer } from '../../http/server.js';
+import { EVENT_GRID_ORIGIN } from '../../http/webhook-validation.js';
 import { createRootLogger } from '../../log.js';
 import { defineCommand } from '../command.js';
 import { agentChannelCredentials, clientTlsOptions } from '../tls.js';

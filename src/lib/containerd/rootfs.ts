@@ -7,8 +7,8 @@
 import { lstat, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, SnapbackError } from '../../errors.js';
-import type { Runner } from '../runner/index.js';
 import { writeFileDurably } from '../storage/index.js';
+import type { Runner } from '../tools/index.js';
 
 export const ROOTFS_DIFF_FILE = 'rootfs-diff.tar';
 export const DELETED_FILES_FILE = 'deleted-files.json';

@@ -16,8 +16,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode, SnapbackError } from '../../errors.js';
 import { readImagePids } from '../criu/index.js';
 import { childrenOf, isRunning, namespacePid, pidsWithIoUring, processTree } from '../procfs/index.js';
-import type { Runner } from '../runner/index.js';
 import type { Inspection, RestoreContext, RestoreOutcome, Runtime, TargetRef } from '../runtime/index.js';
+import type { Runner } from '../tools/index.js';
 import { cgroupProcsFiles, joinCgroupsVia } from './cgroups.js';
 import type { ContainerdClient } from './client.js';
 import {

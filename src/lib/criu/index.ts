@@ -6,7 +6,7 @@ import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode, SnapbackError } from '../../errors.js';
-import { type Runner, type RunningTool, startTool } from '../runner/index.js';
+import { type Runner, type RunningTool, startTool } from '../tools/index.js';
 import {
   type CriuSettings,
   type DumpOptions,

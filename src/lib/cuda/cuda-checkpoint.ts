@@ -13,7 +13,7 @@
  * read exactly that as "not a CUDA process", and so do we (getState → undefined).
  */
 import { ErrorCode, SnapbackError } from '../../errors.js';
-import { type Runner, type RunOptions, type RunResult, ToolError } from '../runner/index.js';
+import { type Runner, type RunOptions, type RunResult, ToolError } from '../tools/index.js';
 import { mapLimit } from './map-limit.js';
 import { withStdout } from './tool-output.js';
 

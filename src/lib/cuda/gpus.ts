@@ -8,7 +8,7 @@
  * yet, and nvidia-smi inside the container's view is the fallback the design names.
  */
 import { ErrorCode, SnapbackError } from '../../errors.js';
-import type { Runner } from '../runner/index.js';
+import type { Runner } from '../tools/index.js';
 import { withStdout } from './tool-output.js';
 
 export interface Gpu {

@@ -12,7 +12,7 @@
  */
 import { createInterface } from 'node:readline';
 import { ErrorCode, SnapbackError } from '../../errors.js';
-import { type PipedTool, startPipedTool } from '../runner/index.js';
+import { type PipedTool, startPipedTool } from '../tools/index.js';
 
 export const HELPER_PROTOCOL = 'snapback-cuda-helper 1';
 

@@ -3,7 +3,7 @@
  * "No devices were found" on stdout, and CRIU's CUDA plugin reads cuda-checkpoint's stdout and stderr as one
  * stream, so either is possible. When stderr said nothing, the reason is taken from stdout instead.
  */
-import { ToolError } from '../runner/index.js';
+import { ToolError } from '../tools/index.js';
 
 const TAIL_LINES = 12;
 

@@ -1,9 +1,10 @@
 /** Checkpoint storage: ids, layout, staging and atomic promotion, manifests. */
+
+export * from '../../ids.js';
 export * from './agent-lease.js';
 export * from './chunked-hash.js';
 export * from './durable.js';
 export * from './growing-files.js';
-export * from './ids.js';
 export * from './manifest.js';
 export * from './paths.js';
 export * from './store.js';

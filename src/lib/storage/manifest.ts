@@ -9,11 +9,11 @@ import { lstat, open, readdir, readFile, realpath } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { ErrorCode, SnapbackError } from '../../errors.js';
+import { DNS1123_LABEL_PATTERN } from '../../ids.js';
 import { ajv, detailsOf } from '../../validation/ajv.js';
 import { CHUNK_SIZE, hashChunked } from './chunked-hash.js';
 import { writeFileDurably } from './durable.js';
 import type { KnownFile } from './growing-files.js';
-import { DNS1123_LABEL_PATTERN } from './ids.js';
 import { assertInside } from './paths.js';
 
 export const MANIFEST_FILE = 'manifest.json';

@@ -11,7 +11,7 @@
 import { lstat, mkdir, realpath } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { ErrorCode, SnapbackError } from '../../errors.js';
-import { assertCheckpointId } from './ids.js';
+import { assertCheckpointId } from '../../ids.js';
 
 export const STAGING_DIR = 'tmp';
 export const CURRENT_LINK = 'current';

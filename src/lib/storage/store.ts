@@ -9,11 +9,11 @@ import { randomUUID } from 'node:crypto';
 import { lstat, mkdir, readdir, rename, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, SnapbackError } from '../../errors.js';
+import { checkpointIdProblem } from '../../ids.js';
 import { type AgentLease, acquireAgentLease } from './agent-lease.js';
 import { collectDeadOwners, collectVersions, currentVersion } from './collect.js';
 import { fsyncPath } from './durable.js';
 import { createIdLocks, type IdLocks } from './id-lock.js';
-import { checkpointIdProblem } from './ids.js';
 import { assertComplete, type Manifest, readManifest } from './manifest.js';
 import {
   assertRealFolder,

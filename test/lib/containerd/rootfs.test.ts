@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { classifyMounts, parseMountinfo } from '../../../src/lib/containerd/index.js';
 import { applyRootfsDiff, captureRootfsDiff } from '../../../src/lib/containerd/rootfs.js';
-import { runTool } from '../../../src/lib/runner/index.js';
+import { runTool } from '../../../src/lib/tools/index.js';
 
 describe('containerd rootfs diff', {
   skip: process.getuid?.() === 0 ? false : 'mknod of a whiteout needs root',

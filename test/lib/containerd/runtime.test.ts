@@ -13,7 +13,7 @@ import { checkpointCall, restoreCall, unaryCall } from '../../../src/agent/clien
 import { SnapbackError } from '../../../src/errors.js';
 import { createContainerdClient, createContainerdRuntime } from '../../../src/lib/containerd/index.js';
 import type { Criu } from '../../../src/lib/criu/index.js';
-import { runTool } from '../../../src/lib/runner/index.js';
+import { runTool } from '../../../src/lib/tools/index.js';
 import { type AgentProcess, startAgent } from '../../helpers/agent-process.js';
 import {
   type Containerd,

@@ -14,7 +14,7 @@ import {
   createDriverCheckpoint,
   type DriverCheckpointOptions,
 } from '../../../src/lib/cuda/index.js';
-import { type Runner, runTool } from '../../../src/lib/runner/index.js';
+import { type Runner, runTool } from '../../../src/lib/tools/index.js';
 import { waitFor } from '../../helpers/proc.js';
 import { buildDriverStandIn, type DriverCall, driverCalls } from './driver-standin.js';
 

@@ -3,7 +3,7 @@
  * dependencies, fan-out settings and where its completion events come from.
  */
 import type { CloudEvent } from 'cloudevents';
-import type { DispatchDeps } from '../dispatch/operations.js';
+import type { DispatchDeps } from '../dispatch/checkpoint-restore.js';
 import type { FanOutSettings } from '../dispatch/preemption.js';
 import type { Logger } from '../log.js';
 

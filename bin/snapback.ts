@@ -1,7 +1,8 @@
 /** The process around `main`: signals become an abort, the exit status becomes the process's. */
-import { ErrorCode, SnapbackError } from '../errors.js';
-import type { CommandIo } from './command.js';
-import { main } from './main.js';
+
+import type { CommandIo } from '../src/cli/command.js';
+import { main } from '../src/cli/main.js';
+import { ErrorCode, SnapbackError } from '../src/errors.js';
 
 function runAsProcess(): void {
   const controller = new AbortController();

@@ -5,11 +5,11 @@
  * Staging is swept only after this, by the store.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { CudaPhase } from '../executor/cuda-phase.js';
-import type { Journal } from '../executor/journal.js';
 import { findProcesses, isRunning, startTimeOf } from '../lib/procfs/index.js';
 import type { Runtime } from '../lib/runtime/index.js';
 import type { Logger } from '../log.js';
+import type { CudaPhase } from './cuda-phase.js';
+import type { Journal } from './journal.js';
 
 const CRIU_COMMANDS = new Set(['dump', 'restore', 'lazy-pages']);
 

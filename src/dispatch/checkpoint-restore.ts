@@ -13,7 +13,7 @@ import type {
   RestoreOutcomeData,
 } from '../events/types.js';
 import type { Logger } from '../log.js';
-import type { AgentClient } from './agent-client.js';
+import type { AgentClient } from './agent-dispatcher.js';
 import { EventReason, type EventRecorder } from './recorder.js';
 import type { Located, Resolver } from './resolver.js';
 

@@ -3,7 +3,7 @@
  * label values, so nothing a request sends is ever used as a path without passing through here.
  */
 import { createHash } from 'node:crypto';
-import { ErrorCode, SnapbackError } from '../../errors.js';
+import { ErrorCode, SnapbackError } from './errors.js';
 
 /** As a JSON Schema pattern too: a DNS-1123 label of at most 63 characters. */
 export const DNS1123_LABEL_PATTERN = '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$';

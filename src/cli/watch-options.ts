@@ -1,6 +1,6 @@
 /** `snapback watch`'s options: flags, the environment variables they fall back to, defaults and constraints. */
 import type { OptionsSpec } from '../config/options.js';
-import { DNS1123_SUBDOMAIN } from '../events/schemas.js';
+import { DNS1123_SUBDOMAIN_PATTERN } from '../ids.js';
 import { clouds } from '../watch/notice.js';
 
 export const watchOptions = {
@@ -9,7 +9,7 @@ export const watchOptions = {
     env: 'NODE_NAME',
     required: true,
     description: 'this node (the downward API: spec.nodeName)',
-    schema: { pattern: DNS1123_SUBDOMAIN },
+    schema: { pattern: DNS1123_SUBDOMAIN_PATTERN },
   },
   sink: {
     type: 'string',

@@ -4,7 +4,7 @@
  * with `error {code, phase, message}`).
  */
 import { publicMessage, SnapbackError } from '../errors.js';
-import { deriveCheckpointId } from '../events/checkpoint-id.js';
+import { checkpointIdOfRequest } from '../events/checkpoint-id.js';
 import type {
   CheckpointOutcomeData,
   Durations,
@@ -92,11 +92,11 @@ export async function runCheckpoint(
   const container = located?.container ?? input.container ?? '';
   let checkpointId =
     input.checkpointId ??
-    deriveCheckpointId({ ...input.request, namespace: input.namespace, pod: input.pod, container });
+    checkpointIdOfRequest({ ...input.request, namespace: input.namespace, pod: input.pod, container });
   try {
     located ??= await deps.resolver.locate(input.namespace, input.pod, input.container);
     if (input.checkpointId === undefined && located.container !== container) {
-      checkpointId = deriveCheckpointId({ ...input.request, ...located });
+      checkpointId = checkpointIdOfRequest({ ...input.request, ...located });
     }
     phase = 'dispatch';
     const log = deps.log.child({ checkpointId, node: located.node });

@@ -4,7 +4,7 @@
  * Checkpoint ids derive from the notice and the target, so a redelivered notice asks for the same ids.
  */
 
-import { deriveCheckpointId } from '../events/checkpoint-id.js';
+import { checkpointIdOfRequest } from '../events/checkpoint-id.js';
 import type { NodeRef, PreemptionNotice } from '../events/notices/notice.js';
 import type { CheckpointOutcomeData, PreemptionHandledData, RequestRef } from '../events/types.js';
 import { PodOutcome } from '../events/types.js';
@@ -107,7 +107,7 @@ async function handleNode(
     return { handled: { node, pods: [], error: errorDataOf(err, 'resolve') }, checkpoints: [] };
   }
   const idOf = (t: { namespace: string; pod: string; container: string }) =>
-    deriveCheckpointId({ ...request, ...t });
+    checkpointIdOfRequest({ ...request, ...t });
   const options: FanOutOptions = { ...settings, ...(notice.deadline ? { deadline: notice.deadline } : {}) };
   deps.log.info(
     { node, targets: found.targets.length, deadline: callDeadlineOf(options) },

@@ -4,7 +4,7 @@
  * the same ids; `traceparent` is carried over from the request.
  */
 import { CloudEvent } from 'cloudevents';
-import { digestOf } from './checkpoint-id.js';
+import { digestOf } from '../ids.js';
 import type { CheckpointOutcomeData, PreemptionHandledData, RestoreOutcomeData } from './types.js';
 import { EventType } from './types.js';
 

@@ -4,20 +4,14 @@
  */
 import type { CloudEvent } from 'cloudevents';
 import { ErrorCode, type ErrorDetail, SnapbackError } from '../errors.js';
+import { DNS1123_LABEL_PATTERN, DNS1123_SUBDOMAIN_PATTERN } from '../ids.js';
 import { ajv, detailsOf, type ValidateFunction } from '../validation/ajv.js';
 import type { CheckpointRequestedData, PreemptionNoticedData, RestoreRequestedData } from './types.js';
 import { EventType } from './types.js';
 
-/** A DNS-1123 label, as Kubernetes names namespaces and checkpoint ids. */
-export { DNS1123_LABEL_PATTERN as DNS1123_LABEL } from '../lib/storage/index.js';
-
-import { DNS1123_LABEL_PATTERN as DNS1123_LABEL } from '../lib/storage/index.js';
-/** A DNS-1123 subdomain (pod and node names). */
-export const DNS1123_SUBDOMAIN =
-  '^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
-/** Container names are DNS-1123 labels too. */
-const label = { type: 'string', pattern: DNS1123_LABEL };
-const subdomain = { type: 'string', pattern: DNS1123_SUBDOMAIN };
+/** Namespaces, container names and checkpoint ids are DNS-1123 labels; pods and nodes subdomains. */
+const label = { type: 'string', pattern: DNS1123_LABEL_PATTERN };
+const subdomain = { type: 'string', pattern: DNS1123_SUBDOMAIN_PATTERN };
 const timestamp = { type: 'string', format: 'date-time' };
 
 export const checkpointRequestedSchema = {

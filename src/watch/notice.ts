@@ -6,9 +6,9 @@
  * idempotency and derived checkpoint ids make it one checkpoint per pod.
  */
 import { CloudEvent } from 'cloudevents';
-import { digestOf } from '../events/checkpoint-id.js';
 import type { Urgency } from '../events/notices/notice.js';
 import { EventType, type PreemptionNoticedData } from '../events/types.js';
+import { digestOf } from '../ids.js';
 
 export const Cloud = { AWS: 'aws', GCE: 'gce', AZURE: 'azure' } as const;
 export type Cloud = (typeof Cloud)[keyof typeof Cloud];

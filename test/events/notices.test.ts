@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CloudEvent } from 'cloudevents';
 import { SnapbackError } from '../../src/errors.js';
-import { deriveCheckpointId, isCheckpointId } from '../../src/events/checkpoint-id.js';
+import { checkpointIdOfRequest } from '../../src/events/checkpoint-id.js';
 import { isIgnored, NoticeFormat, parsePreemptionNotice, Urgency } from '../../src/events/notices/index.js';
 import { decodeCheckpointRequested } from '../../src/events/schemas.js';
+import { checkpointIdProblem } from '../../src/ids.js';
 import { awsRebalance, awsSpotWarning, azurePreempt, nodeUpdate } from '../helpers/notices.js';
 
 const now = new Date('2026-11-28T12:00:00Z');
@@ -143,11 +144,15 @@ describe('checkpoint requests', () => {
 
   it('derives DNS-1123 checkpoint ids deterministically from the request', () => {
     const input = { source: '/s', id: 'abc', namespace: 'ml', pod: 'Trainer_0.example', container: 'main' };
-    const id = deriveCheckpointId(input);
-    assert.equal(id, deriveCheckpointId({ ...input }));
-    assert.notEqual(id, deriveCheckpointId({ ...input, id: 'abd' }));
-    assert.ok(isCheckpointId(id), id);
-    assert.ok(isCheckpointId(deriveCheckpointId({ ...input, pod: 'x'.repeat(200) })));
-    assert.ok(isCheckpointId(deriveCheckpointId({ ...input, pod: '---' })));
+    const id = checkpointIdOfRequest(input);
+    assert.equal(id, checkpointIdOfRequest({ ...input }));
+    assert.notEqual(id, checkpointIdOfRequest({ ...input, id: 'abd' }));
+    assert.equal(checkpointIdProblem(id), undefined, id);
+    // Pinned: a redelivered event must derive the id an earlier release derived.
+    assert.equal(id, 'trainer-0-example-200d3b2e86');
+    const long = checkpointIdOfRequest({ ...input, pod: 'x'.repeat(200) });
+    assert.equal(checkpointIdProblem(long), undefined, long);
+    assert.equal(long.length, 63);
+    assert.equal(checkpointIdOfRequest({ ...input, pod: '---' }), 'ckpt-75307464b8');
   });
 });

@@ -6,6 +6,7 @@
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, SnapbackError } from '../../errors.js';
+import { isDns1123Label } from '../../ids.js';
 import { writeFileDurably } from '../storage/durable.js';
 
 export interface WorkloadRecord {
@@ -20,10 +21,8 @@ export interface WorkloadRecord {
   restoredFrom?: string;
 }
 
-const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
 export function assertWorkloadName(name: string): string {
-  if (name.length > 63 || !NAME.test(name)) {
+  if (!isDns1123Label(name)) {
     throw new SnapbackError(
       ErrorCode.INVALID_ARGUMENT,
       `workload name "${JSON.stringify(name).slice(1, -1)}" must be a DNS-1123 label (lowercase letters, digits, "-", at most 63)`,
@@ -61,7 +60,7 @@ export function createWorkloadRegistry(stateDir: string): WorkloadRegistry {
     },
     async list() {
       const names = await readdir(root).catch(() => [] as string[]);
-      const records = await Promise.all(names.filter((n) => NAME.test(n)).map((n) => registry.get(n)));
+      const records = await Promise.all(names.filter(isDns1123Label).map((n) => registry.get(n)));
       return records.filter((r): r is WorkloadRecord => r !== undefined);
     },
   };

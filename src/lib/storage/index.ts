@@ -1,6 +1,5 @@
-/** Checkpoint storage: ids, layout, staging and atomic promotion, manifests. */
+/** Checkpoint storage (ids are src/ids.ts's): layout, staging and atomic promotion, manifests. */
 
-export * from '../../ids.js';
 export * from './agent-lease.js';
 export * from './chunked-hash.js';
 export * from './durable.js';

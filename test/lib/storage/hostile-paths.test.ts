@@ -11,8 +11,8 @@ import { dirname, join, sep } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { SnapbackError } from '../../../src/errors.js';
+import { assertCheckpointId } from '../../../src/ids.js';
 import {
-  assertCheckpointId,
   type CheckpointStore,
   createCheckpointStore,
   joinInside,

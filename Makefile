@@ -83,4 +83,4 @@ demo: setup
 	bin/snapback demo
 
 clean:
-	rm -rf dist coverage src/agent/generated
+	rm -rf dist coverage src/generated

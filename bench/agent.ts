@@ -2,7 +2,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type AgentClient, connectAgent, unaryCall } from '../src/agent/client.js';
+import { type AgentConnection, connectAgent } from '../src/agent/client.js';
 import { type ChildService, projectRoot, startAgentProcess } from '../src/demo/stack.js';
 
 export const root = projectRoot();
@@ -11,7 +11,7 @@ const memoryScript = join(root, 'bench', 'workloads', 'memory.py');
 
 export interface BenchAgent {
   address: string;
-  client: AgentClient;
+  client: AgentConnection;
   storage: string;
   stateDir: string;
   service: ChildService;
@@ -63,7 +63,7 @@ export async function startMemoryWorkload(
 ): Promise<Started> {
   const cwd = join(dir, 'cwd', name);
   await mkdir(cwd, { recursive: true });
-  const w = await unaryCall(agent.client, 'StartWorkload', {
+  const w = await agent.client.startWorkload({
     name,
     command: [python, memoryScript, String(mib)],
     cwd,
@@ -79,11 +79,11 @@ export async function startMemoryWorkload(
 }
 
 export async function stopWorkload(agent: BenchAgent, name: string): Promise<void> {
-  await unaryCall(agent.client, 'StopWorkload', { name });
+  await agent.client.stopWorkload({ name });
 }
 
 export async function deleteCheckpoint(agent: BenchAgent, checkpointId: string): Promise<void> {
-  await unaryCall(agent.client, 'DeleteCheckpoint', { checkpointId });
+  await agent.client.deleteCheckpoint({ checkpointId });
 }
 
 /** Wall time of `work`, in ms. */

@@ -7,7 +7,6 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { checkpointCall, restoreCall } from '../src/agent/client.js';
 import { bytesUnder } from '../src/demo/progress.js';
 import { defaultCriuSettings, dumpArgs, restoreArgs } from '../src/lib/criu/options.js';
 import { isRunning } from '../src/lib/procfs/index.js';
@@ -136,7 +135,7 @@ export async function benchPipeline(
     const rawBytes = await bytesUnder(rawDir);
     await settle();
     const [checkpoint, checkpointMs] = await timed(() =>
-      checkpointCall(agent.client, {
+      agent.client.checkpoint({
         target: { namespace: 'default', pod: name },
         checkpointId: name,
         leaveRunning: true,
@@ -146,7 +145,7 @@ export async function benchPipeline(
     await settle();
     samples.rawRestore.push(await rawRestore(rawDir, w.stdoutPath, w.stderrPath));
     await settle();
-    const [restored, restoreMs] = await timed(() => restoreCall(agent.client, { checkpointId: name }));
+    const [restored, restoreMs] = await timed(() => agent.client.restore({ checkpointId: name }));
     if (!(await isRunning(restored.restoredPid))) throw new Error('pipeline restore: not running');
     await stopWorkload(agent, name);
     samples.rawDump.push(rawDumpMs);

@@ -14,7 +14,7 @@ FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json ./
+COPY tsconfig.json buf.yaml buf.gen.yaml ./
 COPY proto proto
 COPY scripts/gen-proto.sh scripts/
 COPY src src
@@ -62,7 +62,6 @@ WORKDIR /opt/snapback-app
 COPY --from=deps /app/node_modules node_modules
 COPY --from=build /app/dist dist
 COPY package.json ./
-COPY proto proto
 COPY bin bin
 # What the init container puts on the node's /opt/snapback.
 COPY --from=criu /opt/snapback/criu /usr/local/share/snapback/criu

@@ -7,7 +7,7 @@ FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json ./
+COPY tsconfig.json buf.yaml buf.gen.yaml ./
 COPY proto proto
 COPY scripts/gen-proto.sh scripts/
 COPY src src
@@ -26,7 +26,6 @@ WORKDIR /opt/snapback-app
 COPY --from=deps /app/node_modules node_modules
 COPY --from=build /app/dist dist
 COPY package.json ./
-COPY proto proto
 COPY bin bin
 # Numeric, so that runAsNonRoot can be verified (the `node` user of the base image).
 USER 1000:1000

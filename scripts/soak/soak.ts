@@ -15,7 +15,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { unaryCall } from '../../src/agent/client.js';
 import { EventType } from '../../src/events/types.js';
 import { rssOf, type Stack, startStack } from './stack.js';
 
@@ -87,11 +86,11 @@ async function send(stack: Stack, workload: string, checkpointId: string, fresh:
 /** Deletes all but the newest `keep` fresh checkpoints of each workload. */
 async function prune(stack: Stack, newest: Map<string, number>): Promise<void> {
   for (const agent of stack.agents) {
-    const { checkpoints } = await unaryCall(agent.client, 'ListCheckpoints', {});
+    const { checkpoints } = await agent.client.listCheckpoints({});
     for (const c of checkpoints) {
       const m = /^fresh-(.+)-(\d+)$/.exec(c.checkpointId);
       if (m && Number(m[2]) <= (newest.get(m[1]!) ?? 0) - keep)
-        await unaryCall(agent.client, 'DeleteCheckpoint', { checkpointId: c.checkpointId });
+        await agent.client.deleteCheckpoint({ checkpointId: c.checkpointId });
     }
   }
 }

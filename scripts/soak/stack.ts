@@ -6,7 +6,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { unaryCall } from '../../src/agent/client.js';
 import {
   type AgentProcess,
   python,
@@ -57,8 +56,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       functions.kill('SIGTERM');
       await exited;
     }
-    for (const w of workloads)
-      await unaryCall(w.agent.client, 'StopWorkload', { name: w.name }).catch(() => {});
+    for (const w of workloads) await w.agent.client.stopWorkload({ name: w.name }).catch(() => {});
     for (const a of agents) {
       await a.stop();
       await a.cleanup();
@@ -81,7 +79,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       for (let j = 0; j < options.workloadsPerAgent; j++) {
         const name = `soak-${i}-${j}`;
         const out = join(agent.dir, `${name}.counter`);
-        await unaryCall(agent.client, 'StartWorkload', {
+        await agent.client.startWorkload({
           name,
           command: [python, workloadScript, String(options.mib), out],
         });

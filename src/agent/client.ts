@@ -1,144 +1,232 @@
 /**
- * A typed client of the agent: streaming Checkpoint/Restore with progress, and the unary calls, each
- * with a deadline and an AbortSignal. Failures arrive as SnapbackError with the phase the agent named.
+ * A connection to one agent: a promise per call over the client ts-proto generates from the contract
+ * (proto/snapback/agent/v1/agent.proto). Checkpoint and Restore stream progress, read with `for await`, and
+ * end with one result. Every call takes a deadline, an AbortSignal and metadata; failures arrive as
+ * SnapbackError with the phase the agent named.
  */
 import * as grpc from '@grpc/grpc-js';
 import { SnapbackError } from '../errors.js';
-import type { AgentClient } from './generated/snapback/agent/v1/Agent.js';
-import type { CheckpointRequest } from './generated/snapback/agent/v1/CheckpointRequest.js';
-import type { CheckpointResult__Output } from './generated/snapback/agent/v1/CheckpointResult.js';
-import type { Progress__Output } from './generated/snapback/agent/v1/Progress.js';
-import type { RestoreRequest } from './generated/snapback/agent/v1/RestoreRequest.js';
-import type { RestoreResult__Output } from './generated/snapback/agent/v1/RestoreResult.js';
-import type { RestoreUpdate__Output } from './generated/snapback/agent/v1/RestoreUpdate.js';
-import { agentProto, ERROR_PHASE_KEY } from './proto.js';
+import {
+  type AgentInfo,
+  AgentClient as AgentServiceClient,
+  type CheckpointInfo,
+  CheckpointRequest,
+  type CheckpointResult,
+  type DeepPartial,
+  DeleteCheckpointRequest,
+  type DeleteCheckpointResponse,
+  GetCheckpointRequest,
+  GetInfoRequest,
+  ListCheckpointsRequest,
+  type ListCheckpointsResponse,
+  ListWorkloadsRequest,
+  type ListWorkloadsResponse,
+  type Progress,
+  RestoreRequest,
+  type RestoreResult,
+  StartWorkloadRequest,
+  StopWorkloadRequest,
+  type Workload,
+} from '../generated/snapback/agent/v1/agent.js';
+import { ERROR_PHASE_KEY } from './proto.js';
 
-export type {
-  AgentClient,
-  CheckpointResult__Output as CheckpointResult,
-  Progress__Output as Progress,
-  RestoreResult__Output as RestoreResult,
-};
+export type { CheckpointResult, Progress, RestoreResult };
 
 export interface CallOptions {
   /** Absolute deadline; propagates to the agent, which aborts and rolls back when it passes. */
   deadline?: Date;
   signal?: AbortSignal;
-  onProgress?: (progress: Progress__Output) => void;
+  onProgress?: (progress: Progress) => void;
   /** Extra request metadata, e.g. `traceparent`. */
   metadata?: Readonly<Record<string, string>>;
 }
 
-export function connectAgent(address: string, credentials = grpc.credentials.createInsecure()): AgentClient {
-  return new agentProto.snapback.agent.v1.Agent(address, credentials, {
+/** A restore's result; a lazy one also says when (or whether) every page arrived. */
+export interface RestoreCallResult extends RestoreResult {
+  /** Lazy restores: the result again with `durationsMs.pagesComplete`, once every page is in. */
+  pagesComplete?: Promise<RestoreResult>;
+}
+
+/** The Agent service as promises. Requests may leave out fields: they take the contract's defaults. */
+export interface AgentConnection {
+  checkpoint(request: DeepPartial<CheckpointRequest>, options?: CallOptions): Promise<CheckpointResult>;
+  /**
+   * Resolves as soon as the restored process runs. For a lazy restore the stream goes on until every page
+   * has arrived: `pagesComplete` settles then (or rejects if the transfer broke and the process was killed).
+   */
+  restore(request: DeepPartial<RestoreRequest>, options?: CallOptions): Promise<RestoreCallResult>;
+  listCheckpoints(
+    request?: DeepPartial<ListCheckpointsRequest>,
+    options?: CallOptions,
+  ): Promise<ListCheckpointsResponse>;
+  getCheckpoint(request: DeepPartial<GetCheckpointRequest>, options?: CallOptions): Promise<CheckpointInfo>;
+  deleteCheckpoint(
+    request: DeepPartial<DeleteCheckpointRequest>,
+    options?: CallOptions,
+  ): Promise<DeleteCheckpointResponse>;
+  startWorkload(request: DeepPartial<StartWorkloadRequest>, options?: CallOptions): Promise<Workload>;
+  listWorkloads(
+    request?: DeepPartial<ListWorkloadsRequest>,
+    options?: CallOptions,
+  ): Promise<ListWorkloadsResponse>;
+  stopWorkload(request: DeepPartial<StopWorkloadRequest>, options?: CallOptions): Promise<Workload>;
+  getInfo(request?: DeepPartial<GetInfoRequest>, options?: CallOptions): Promise<AgentInfo>;
+  close(): void;
+}
+
+export function connectAgent(
+  address: string,
+  credentials = grpc.credentials.createInsecure(),
+): AgentConnection {
+  const client = new AgentServiceClient(address, credentials, {
     'grpc.max_receive_message_length': 16 * 1024 * 1024,
   });
+  return {
+    checkpoint: (request, options = {}) =>
+      streamedResult(options, 'checkpoint', () =>
+        client.checkpoint(
+          CheckpointRequest.fromPartial(request),
+          metadataOf(options),
+          callOptionsOf(options),
+        ),
+      ),
+    restore: (request, options = {}) => restoreCall(client, RestoreRequest.fromPartial(request), options),
+    listCheckpoints: (request = {}, options = {}) =>
+      unary(options, (m, o, done) =>
+        client.listCheckpoints(ListCheckpointsRequest.fromPartial(request), m, o, done),
+      ),
+    getCheckpoint: (request, options = {}) =>
+      unary(options, (m, o, done) =>
+        client.getCheckpoint(GetCheckpointRequest.fromPartial(request), m, o, done),
+      ),
+    deleteCheckpoint: (request, options = {}) =>
+      unary(options, (m, o, done) =>
+        client.deleteCheckpoint(DeleteCheckpointRequest.fromPartial(request), m, o, done),
+      ),
+    startWorkload: (request, options = {}) =>
+      unary(options, (m, o, done) =>
+        client.startWorkload(StartWorkloadRequest.fromPartial(request), m, o, done),
+      ),
+    listWorkloads: (request = {}, options = {}) =>
+      unary(options, (m, o, done) =>
+        client.listWorkloads(ListWorkloadsRequest.fromPartial(request), m, o, done),
+      ),
+    stopWorkload: (request, options = {}) =>
+      unary(options, (m, o, done) =>
+        client.stopWorkload(StopWorkloadRequest.fromPartial(request), m, o, done),
+      ),
+    getInfo: (request = {}, options = {}) =>
+      unary(options, (m, o, done) => client.getInfo(GetInfoRequest.fromPartial(request), m, o, done)),
+    close: () => client.close(),
+  };
 }
 
-export function checkpointCall(
-  client: AgentClient,
-  request: CheckpointRequest,
-  options: CallOptions = {},
-): Promise<CheckpointResult__Output> {
-  if (options.signal?.aborted) return Promise.reject(SnapbackError.from(options.signal.reason, 'CANCELLED'));
-  return streamToResult(
-    client.Checkpoint(request, metadataOf(options), callOptions(options)),
-    options,
-    'checkpoint',
-  );
+/** Maps a failed call to a SnapbackError, with the phase the agent named in the trailing metadata. */
+export function fromServiceError(err: unknown): SnapbackError {
+  const mapped = SnapbackError.from(err);
+  const metadata = err instanceof Error && 'metadata' in err ? err.metadata : undefined;
+  const phase = metadata instanceof grpc.Metadata ? metadata.get(ERROR_PHASE_KEY)[0] : undefined;
+  return typeof phase === 'string' ? mapped.inPhase(phase) : mapped;
 }
 
-/** A restore's result; a lazy one also says when (or whether) every page arrived. */
-export type RestoreOutcome = RestoreResult__Output & {
-  /** Lazy restores: the result again with `durationsMs.pagesComplete`, once every page is in. */
-  pagesComplete?: Promise<RestoreResult__Output>;
-};
+type Done<T> = (err: grpc.ServiceError | null, response: T) => void;
 
-/**
- * Resolves as soon as the restored process runs. For a lazy restore the stream goes on until every page
- * has arrived: `pagesComplete` settles then (or rejects if the transfer broke and the process was killed).
- */
-export function restoreCall(
-  client: AgentClient,
-  request: RestoreRequest,
-  options: CallOptions = {},
-): Promise<RestoreOutcome> {
-  if (options.signal?.aborted) return Promise.reject(SnapbackError.from(options.signal.reason, 'CANCELLED'));
-  const call = client.Restore(request, metadataOf(options), callOptions(options));
-  let finish: { resolve: (r: RestoreResult__Output) => void; reject: (e: unknown) => void } | undefined;
-  const pagesComplete =
-    request.lazy === true
-      ? new Promise<RestoreResult__Output>((resolve, reject) => {
-          finish = { resolve, reject };
-        })
-      : undefined;
-  pagesComplete?.catch(() => {});
+/** One unary call as a promise: cancelled with the signal, its failure mapped. */
+function unary<T>(
+  options: CallOptions,
+  start: (
+    metadata: grpc.Metadata,
+    callOptions: Partial<grpc.CallOptions>,
+    done: Done<T>,
+  ) => grpc.ClientUnaryCall,
+): Promise<T> {
+  const { signal } = options;
+  if (signal?.aborted) return Promise.reject(SnapbackError.from(signal.reason, 'CANCELLED'));
   return new Promise((resolve, reject) => {
-    let result: RestoreResult__Output | undefined;
-    const onAbort = () => call.cancel();
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    call.on('data', (update: RestoreUpdate__Output) => {
-      if (update.progress) options.onProgress?.(update.progress);
-      if (update.result && result === undefined) {
-        result = update.result;
-        resolve(pagesComplete === undefined ? result : { ...result, pagesComplete });
+    let call: grpc.ClientUnaryCall | undefined;
+    const onAbort = () => call?.cancel();
+    call = start(metadataOf(options), callOptionsOf(options), (err, response) => {
+      signal?.removeEventListener('abort', onAbort);
+      if (err) reject(abortReason(signal) ?? fromServiceError(err));
+      else resolve(response);
+    });
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** The updates of a server stream, cancelled with the signal; a failure is thrown mapped. */
+async function* updatesOf<U>(
+  stream: grpc.ClientReadableStream<U>,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<U> {
+  const onAbort = () => stream.cancel();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    for await (const update of stream) yield update;
+  } catch (err) {
+    // A call we cancelled ends with CANCELLED; the caller's own reason says more.
+    throw abortReason(signal) ?? fromServiceError(err);
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** Progress to `onProgress`, and the one result the stream ends with. */
+async function streamedResult<R>(
+  options: CallOptions,
+  what: string,
+  start: () => grpc.ClientReadableStream<{ progress?: Progress | undefined; result?: R | undefined }>,
+): Promise<R> {
+  if (options.signal?.aborted) throw SnapbackError.from(options.signal.reason, 'CANCELLED');
+  let result: R | undefined;
+  for await (const update of updatesOf(start(), options.signal)) {
+    if (update.progress) options.onProgress?.(update.progress);
+    if (update.result) result = update.result;
+  }
+  if (result === undefined)
+    throw new SnapbackError('INTERNAL', `the agent ended the ${what} stream without a result`);
+  return result;
+}
+
+function restoreCall(
+  client: AgentServiceClient,
+  request: RestoreRequest,
+  options: CallOptions,
+): Promise<RestoreCallResult> {
+  if (options.signal?.aborted) return Promise.reject(SnapbackError.from(options.signal.reason, 'CANCELLED'));
+  const stream = client.restore(request, metadataOf(options), callOptionsOf(options));
+  const running = Promise.withResolvers<RestoreCallResult>();
+  const pages = request.lazy === true ? Promise.withResolvers<RestoreResult>() : undefined;
+  pages?.promise.catch(() => {});
+  void (async () => {
+    let result: RestoreResult | undefined;
+    try {
+      for await (const update of updatesOf(stream, options.signal)) {
+        if (update.progress) options.onProgress?.(update.progress);
+        if (update.result && result === undefined) {
+          result = update.result;
+          running.resolve(pages === undefined ? result : { ...result, pagesComplete: pages.promise });
+        }
+        if (update.pagesComplete) pages?.resolve(update.pagesComplete);
       }
-      if (update.pagesComplete) finish?.resolve(update.pagesComplete);
-    });
-    call.on('error', (err: grpc.ServiceError) => {
-      options.signal?.removeEventListener('abort', onAbort);
-      const reason = options.signal?.aborted ? options.signal.reason : undefined;
-      const error = reason instanceof SnapbackError ? reason : fromServiceError(err);
-      if (result === undefined) reject(error);
-      finish?.reject(error);
-    });
-    call.on('end', () => {
-      options.signal?.removeEventListener('abort', onAbort);
       if (result === undefined)
-        reject(new SnapbackError('INTERNAL', 'the agent ended the restore stream without a result'));
-      finish?.reject(
+        throw new SnapbackError('INTERNAL', 'the agent ended the restore stream without a result');
+      pages?.reject(
         new SnapbackError('INTERNAL', 'the agent ended the lazy restore without saying every page arrived'),
       );
-    });
-  });
+    } catch (err) {
+      // Settled promises ignore this: it reaches whichever of the two is still waiting.
+      running.reject(err);
+      pages?.reject(err);
+    }
+  })();
+  return running.promise;
 }
 
-/** Promisifies one unary method: `unaryCall(client, 'ListCheckpoints', {})`. */
-export function unaryCall<M extends UnaryMethod>(
-  client: AgentClient,
-  method: M,
-  request: UnaryRequest<M>,
-  options: CallOptions = {},
-): Promise<UnaryResponse<M>> {
-  return new Promise((resolve, reject) => {
-    const fn = client[method] as unknown as (
-      req: unknown,
-      metadata: grpc.Metadata,
-      opts: grpc.CallOptions,
-      cb: (err: grpc.ServiceError | null, res?: UnaryResponse<M>) => void,
-    ) => grpc.ClientUnaryCall;
-    const call = fn.call(client, request, metadataOf(options), callOptions(options), (err, res) => {
-      if (err) reject(fromServiceError(err));
-      else resolve(res as UnaryResponse<M>);
-    });
-    options.signal?.addEventListener('abort', () => call.cancel(), { once: true });
-  });
+function abortReason(signal: AbortSignal | undefined): SnapbackError | undefined {
+  const reason = signal?.aborted ? signal.reason : undefined;
+  return reason instanceof SnapbackError ? reason : undefined;
 }
-
-type UnaryMethod =
-  | 'ListCheckpoints'
-  | 'GetCheckpoint'
-  | 'DeleteCheckpoint'
-  | 'StartWorkload'
-  | 'ListWorkloads'
-  | 'StopWorkload'
-  | 'GetInfo';
-type UnaryRequest<M extends UnaryMethod> = Parameters<AgentClient[M]>[0];
-type UnaryResponse<M extends UnaryMethod> = Parameters<
-  Extract<Parameters<AgentClient[M]>[1], (...args: never[]) => unknown>
->[1] extends infer R | undefined
-  ? NonNullable<R>
-  : never;
 
 function metadataOf(options: CallOptions): grpc.Metadata {
   const metadata = new grpc.Metadata();
@@ -146,39 +234,6 @@ function metadataOf(options: CallOptions): grpc.Metadata {
   return metadata;
 }
 
-function callOptions(options: CallOptions): grpc.CallOptions {
+function callOptionsOf(options: CallOptions): Partial<grpc.CallOptions> {
   return options.deadline === undefined ? {} : { deadline: options.deadline };
-}
-
-function streamToResult<T>(
-  call: grpc.ClientReadableStream<{ progress?: Progress__Output | null; result?: T | null; update?: string }>,
-  options: CallOptions,
-  what: string,
-): Promise<T> {
-  return new Promise((resolve, reject) => {
-    let result: T | undefined;
-    const onAbort = () => call.cancel();
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    call.on('data', (update) => {
-      if (update.progress) options.onProgress?.(update.progress);
-      if (update.result) result = update.result;
-    });
-    call.on('error', (err: grpc.ServiceError) => {
-      options.signal?.removeEventListener('abort', onAbort);
-      // A call we cancelled ends with CANCELLED; the caller's own reason says more.
-      const reason = options.signal?.aborted ? options.signal.reason : undefined;
-      reject(reason instanceof SnapbackError ? reason : fromServiceError(err));
-    });
-    call.on('end', () => {
-      options.signal?.removeEventListener('abort', onAbort);
-      if (result !== undefined) resolve(result);
-      else reject(new SnapbackError('INTERNAL', `the agent ended the ${what} stream without a result`));
-    });
-  });
-}
-
-export function fromServiceError(err: grpc.ServiceError): SnapbackError {
-  const mapped = SnapbackError.from(err);
-  const phase = err.metadata?.get(ERROR_PHASE_KEY)[0];
-  return typeof phase === 'string' ? mapped.inPhase(phase) : mapped;
 }

@@ -16,8 +16,8 @@ export function toStatus(err: unknown, log: Logger): Partial<grpc.StatusObject> 
   return { code: grpcStatusOf[error.code], details: publicMessage(error, incident), metadata };
 }
 
-/** Aborts when the call is cancelled or its deadline passes, with the matching error. */
-export function signalOf(
+/** A signal that aborts when the call is cancelled or its deadline passes, with the matching error. */
+export function callAbortSignal(
   call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>,
 ): AbortSignal {
   const controller = new AbortController();

@@ -5,11 +5,12 @@
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { ErrorCode, SnapbackError } from '../errors.js';
+import { AgentService } from '../generated/snapback/agent/v1/agent.js';
 import { createOperationRegistry, type OperationRegistry } from './in-flight.js';
-import { AGENT_SERVICE, agentService } from './proto.js';
-import { type AgentServiceDeps, createAgentService } from './service.js';
+import { AGENT_SERVICE } from './proto.js';
+import { type AgentHandlersDeps, createAgentHandlers } from './service.js';
 
-export interface AgentServer {
+export interface AgentGrpcServer {
   readonly server: grpc.Server;
   readonly operations: OperationRegistry;
   /** Binds `address` (HOST:PORT, port 0 for any) and returns the bound port. */
@@ -18,13 +19,10 @@ export interface AgentServer {
   close(): Promise<void>;
 }
 
-export function createAgentServer(deps: Omit<AgentServiceDeps, 'operations'>): AgentServer {
+export function createAgentGrpcServer(deps: Omit<AgentHandlersDeps, 'operations'>): AgentGrpcServer {
   const operations = createOperationRegistry();
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
-  server.addService(
-    agentService,
-    createAgentService({ ...deps, operations }) as unknown as grpc.UntypedServiceImplementation,
-  );
+  server.addService(AgentService, createAgentHandlers({ ...deps, operations }));
   const health = new HealthImplementation({ '': 'SERVING', [AGENT_SERVICE]: 'SERVING' });
   health.addToServer(server);
   return {

@@ -1,6 +1,6 @@
 /**
- * The Agent service (proto/snapback/agent/v1/agent.proto) over the executor. Checkpoint and Restore
- * stream progress, then one result; a cancelled or expired call aborts the executor, which rolls back.
+ * The Agent service's handlers (proto/snapback/agent/v1/agent.proto) over the executor. Checkpoint and
+ * Restore stream progress, then one result; a cancelled or expired call aborts the executor, which rolls back.
  */
 import type * as grpc from '@grpc/grpc-js';
 import { ErrorCode, SnapbackError } from '../errors.js';
@@ -8,21 +8,27 @@ import { checkpoint } from '../executor/checkpoint.js';
 import type { ExecutorDeps } from '../executor/deps.js';
 import type { ProgressUpdate } from '../executor/phase-clock.js';
 import { type RestoreOutput, restore } from '../executor/restore.js';
+import type {
+  AgentServer,
+  CheckpointInfo,
+  CheckpointResult,
+  CheckpointUpdate,
+  Progress,
+  RestoreResult,
+  RestoreUpdate,
+  Target,
+  Workload,
+} from '../generated/snapback/agent/v1/agent.js';
 import { assertCheckpointId, deriveCheckpointId } from '../ids.js';
 import type { ProcessRuntime, WorkloadStatus } from '../lib/process/index.js';
 import type { TargetRef } from '../lib/runtime/index.js';
 import type { StoredCheckpoint } from '../lib/storage/index.js';
-import { signalOf, toStatus, unary } from './edge.js';
-import type { AgentHandlers } from './generated/snapback/agent/v1/Agent.js';
-import type { CheckpointResult } from './generated/snapback/agent/v1/CheckpointResult.js';
-import type { Progress } from './generated/snapback/agent/v1/Progress.js';
-import type { RestoreResult } from './generated/snapback/agent/v1/RestoreResult.js';
-import type { Target__Output } from './generated/snapback/agent/v1/Target.js';
-import type { Workload } from './generated/snapback/agent/v1/Workload.js';
+import type { Logger } from '../log.js';
+import { callAbortSignal, toStatus, unary } from './edge.js';
 import type { OperationRegistry } from './in-flight.js';
 import type { AccessPolicy } from './policy.js';
 
-export interface AgentServiceDeps {
+export interface AgentHandlersDeps {
   executor: ExecutorDeps;
   operations: OperationRegistry;
   policy: AccessPolicy;
@@ -36,21 +42,13 @@ export interface AgentServiceDeps {
   info: { version: string; criuVersion: string; lazyPages: boolean; cudaBackend: string };
 }
 
-export function createAgentService(deps: AgentServiceDeps): AgentHandlers {
+export function createAgentHandlers(deps: AgentHandlersDeps): AgentServer {
   const { executor, operations } = deps;
   const log = executor.logger.child({ component: 'agent-service' });
 
-  const Checkpoint: grpc.handleServerStreamingCall<never, never> = (call) => {
-    const stream = call as unknown as grpc.ServerWritableStream<
-      Parameters<AgentHandlers['Checkpoint']>[0]['request'],
-      { progress?: Progress; result?: CheckpointResult }
-    >;
-    const signal = signalOf(stream);
-    const send = (update: ProgressUpdate) => {
-      if (!stream.cancelled) stream.write({ progress: toProgress(update) });
-    };
-    (async () => {
-      const request = stream.request;
+  const checkpointStream: AgentServer['checkpoint'] = (call) =>
+    serveStream<CheckpointUpdate>(call, log, async (signal, send) => {
+      const request = call.request;
       const target = await deps.policy.authorize(toTarget(request.target));
       const id =
         request.checkpointId === ''
@@ -62,48 +60,44 @@ export function createAgentService(deps: AgentServiceDeps): AgentHandlers {
           : assertCheckpointId(request.checkpointId);
       if (!request.replace) {
         const existing = await executor.store.get(id);
-        if (existing !== undefined) return reusedResult(existing, target, executor.node);
+        if (existing !== undefined) return send({ result: reusedResult(existing, target, executor.node) });
       }
-      const { promise } = operations.start('checkpoint', targetKey(target), id, send, (opSignal, progress) =>
-        checkpoint(executor, {
-          target,
-          checkpointId: id,
-          replace: request.replace,
-          leaveRunning: request.leaveRunning ?? deps.leaveRunning,
-          noCuda: request.noCuda,
-          signal: AbortSignal.any([opSignal, signal]),
-          onProgress: progress,
-        }),
+      const progress = (u: ProgressUpdate) => send({ progress: toProgress(u) });
+      const { promise } = operations.start(
+        'checkpoint',
+        targetKey(target),
+        id,
+        progress,
+        (opSignal, onProgress) =>
+          checkpoint(executor, {
+            target,
+            checkpointId: id,
+            replace: request.replace,
+            leaveRunning: request.leaveRunning ?? deps.leaveRunning,
+            noCuda: request.noCuda,
+            signal: AbortSignal.any([opSignal, signal]),
+            onProgress,
+          }),
       );
       const result = await promise;
-      return {
-        checkpointId: result.checkpointId,
-        location: result.location,
-        sizeBytes: result.sizeBytes,
-        durationsMs: result.durations,
-        node: result.node,
-        reused: false,
-        version: result.version,
-        cudaPids: result.cudaPids,
-        createdAt: result.createdAt,
-      } satisfies CheckpointResult;
-    })().then(
-      (result) => {
-        stream.write({ result });
-        stream.end();
-      },
-      (err: unknown) => stream.emit('error', toStatus(err, log)),
-    );
-  };
+      send({
+        result: {
+          checkpointId: result.checkpointId,
+          location: result.location,
+          sizeBytes: result.sizeBytes,
+          durationsMs: result.durations,
+          node: result.node,
+          reused: false,
+          version: result.version,
+          cudaPids: result.cudaPids,
+          createdAt: result.createdAt,
+        },
+      });
+    });
 
-  const Restore: grpc.handleServerStreamingCall<never, never> = (call) => {
-    const stream = call as unknown as grpc.ServerWritableStream<
-      Parameters<AgentHandlers['Restore']>[0]['request'],
-      object
-    >;
-    const signal = signalOf(stream);
-    (async () => {
-      const request = stream.request;
+  const restoreStream: AgentServer['restore'] = (call) =>
+    serveStream<RestoreUpdate>(call, log, async (signal, send) => {
+      const request = call.request;
       const id = assertCheckpointId(request.checkpointId);
       const target =
         request.target && request.target.pod !== ''
@@ -113,44 +107,34 @@ export function createAgentService(deps: AgentServiceDeps): AgentHandlers {
       const key = target ? targetKey(target) : `restore-of/${id}`;
       let sentResult = false;
       const sendResult = (result: RestoreResult) => {
-        if (sentResult || stream.cancelled) return;
+        if (sentResult) return;
         sentResult = true;
-        stream.write({ result });
+        send({ result });
       };
-      const { promise } = operations.start(
-        'restore',
-        key,
-        id,
-        (u) => stream.write({ progress: toProgress(u) }),
-        async (opSignal, progress) => {
-          const r = await restore(executor, {
-            checkpointId: id,
-            target,
-            noCuda: request.noCuda,
-            lazy: request.lazy ?? deps.lazyByDefault,
-            signal: AbortSignal.any([opSignal, signal]),
-            onProgress: progress,
-          });
-          const result = toRestoreResult(r);
-          // The caller learns the pid as soon as the process runs; a lazy restore goes on without it.
-          sendResult(result);
-          if (r.pagesComplete === undefined) return { result };
-          const pagesComplete = await r.pagesComplete;
-          return {
-            result,
-            pagesComplete: { ...result, durationsMs: { ...result.durationsMs, pagesComplete } },
-          };
-        },
-      );
+      const progress = (u: ProgressUpdate) => send({ progress: toProgress(u) });
+      const { promise } = operations.start('restore', key, id, progress, async (opSignal, onProgress) => {
+        const r = await restore(executor, {
+          checkpointId: id,
+          target,
+          noCuda: request.noCuda,
+          lazy: request.lazy ?? deps.lazyByDefault,
+          signal: AbortSignal.any([opSignal, signal]),
+          onProgress,
+        });
+        const result = toRestoreResult(r);
+        // The caller learns the pid as soon as the process runs; a lazy restore goes on without it.
+        sendResult(result);
+        if (r.pagesComplete === undefined) return { result };
+        const pagesComplete = await r.pagesComplete;
+        return {
+          result,
+          pagesComplete: { ...result, durationsMs: { ...result.durationsMs, pagesComplete } },
+        };
+      });
       const outcome = await promise;
       sendResult(outcome.result);
-      if (outcome.pagesComplete !== undefined && !stream.cancelled)
-        stream.write({ pagesComplete: outcome.pagesComplete });
-    })().then(
-      () => stream.end(),
-      (err: unknown) => stream.emit('error', toStatus(err, log)),
-    );
-  };
+      if (outcome.pagesComplete !== undefined) send({ pagesComplete: outcome.pagesComplete });
+    });
 
   const requireProcessRuntime = (): ProcessRuntime => {
     if (deps.processRuntime === undefined) {
@@ -163,19 +147,19 @@ export function createAgentService(deps: AgentServiceDeps): AgentHandlers {
   };
 
   return {
-    Checkpoint,
-    Restore,
-    ListCheckpoints: unary(log, async () => ({ checkpoints: (await executor.store.list()).map(toInfo) })),
-    GetCheckpoint: unary(log, async (request) => {
+    checkpoint: checkpointStream,
+    restore: restoreStream,
+    listCheckpoints: unary(log, async () => ({ checkpoints: (await executor.store.list()).map(toInfo) })),
+    getCheckpoint: unary(log, async (request) => {
       const found = await executor.store.get(assertCheckpointId(request.checkpointId));
       if (found === undefined)
         throw new SnapbackError(ErrorCode.NOT_FOUND, `no checkpoint with id ${request.checkpointId}`);
       return toInfo(found);
     }),
-    DeleteCheckpoint: unary(log, async (request) => ({
+    deleteCheckpoint: unary(log, async (request) => ({
       deleted: await executor.store.remove(assertCheckpointId(request.checkpointId)),
     })),
-    StartWorkload: unary(log, async (request) =>
+    startWorkload: unary(log, async (request) =>
       toWorkload(
         await requireProcessRuntime().start({
           name: request.name,
@@ -185,13 +169,13 @@ export function createAgentService(deps: AgentServiceDeps): AgentHandlers {
         }),
       ),
     ),
-    ListWorkloads: unary(log, async () => ({
+    listWorkloads: unary(log, async () => ({
       workloads: (await requireProcessRuntime().list()).map(toWorkload),
     })),
-    StopWorkload: unary(log, async (request) =>
+    stopWorkload: unary(log, async (request) =>
       toWorkload(await requireProcessRuntime().stopByName(request.name)),
     ),
-    GetInfo: unary(log, async () => ({
+    getInfo: unary(log, async () => ({
       node: executor.node,
       runtime: executor.runtime.name,
       version: deps.info.version,
@@ -199,7 +183,25 @@ export function createAgentService(deps: AgentServiceDeps): AgentHandlers {
       lazyPages: deps.info.lazyPages,
       cudaBackend: deps.info.cudaBackend,
     })),
-  } as AgentHandlers;
+  };
+}
+
+/**
+ * One server-streaming call: `work` sends updates (dropped once the caller has gone) and aborts with the
+ * call; its end ends the stream, its failure becomes the call's status.
+ */
+function serveStream<U>(
+  call: grpc.ServerWritableStream<unknown, U>,
+  log: Logger,
+  work: (signal: AbortSignal, send: (update: U) => void) => Promise<void>,
+): void {
+  const send = (update: U) => {
+    if (!call.cancelled) call.write(update);
+  };
+  work(callAbortSignal(call), send).then(
+    () => call.end(),
+    (err: unknown) => call.emit('error', toStatus(err, log)),
+  );
 }
 
 function toRestoreResult(r: RestoreOutput): RestoreResult {
@@ -213,8 +215,8 @@ function toRestoreResult(r: RestoreOutput): RestoreResult {
   };
 }
 
-function toTarget(target: Target__Output | null): TargetRef {
-  if (target === null || target.pod === '') {
+function toTarget(target: Target | undefined): TargetRef {
+  if (target === undefined || target.pod === '') {
     throw new SnapbackError(
       ErrorCode.INVALID_ARGUMENT,
       'target.pod is required (the pod, or the workload name)',
@@ -266,7 +268,7 @@ function reusedResult(existing: StoredCheckpoint, target: TargetRef, node: strin
   };
 }
 
-function toInfo(c: StoredCheckpoint) {
+function toInfo(c: StoredCheckpoint): CheckpointInfo {
   return {
     checkpointId: c.id,
     location: c.dir,

@@ -1,5 +1,5 @@
 /** Options every agent client command shares, and the helpers they use to talk and print. */
-import { type AgentClient, connectAgent } from '../agent/client.js';
+import { type AgentConnection, connectAgent } from '../agent/client.js';
 import type { OptionsSpec } from '../config/options.js';
 import type { CommandIo } from './command.js';
 import { agentChannelCredentials, type ClientTlsValues, clientTlsOptions } from './tls.js';
@@ -31,7 +31,7 @@ export const clientOptions = {
 /** Connects to `values.agent` (over TLS when the TLS options say so), runs `work`, closes. */
 export async function withAgent<T>(
   values: ClientTlsValues & { agent: string },
-  work: (client: AgentClient) => Promise<T>,
+  work: (client: AgentConnection) => Promise<T>,
 ): Promise<T> {
   const client = connectAgent(values.agent, agentChannelCredentials(values));
   try {

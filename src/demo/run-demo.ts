@@ -7,7 +7,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CloudEvent } from 'cloudevents';
-import { connectAgent, unaryCall } from '../agent/client.js';
+import { connectAgent } from '../agent/client.js';
 import { ErrorCode, SnapbackError } from '../errors.js';
 import type { CheckpointOutcomeData } from '../events/types.js';
 import { residentBytes } from '../lib/procfs/index.js';
@@ -156,9 +156,9 @@ async function lazyRestore(
 ): Promise<Restored | string> {
   if (!context.options.lazy) return 'skipped (--no-lazy)';
   const client = connectAgent(context.agent);
-  const info = await unaryCall(client, 'GetInfo', {}, { deadline: new Date(Date.now() + 10_000) }).finally(
-    () => client.close(),
-  );
+  const info = await client
+    .getInfo({}, { deadline: new Date(Date.now() + 10_000) })
+    .finally(() => client.close());
   if (!info.lazyPages) return 'not on this node (no userfaultfd)';
   context.say('  once more with lazy pages: the process resumes before its memory has arrived\n');
   await killModelServer(context, cold.url, restored.event.restoredPid ?? 0);

@@ -4,7 +4,7 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { connectAgent, unaryCall } from '../agent/client.js';
+import { connectAgent } from '../agent/client.js';
 import { ErrorCode, SnapbackError } from '../errors.js';
 import type { CheckpointOutcomeData, RestoreOutcomeData } from '../events/types.js';
 import { formatMs } from '../format.js';
@@ -133,7 +133,7 @@ export async function spotWarning(
 export async function killModelServer(context: DemoContext, url: string, pid: number): Promise<void> {
   const client = connectAgent(context.agent);
   try {
-    await unaryCall(client, 'StopWorkload', { name: WORKLOAD }, { deadline: new Date(Date.now() + 30_000) });
+    await client.stopWorkload({ name: WORKLOAD }, { deadline: new Date(Date.now() + 30_000) });
   } finally {
     client.close();
   }

@@ -4,7 +4,7 @@
  * was interrupted.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connectAgent, unaryCall } from '../agent/client.js';
+import { connectAgent } from '../agent/client.js';
 import { createWorkloadRegistry } from '../lib/process/registry.js';
 import { isRunning } from '../lib/procfs/index.js';
 
@@ -56,14 +56,9 @@ export async function stopWorkloads(
     const client = connectAgent(agent);
     try {
       const deadline = new Date(Date.now() + 5_000);
-      const { workloads } = await unaryCall(client, 'ListWorkloads', {}, { deadline });
+      const { workloads } = await client.listWorkloads({}, { deadline });
       for (const w of workloads.filter((w) => w.running)) {
-        await unaryCall(
-          client,
-          'StopWorkload',
-          { name: w.name },
-          { deadline: new Date(Date.now() + 10_000) },
-        );
+        await client.stopWorkload({ name: w.name }, { deadline: new Date(Date.now() + 10_000) });
       }
     } catch {
       // the agent is gone: the pids below

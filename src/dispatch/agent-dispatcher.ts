@@ -1,70 +1,62 @@
 /**
- * The functions' client of node agents: one channel per agent address, reused across calls, over the
- * typed calls of src/agent/client.ts (deadlines propagate, progress streams, errors carry the phase).
+ * How the functions reach node agents: by address, over one connection per agent (src/agent/client.ts),
+ * reused across calls (deadlines propagate, progress streams, errors carry the phase).
  */
 import * as grpc from '@grpc/grpc-js';
 import {
+  type AgentConnection,
   type CallOptions,
   type CheckpointResult,
-  checkpointCall,
   connectAgent,
-  type AgentClient as GeneratedAgentClient,
-  type Progress,
-  type RestoreOutcome,
-  type RestoreResult,
-  restoreCall,
-  unaryCall,
+  type RestoreCallResult,
 } from '../agent/client.js';
-import type { CheckpointRequest } from '../agent/generated/snapback/agent/v1/CheckpointRequest.js';
-import type { RestoreRequest } from '../agent/generated/snapback/agent/v1/RestoreRequest.js';
-import type { Workload__Output } from '../agent/generated/snapback/agent/v1/Workload.js';
-
-export type {
+import type {
   CheckpointRequest,
-  CheckpointResult as CheckpointResult__Output,
-  Progress as Progress__Output,
+  DeepPartial,
   RestoreRequest,
-  RestoreResult as RestoreResult__Output,
-};
-export type AgentCallOptions = CallOptions;
+  Workload,
+} from '../generated/snapback/agent/v1/agent.js';
 
-export interface AgentClient {
+export interface AgentDispatcher {
   checkpoint(
     address: string,
-    request: CheckpointRequest,
-    options?: AgentCallOptions,
+    request: DeepPartial<CheckpointRequest>,
+    options?: CallOptions,
   ): Promise<CheckpointResult>;
   /** Resolves when the process runs; a lazy restore's `pagesComplete` settles when every page is in. */
-  restore(address: string, request: RestoreRequest, options?: AgentCallOptions): Promise<RestoreOutcome>;
+  restore(
+    address: string,
+    request: DeepPartial<RestoreRequest>,
+    options?: CallOptions,
+  ): Promise<RestoreCallResult>;
   /** Process runtime: the workloads an agent runs (local mode's "pods on the node"). */
-  listWorkloads(address: string, options?: AgentCallOptions): Promise<Workload__Output[]>;
+  listWorkloads(address: string, options?: CallOptions): Promise<Workload[]>;
   close(): void;
 }
 
-export interface AgentClientOptions {
+export interface AgentDispatcherOptions {
   /** Channel credentials (mTLS); insecure by default, for loopback and in-cluster plaintext. */
   credentials?: grpc.ChannelCredentials;
 }
 
-export function createAgentClient(options: AgentClientOptions = {}): AgentClient {
+export function createAgentDispatcher(options: AgentDispatcherOptions = {}): AgentDispatcher {
   const credentials = options.credentials ?? grpc.credentials.createInsecure();
-  const clients = new Map<string, GeneratedAgentClient>();
-  const clientFor = (address: string): GeneratedAgentClient => {
-    let client = clients.get(address);
-    if (client === undefined) {
-      client = connectAgent(address, credentials);
-      clients.set(address, client);
+  const connections = new Map<string, AgentConnection>();
+  const connectionTo = (address: string): AgentConnection => {
+    let connection = connections.get(address);
+    if (connection === undefined) {
+      connection = connectAgent(address, credentials);
+      connections.set(address, connection);
     }
-    return client;
+    return connection;
   };
   return {
-    checkpoint: (address, request, o = {}) => checkpointCall(clientFor(address), request, o),
-    restore: (address, request, o = {}) => restoreCall(clientFor(address), request, o),
-    listWorkloads: async (address, o = {}) =>
-      (await unaryCall(clientFor(address), 'ListWorkloads', {}, o)).workloads,
+    checkpoint: (address, request, o = {}) => connectionTo(address).checkpoint(request, o),
+    restore: (address, request, o = {}) => connectionTo(address).restore(request, o),
+    listWorkloads: async (address, o = {}) => (await connectionTo(address).listWorkloads({}, o)).workloads,
     close() {
-      for (const client of clients.values()) client.close();
-      clients.clear();
+      for (const connection of connections.values()) connection.close();
+      connections.clear();
     },
   };
 }

@@ -13,13 +13,13 @@ import type {
   RestoreOutcomeData,
 } from '../events/types.js';
 import type { Logger } from '../log.js';
-import type { AgentClient } from './agent-dispatcher.js';
+import type { AgentDispatcher } from './agent-dispatcher.js';
 import { EventReason, type EventRecorder } from './recorder.js';
 import type { Located, Resolver } from './resolver.js';
 
 export interface DispatchDeps {
   resolver: Resolver;
-  agent: AgentClient;
+  agent: AgentDispatcher;
   recorder: EventRecorder;
   log: Logger;
 }

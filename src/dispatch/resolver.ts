@@ -5,7 +5,7 @@
  */
 import { ErrorCode, SnapbackError } from '../errors.js';
 import type { NodeRef } from '../events/notices/notice.js';
-import type { AgentClient } from './agent-dispatcher.js';
+import type { AgentDispatcher } from './agent-dispatcher.js';
 
 /** A target with everything needed to call its agent. */
 export interface Located {
@@ -42,7 +42,7 @@ export interface LocalResolverOptions {
   node: string;
   providerId?: string;
   /** Lists workloads on the agent (process runtime), for node-wide notices. */
-  agentClient?: Pick<AgentClient, 'listWorkloads'>;
+  agentClient?: Pick<AgentDispatcher, 'listWorkloads'>;
 }
 
 export const LOCAL_NAMESPACE = 'default';

@@ -8,7 +8,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { checkpointFunction } from '../../functions/checkpoint/index.js';
 import { preemptionFunction } from '../../functions/preemption/index.js';
 import { restoreFunction } from '../../functions/restore/index.js';
-import type { AgentClient } from '../dispatch/agent-dispatcher.js';
+import type { AgentDispatcher } from '../dispatch/agent-dispatcher.js';
 import { defaultFanOutSettings, type FanOutSettings } from '../dispatch/preemption.js';
 import { type EventRecorder, noopRecorder } from '../dispatch/recorder.js';
 import type { Resolver } from '../dispatch/resolver.js';
@@ -34,7 +34,7 @@ export interface FunctionsAppDeps {
   /** Which function(s) to serve; `all` routes by event type. */
   serve: FunctionName | 'all';
   resolver: Resolver;
-  agent: AgentClient;
+  agent: AgentDispatcher;
   log: Logger;
   /** Kubernetes Events on pods (cluster mode); none by default. */
   recorder?: EventRecorder;

@@ -9,7 +9,6 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { checkpointCall, restoreCall, unaryCall } from '../../src/agent/client.js';
 import { SnapbackError } from '../../src/errors.js';
 import { type AgentProcess, python, startAgent, workloadScript } from '../helpers/agent-process.js';
 import { fcOptions, hostileId } from '../helpers/hostile.js';
@@ -31,14 +30,14 @@ describe('agent authorisation and hostile ids (real agent, gRPC)', () => {
   before(async () => {
     agent = await startAgent({ args: ['--allowed-namespaces', 'default', '--allowed-namespaces', 'team-a'] });
     const out = join(agent.dir, 'auth-w.counter');
-    await unaryCall(agent.client, 'StartWorkload', {
+    await agent.client.startWorkload({
       name: 'auth-w',
       command: [python, workloadScript, '4', out],
     });
     await waitFor('auth-w to count', async () => ((await readNumber(out)) ?? 0) > 1, 30_000);
   });
   after(async () => {
-    await unaryCall(agent.client, 'StopWorkload', { name: 'auth-w' }).catch(() => {});
+    await agent.client.stopWorkload({ name: 'auth-w' }).catch(() => {});
     await agent.stop();
     await agent.cleanup();
   });
@@ -46,8 +45,8 @@ describe('agent authorisation and hostile ids (real agent, gRPC)', () => {
   it('refuses a checkpoint or restore outside the allowed namespaces, naming the rule', async () => {
     const target = { namespace: 'team-b', pod: 'auth-w' };
     for (const call of [
-      checkpointCall(agent.client, { target, checkpointId: 'auth-b' }),
-      restoreCall(agent.client, { checkpointId: 'auth-b', target }),
+      agent.client.checkpoint({ target, checkpointId: 'auth-b' }),
+      agent.client.restore({ checkpointId: 'auth-b', target }),
     ]) {
       const err = await refusal(call);
       assert.equal(err.code, 'FAILED_PRECONDITION');
@@ -64,7 +63,7 @@ describe('agent authorisation and hostile ids (real agent, gRPC)', () => {
   });
 
   it('acts in an allowed namespace (the same workload, namespace team-a)', async () => {
-    const result = await checkpointCall(agent.client, {
+    const result = await agent.client.checkpoint({
       target: { namespace: 'team-a', pod: 'auth-w' },
       checkpointId: 'auth-a',
     });
@@ -73,7 +72,7 @@ describe('agent authorisation and hostile ids (real agent, gRPC)', () => {
 
   it('a target this agent does not run (not on its node) is NOT_FOUND, nothing is dumped', async () => {
     for (const pod of ['init', 'kube-proxy', 'other-node-workload']) {
-      const err = await refusal(checkpointCall(agent.client, { target: { pod }, checkpointId: `nf-${pod}` }));
+      const err = await refusal(agent.client.checkpoint({ target: { pod }, checkpointId: `nf-${pod}` }));
       assert.equal(err.code, 'NOT_FOUND', err.message);
       assert.match(err.message, new RegExp(`no workload named ${pod} on this agent`));
     }
@@ -85,10 +84,10 @@ describe('agent authorisation and hostile ids (real agent, gRPC)', () => {
         hostileId().filter((id) => id !== '' && !DNS1123_LABEL.test(id)),
         async (id) => {
           const calls = [
-            checkpointCall(agent.client, { target: { pod: 'auth-w' }, checkpointId: id }),
-            restoreCall(agent.client, { checkpointId: id }),
-            unaryCall(agent.client, 'GetCheckpoint', { checkpointId: id }),
-            unaryCall(agent.client, 'DeleteCheckpoint', { checkpointId: id }),
+            agent.client.checkpoint({ target: { pod: 'auth-w' }, checkpointId: id }),
+            agent.client.restore({ checkpointId: id }),
+            agent.client.getCheckpoint({ checkpointId: id }),
+            agent.client.deleteCheckpoint({ checkpointId: id }),
           ];
           for (const call of calls) {
             const err = await refusal(call);
@@ -112,7 +111,7 @@ describe('agent authorisation and hostile ids (real agent, gRPC)', () => {
         hostileId().filter((name) => name !== '' && !DNS1123_LABEL.test(name)),
         async (name) => {
           const err = await refusal(
-            checkpointCall(agent.client, { target: { pod: name }, checkpointId: 'hostile-name' }),
+            agent.client.checkpoint({ target: { pod: name }, checkpointId: 'hostile-name' }),
           );
           assert.equal(err.code, 'INVALID_ARGUMENT', `${JSON.stringify(name)}: ${err.message}`);
           assert.match(err.message, /workload name/);

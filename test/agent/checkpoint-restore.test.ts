@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { checkpointCall, restoreCall, unaryCall } from '../../src/agent/client.js';
+import type { RestoreCallResult } from '../../src/agent/client.js';
 import {
   type AgentProcess,
   stagingEntries,
@@ -39,8 +39,7 @@ describe('agent: checkpoint and restore (real CRIU)', () => {
     const { out, pid } = await startWorkload('alpha');
     const hash = await workloadHash(out);
     const progress: string[] = [];
-    const result = await checkpointCall(
-      agent.client,
+    const result = await agent.client.checkpoint(
       { target: { pod: 'alpha' }, checkpointId: 'alpha-1' },
       { onProgress: (p) => progress.push(`${p.phase}:${p.state}`) },
     );
@@ -60,13 +59,13 @@ describe('agent: checkpoint and restore (real CRIU)', () => {
     assert.ok(await isRunning(pid), 'the workload keeps running after a checkpoint');
 
     const beforeStop = (await readNumber(out))!;
-    await unaryCall(agent.client, 'StopWorkload', { name: 'alpha' });
+    await agent.client.stopWorkload({ name: 'alpha' });
     await waitFor('alpha to die', async () => !(await isRunning(pid)));
     const lastSeen = Math.max(beforeStop, (await readNumber(out)) ?? 0);
 
-    let restored: Awaited<ReturnType<typeof restoreCall>> | undefined;
+    let restored: RestoreCallResult | undefined;
     const first = await firstValueAfter(out, async () => {
-      restored = await restoreCall(agent.client, { checkpointId: 'alpha-1' });
+      restored = await agent.client.restore({ checkpointId: 'alpha-1' });
     });
     assert.ok(
       first > 5 && first <= lastSeen + 1,
@@ -83,15 +82,15 @@ describe('agent: checkpoint and restore (real CRIU)', () => {
   it('restores a second copy beside the original, which keeps running', async () => {
     const { out, pid } = await startWorkload('beta');
     const hash = await workloadHash(out);
-    await checkpointCall(agent.client, { target: { pod: 'beta' }, checkpointId: 'beta-1' });
-    const copy = await restoreCall(agent.client, { checkpointId: 'beta-1', target: { pod: 'beta-copy' } });
+    await agent.client.checkpoint({ target: { pod: 'beta' }, checkpointId: 'beta-1' });
+    const copy = await agent.client.restore({ checkpointId: 'beta-1', target: { pod: 'beta-copy' } });
     assert.equal(copy.workload, 'beta-copy');
     assert.notEqual(copy.restoredPid, pid);
     assert.ok(await isRunning(pid), 'original still running');
     assert.ok(await isRunning(copy.restoredPid), 'copy running');
     // Both write the same counter file; either answers with the same data.
     assert.equal(await workloadHash(out), hash);
-    const { workloads } = await unaryCall(agent.client, 'ListWorkloads', {});
+    const { workloads } = await agent.client.listWorkloads({});
     const names = workloads.filter((w) => w.running).map((w) => w.name);
     assert.ok(names.includes('beta') && names.includes('beta-copy'), names.join(','));
     const copyRecord = workloads.find((w) => w.name === 'beta-copy')!;
@@ -100,31 +99,31 @@ describe('agent: checkpoint and restore (real CRIU)', () => {
 
   it('stops the workload after a checkpoint when asked, and it comes back', async () => {
     const { out, pid } = await startWorkload('gamma');
-    await checkpointCall(agent.client, {
+    await agent.client.checkpoint({
       target: { pod: 'gamma' },
       checkpointId: 'gamma-1',
       leaveRunning: false,
     });
     await waitFor('gamma to be stopped', async () => !(await isRunning(pid)));
     const lastSeen = (await readNumber(out))!;
-    const first = await firstValueAfter(out, () => restoreCall(agent.client, { checkpointId: 'gamma-1' }));
+    const first = await firstValueAfter(out, () => agent.client.restore({ checkpointId: 'gamma-1' }));
     assert.ok(first > 5 && first <= lastSeen + 1, `resumed at ${first}, stopped at ${lastSeen}`);
   });
 
   it('returns a finished checkpoint again without dumping, and replaces it only when asked', async () => {
     const { pid } = await startWorkload('delta');
-    const first = await checkpointCall(agent.client, { target: { pod: 'delta' }, checkpointId: 'delta-1' });
-    const again = await checkpointCall(agent.client, { target: { pod: 'delta' }, checkpointId: 'delta-1' });
+    const first = await agent.client.checkpoint({ target: { pod: 'delta' }, checkpointId: 'delta-1' });
+    const again = await agent.client.checkpoint({ target: { pod: 'delta' }, checkpointId: 'delta-1' });
     assert.equal(again.reused, true);
     assert.equal(again.version, first.version);
-    const replaced = await checkpointCall(agent.client, {
+    const replaced = await agent.client.checkpoint({
       target: { pod: 'delta' },
       checkpointId: 'delta-1',
       replace: true,
     });
     assert.equal(replaced.reused, false);
     assert.notEqual(replaced.version, first.version);
-    const info = await unaryCall(agent.client, 'GetCheckpoint', { checkpointId: 'delta-1' });
+    const info = await agent.client.getCheckpoint({ checkpointId: 'delta-1' });
     assert.equal(info.version, replaced.version);
     await assert.rejects(readFile(join(first.location, 'manifest.json')), 'the replaced version is removed');
     assert.ok(await isRunning(pid));
@@ -132,19 +131,17 @@ describe('agent: checkpoint and restore (real CRIU)', () => {
   });
 
   it('lists, shows and deletes checkpoints', async () => {
-    const { checkpoints } = await unaryCall(agent.client, 'ListCheckpoints', {});
+    const { checkpoints } = await agent.client.listCheckpoints({});
     const ids = checkpoints.map((c) => c.checkpointId);
     assert.ok(ids.includes('alpha-1') && ids.includes('beta-1'), ids.join(','));
-    const manifest = JSON.parse(
-      (await unaryCall(agent.client, 'GetCheckpoint', { checkpointId: 'alpha-1' })).manifestJson,
-    );
+    const manifest = JSON.parse((await agent.client.getCheckpoint({ checkpointId: 'alpha-1' })).manifestJson);
     assert.equal(manifest.schemaVersion, 1);
     assert.equal(manifest.target.pod, 'alpha');
     assert.ok(manifest.files.some((f: { path: string }) => f.path.startsWith('criu/pages-')));
-    assert.deepEqual(await unaryCall(agent.client, 'DeleteCheckpoint', { checkpointId: 'gamma-1' }), {
+    assert.deepEqual(await agent.client.deleteCheckpoint({ checkpointId: 'gamma-1' }), {
       deleted: true,
     });
-    await assert.rejects(unaryCall(agent.client, 'GetCheckpoint', { checkpointId: 'gamma-1' }), {
+    await assert.rejects(agent.client.getCheckpoint({ checkpointId: 'gamma-1' }), {
       code: 'NOT_FOUND',
     });
   });

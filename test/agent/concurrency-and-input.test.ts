@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { checkpointCall, unaryCall } from '../../src/agent/client.js';
 import { type AgentProcess, startAgent, startStatefulWorkload } from '../helpers/agent-process.js';
 
 describe('agent: concurrency and bad input', () => {
@@ -19,10 +18,10 @@ describe('agent: concurrency and bad input', () => {
 
   it('refuses a second checkpoint of a busy target with ALREADY_EXISTS', async () => {
     await workload('busy', 128);
-    const first = checkpointCall(agent.client, { target: { pod: 'busy' }, checkpointId: 'busy-a' });
+    const first = agent.client.checkpoint({ target: { pod: 'busy' }, checkpointId: 'busy-a' });
     await new Promise((r) => setTimeout(r, 50));
     await assert.rejects(
-      checkpointCall(agent.client, { target: { pod: 'busy' }, checkpointId: 'busy-b' }),
+      agent.client.checkpoint({ target: { pod: 'busy' }, checkpointId: 'busy-b' }),
       (err: Error & { code: string }) => {
         assert.equal(err.code, 'ALREADY_EXISTS');
         assert.match(err.message, /busy-a is running/);
@@ -35,8 +34,8 @@ describe('agent: concurrency and bad input', () => {
   it('joins a running checkpoint of the same id: one dump, one result', async () => {
     await workload('twice', 64);
     const [a, b] = await Promise.all([
-      checkpointCall(agent.client, { target: { pod: 'twice' }, checkpointId: 'twice-1' }),
-      checkpointCall(agent.client, { target: { pod: 'twice' }, checkpointId: 'twice-1' }),
+      agent.client.checkpoint({ target: { pod: 'twice' }, checkpointId: 'twice-1' }),
+      agent.client.checkpoint({ target: { pod: 'twice' }, checkpointId: 'twice-1' }),
     ]);
     assert.equal(a.version, b.version);
     assert.deepEqual(await readdir(join(agent.storage, 'twice-1', 'versions')), [a.version]);
@@ -46,9 +45,7 @@ describe('agent: concurrency and bad input', () => {
     const eight = Array.from({ length: 8 }, (_, i) => `par-${i}`);
     await Promise.all(eight.map((name) => workload(name, 8)));
     const results = await Promise.all(
-      eight.map((name) =>
-        checkpointCall(agent.client, { target: { pod: name }, checkpointId: `${name}-ckpt` }),
-      ),
+      eight.map((name) => agent.client.checkpoint({ target: { pod: name }, checkpointId: `${name}-ckpt` })),
     ).catch((err: unknown) => {
       console.error(
         agent
@@ -65,7 +62,7 @@ describe('agent: concurrency and bad input', () => {
 
   it('derives an id when none is given', async () => {
     await workload('derived', 4);
-    const result = await checkpointCall(agent.client, { target: { pod: 'derived' } });
+    const result = await agent.client.checkpoint({ target: { pod: 'derived' } });
     // Pinned: the id an earlier release derived for the same target.
     assert.equal(result.checkpointId, 'default-derived-51eeb65c');
   });
@@ -80,7 +77,7 @@ describe('agent: concurrency and bad input', () => {
   ] as const) {
     it(`refuses checkpoint id ${JSON.stringify(id).slice(0, 20)} naming the problem`, async () => {
       await assert.rejects(
-        checkpointCall(agent.client, { target: { pod: 'derived' }, checkpointId: id }),
+        agent.client.checkpoint({ target: { pod: 'derived' }, checkpointId: id }),
         (err: Error & { code: string }) => {
           assert.equal(err.code, 'INVALID_ARGUMENT');
           assert.match(err.message, /checkpointId/);
@@ -93,29 +90,27 @@ describe('agent: concurrency and bad input', () => {
 
   it('answers NOT_FOUND for an unknown target and INVALID_ARGUMENT for a missing one', async () => {
     await assert.rejects(
-      checkpointCall(agent.client, { target: { pod: 'nobody' }, checkpointId: 'x' }),
+      agent.client.checkpoint({ target: { pod: 'nobody' }, checkpointId: 'x' }),
       (err: Error & { code: string }) => {
         assert.equal(err.code, 'NOT_FOUND');
         assert.match(err.message, /no workload named nobody/);
         return true;
       },
     );
-    await assert.rejects(checkpointCall(agent.client, { checkpointId: 'x' }), { code: 'INVALID_ARGUMENT' });
-    await assert.rejects(unaryCall(agent.client, 'GetCheckpoint', { checkpointId: 'never-taken' }), {
+    await assert.rejects(agent.client.checkpoint({ checkpointId: 'x' }), { code: 'INVALID_ARGUMENT' });
+    await assert.rejects(agent.client.getCheckpoint({ checkpointId: 'never-taken' }), {
       code: 'NOT_FOUND',
     });
   });
 
   it('refuses a workload name that is not a DNS-1123 label, and a duplicate name', async () => {
-    await assert.rejects(
-      unaryCall(agent.client, 'StartWorkload', { name: '../etc', command: ['sleep', '1'] }),
-      { code: 'INVALID_ARGUMENT' },
-    );
-    await assert.rejects(
-      unaryCall(agent.client, 'StartWorkload', { name: 'derived', command: ['sleep', '1'] }),
-      { code: 'ALREADY_EXISTS' },
-    );
-    await assert.rejects(unaryCall(agent.client, 'StartWorkload', { name: 'empty', command: [] }), {
+    await assert.rejects(agent.client.startWorkload({ name: '../etc', command: ['sleep', '1'] }), {
+      code: 'INVALID_ARGUMENT',
+    });
+    await assert.rejects(agent.client.startWorkload({ name: 'derived', command: ['sleep', '1'] }), {
+      code: 'ALREADY_EXISTS',
+    });
+    await assert.rejects(agent.client.startWorkload({ name: 'empty', command: [] }), {
       code: 'INVALID_ARGUMENT',
     });
   });

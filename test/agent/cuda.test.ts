@@ -9,7 +9,6 @@ import assert from 'node:assert/strict';
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { checkpointCall, restoreCall, unaryCall } from '../../src/agent/client.js';
 import { type AgentProcess, startAgent, startStatefulWorkload } from '../helpers/agent-process.js';
 import { isAlive, isRunning, readNumber, waitFor } from '../helpers/proc.js';
 import { buildDriverStandIn, type DriverStandInBuild, driverCalls } from '../lib/cuda/driver-standin.js';
@@ -64,7 +63,7 @@ describe('agent: CUDA phase with the cuda-checkpoint stand-in (real CRIU)', () =
   });
   after(async () => {
     for (const agent of agents) {
-      const { workloads } = await unaryCall(agent.client, 'ListWorkloads', {}).catch(() => ({
+      const { workloads } = await agent.client.listWorkloads({}).catch(() => ({
         workloads: [],
       }));
       for (const w of workloads) if (w.running) process.kill(w.pid, 'SIGKILL');
@@ -75,8 +74,8 @@ describe('agent: CUDA phase with the cuda-checkpoint stand-in (real CRIU)', () =
 
   it('locks and checkpoints before the dump, resumes after it, and restores + unlocks after CRIU', async () => {
     const { pid, out } = await cudaWorkload(main, 'gpu-a');
-    assert.equal((await unaryCall(main.client, 'GetInfo', {})).cudaBackend, 'tool');
-    const result = await checkpointCall(main.client, { target: { pod: 'gpu-a' }, checkpointId: 'gpu-a-1' });
+    assert.equal((await main.client.getInfo({})).cudaBackend, 'tool');
+    const result = await main.client.checkpoint({ target: { pod: 'gpu-a' }, checkpointId: 'gpu-a-1' });
     assert.deepEqual(result.cudaPids, [pid]);
     for (const phase of ['cudaLock', 'cudaCheckpoint', 'cudaRestore', 'cudaUnlock', 'criuDump']) {
       assert.ok((result.durationsMs[phase] ?? -1) >= 0, phase);
@@ -87,9 +86,7 @@ describe('agent: CUDA phase with the cuda-checkpoint stand-in (real CRIU)', () =
       `${pid} restore checkpointed->locked`,
       `${pid} unlock locked->running`,
     ]);
-    const manifest = JSON.parse(
-      (await unaryCall(main.client, 'GetCheckpoint', { checkpointId: 'gpu-a-1' })).manifestJson,
-    );
+    const manifest = JSON.parse((await main.client.getCheckpoint({ checkpointId: 'gpu-a-1' })).manifestJson);
     assert.deepEqual(
       manifest.cuda,
       { pids: [1], gpus: GPUS.split(',') },
@@ -98,9 +95,9 @@ describe('agent: CUDA phase with the cuda-checkpoint stand-in (real CRIU)', () =
     const cudaJson = JSON.parse(await readFile(join(result.location, 'cuda.json'), 'utf8'));
     assert.equal(cudaJson.driverVersion, '580.65.06');
 
-    await unaryCall(main.client, 'StopWorkload', { name: 'gpu-a' });
+    await main.client.stopWorkload({ name: 'gpu-a' });
     await waitFor('gpu-a to exit', async () => !(await isRunning(pid)));
-    const restored = await restoreCall(main.client, { checkpointId: 'gpu-a-1' });
+    const restored = await main.client.restore({ checkpointId: 'gpu-a-1' });
     const r = restored.restoredPid;
     assert.deepEqual((await log()).slice(4), [
       `${r} restore checkpointed->locked`,
@@ -116,7 +113,7 @@ describe('agent: CUDA phase with the cuda-checkpoint stand-in (real CRIU)', () =
 
   it('restores onto other GPUs with a device map, and refuses a different GPU count before touching anything', async () => {
     const { pid } = await cudaWorkload(main, 'gpu-b');
-    await checkpointCall(main.client, {
+    await main.client.checkpoint({
       target: { pod: 'gpu-b' },
       checkpointId: 'gpu-b-1',
       leaveRunning: false,
@@ -128,7 +125,7 @@ describe('agent: CUDA phase with the cuda-checkpoint stand-in (real CRIU)', () =
     });
     const before = (await log()).length;
     await assert.rejects(
-      restoreCall(single.client, { checkpointId: 'gpu-b-1' }),
+      single.client.restore({ checkpointId: 'gpu-b-1' }),
       (err: Error & { code: string }) => {
         assert.equal(err.code, 'FAILED_PRECONDITION');
         assert.match(err.message, /2.*1|GPU/);
@@ -136,14 +133,10 @@ describe('agent: CUDA phase with the cuda-checkpoint stand-in (real CRIU)', () =
       },
     );
     assert.equal((await log()).length, before, 'no CUDA step ran');
-    assert.deepEqual(
-      (await unaryCall(single.client, 'ListWorkloads', {})).workloads,
-      [],
-      'nothing was restored',
-    );
+    assert.deepEqual((await single.client.listWorkloads({})).workloads, [], 'nothing was restored');
 
     const other = await cudaAgent('node-b', { CUDA_STANDIN_GPUS: OTHER_GPUS });
-    const restored = await restoreCall(other.client, { checkpointId: 'gpu-b-1' });
+    const restored = await other.client.restore({ checkpointId: 'gpu-b-1' });
     assert.deepEqual((await stateOf(restored.restoredPid)).devices, OTHER_GPUS.split(','));
     assert.equal((await stateOf(restored.restoredPid)).state, 'running');
     process.kill(restored.restoredPid, 'SIGKILL');
@@ -154,7 +147,7 @@ describe('agent: CUDA phase with the cuda-checkpoint stand-in (real CRIU)', () =
       const agent = await cudaAgent(`fail-${failing}`, { CUDA_STANDIN_FAIL: failing });
       const { pid } = await cudaWorkload(agent, `fail-${failing}`);
       await assert.rejects(
-        checkpointCall(agent.client, { target: { pod: `fail-${failing}` }, checkpointId: `f-${failing}` }),
+        agent.client.checkpoint({ target: { pod: `fail-${failing}` }, checkpointId: `f-${failing}` }),
         (err: Error & { phase: string }) => {
           assert.equal(err.phase, failing === 'lock' ? 'cudaLock' : 'cudaCheckpoint');
           return true;
@@ -162,7 +155,7 @@ describe('agent: CUDA phase with the cuda-checkpoint stand-in (real CRIU)', () =
       );
       assert.equal((await stateOf(pid).catch(() => ({ state: 'running' }))).state, 'running');
       assert.ok(await isRunning(pid));
-      await unaryCall(agent.client, 'StopWorkload', { name: `fail-${failing}` });
+      await agent.client.stopWorkload({ name: `fail-${failing}` });
     });
   }
 
@@ -176,7 +169,7 @@ describe('agent: CUDA phase with the cuda-checkpoint stand-in (real CRIU)', () =
     const agent = await cudaAgent('fail-dump', {}, ['--criu', wrapper]);
     const { pid } = await cudaWorkload(agent, 'fail-dump');
     await assert.rejects(
-      checkpointCall(agent.client, { target: { pod: 'fail-dump' }, checkpointId: 'f-dump' }),
+      agent.client.checkpoint({ target: { pod: 'fail-dump' }, checkpointId: 'f-dump' }),
       (err: Error & { phase: string }) => {
         assert.equal(err.phase, 'criuDump');
         assert.match(err.message, /rolled back: cuda restore \d+, cuda unlock \d+/);
@@ -184,12 +177,12 @@ describe('agent: CUDA phase with the cuda-checkpoint stand-in (real CRIU)', () =
       },
     );
     assert.equal((await stateOf(pid)).state, 'running');
-    await unaryCall(agent.client, 'StopWorkload', { name: 'fail-dump' });
+    await agent.client.stopWorkload({ name: 'fail-dump' });
   });
 
   it('kills the restored tree when the CUDA restore fails, and says so', async () => {
     const { pid } = await cudaWorkload(main, 'gpu-d');
-    await checkpointCall(main.client, {
+    await main.client.checkpoint({
       target: { pod: 'gpu-d' },
       checkpointId: 'gpu-d-1',
       leaveRunning: false,
@@ -197,13 +190,13 @@ describe('agent: CUDA phase with the cuda-checkpoint stand-in (real CRIU)', () =
     await waitFor('gpu-d to stop', async () => !(await isRunning(pid)));
     const agent = await cudaAgent('fail-restore', { CUDA_STANDIN_FAIL: 'restore' });
     await assert.rejects(
-      restoreCall(agent.client, { checkpointId: 'gpu-d-1' }),
+      agent.client.restore({ checkpointId: 'gpu-d-1' }),
       (err: Error & { phase: string }) => {
         assert.equal(err.phase, 'cudaRestore');
         return true;
       },
     );
-    const { workloads } = await unaryCall(agent.client, 'ListWorkloads', {});
+    const { workloads } = await agent.client.listWorkloads({});
     assert.ok(
       workloads.every((w) => !w.running),
       'no half-restored workload is left running',
@@ -252,7 +245,7 @@ describe('agent: CUDA phase over the driver helper (libcuda stand-in, real CRIU)
     JSON.parse(await readFile(join(state, `${pid}.json`), 'utf8')) as { state: string; devices: string[] };
   const calls = async (fn?: string) =>
     (await driverCalls(state)).filter((c) => fn === undefined || c.fn === fn);
-  const backendOf = async (agent: AgentProcess) => (await unaryCall(agent.client, 'GetInfo', {})).cudaBackend;
+  const backendOf = async (agent: AgentProcess) => (await agent.client.getInfo({})).cudaBackend;
   /** The agent's "CUDA phase on/off" log line. */
   const phaseLog = (agent: AgentProcess) =>
     JSON.parse(
@@ -272,7 +265,7 @@ describe('agent: CUDA phase over the driver helper (libcuda stand-in, real CRIU)
   });
   after(async () => {
     for (const agent of agents) {
-      const { workloads } = await unaryCall(agent.client, 'ListWorkloads', {}).catch(() => ({
+      const { workloads } = await agent.client.listWorkloads({}).catch(() => ({
         workloads: [],
       }));
       for (const w of workloads) if (w.running) process.kill(w.pid, 'SIGKILL');
@@ -294,7 +287,7 @@ describe('agent: CUDA phase over the driver helper (libcuda stand-in, real CRIU)
     const { pid, out } = await startStatefulWorkload(agent, 'drv-a', 4, {
       env: { CUDA_STANDIN_ID: 'drv-a' },
     });
-    const result = await checkpointCall(agent.client, { target: { pod: 'drv-a' }, checkpointId: 'drv-a-1' });
+    const result = await agent.client.checkpoint({ target: { pod: 'drv-a' }, checkpointId: 'drv-a-1' });
     assert.deepEqual(result.cudaPids, [pid]);
     assert.deepEqual(await log(), [
       `${pid} lock running->locked`,
@@ -302,9 +295,9 @@ describe('agent: CUDA phase over the driver helper (libcuda stand-in, real CRIU)
       `${pid} restore checkpointed->locked`,
       `${pid} unlock locked->running`,
     ]);
-    await unaryCall(agent.client, 'StopWorkload', { name: 'drv-a' });
+    await agent.client.stopWorkload({ name: 'drv-a' });
     await waitFor('drv-a to exit', async () => !(await isRunning(pid)));
-    const restored = (await restoreCall(agent.client, { checkpointId: 'drv-a-1' })).restoredPid;
+    const restored = (await agent.client.restore({ checkpointId: 'drv-a-1' })).restoredPid;
     assert.equal((await stateOf(restored)).state, 'running');
     await waitFor('the restored counter to advance', async () => ((await readNumber(out)) ?? 0) > 0);
 
@@ -329,7 +322,7 @@ describe('agent: CUDA phase over the driver helper (libcuda stand-in, real CRIU)
     const tool = await driverAgent('tool-node', {}, ['--cuda-backend', 'tool']);
     assert.equal(await backendOf(tool), 'tool');
     const { pid } = await startStatefulWorkload(tool, 'drv-b', 4, { env: { CUDA_STANDIN_ID: 'drv-b' } });
-    await checkpointCall(tool.client, {
+    await tool.client.checkpoint({
       target: { pod: 'drv-b' },
       checkpointId: 'drv-b-1',
       leaveRunning: false,
@@ -337,7 +330,7 @@ describe('agent: CUDA phase over the driver helper (libcuda stand-in, real CRIU)
     await waitFor('drv-b to stop', async () => !(await isRunning(pid)));
 
     const other = await driverAgent('node-b', { CUDA_STANDIN_GPUS: OTHER_GPUS });
-    const restored = (await restoreCall(other.client, { checkpointId: 'drv-b-1' })).restoredPid;
+    const restored = (await other.client.restore({ checkpointId: 'drv-b-1' })).restoredPid;
     assert.deepEqual(await stateOf(restored), { state: 'running', devices: OTHER_GPUS.split(',') });
     const [restore] = (await calls('cuCheckpointProcessRestore')).filter((c) => c.pid === restored);
     const pairs = GPUS.split(',').map((old, i) => `${old}=${OTHER_GPUS.split(',')[i]}`);
@@ -351,7 +344,7 @@ describe('agent: CUDA phase over the driver helper (libcuda stand-in, real CRIU)
       env: { CUDA_STANDIN_ID: 'drv-fail' },
     });
     await assert.rejects(
-      checkpointCall(agent.client, { target: { pod: 'drv-fail' }, checkpointId: 'drv-fail-1' }),
+      agent.client.checkpoint({ target: { pod: 'drv-fail' }, checkpointId: 'drv-fail-1' }),
       (err: Error & { phase: string }) => {
         assert.equal(err.phase, 'cudaCheckpoint');
         assert.match(err.message, /rolled back: cuda unlock \d+/);
@@ -365,7 +358,7 @@ describe('agent: CUDA phase over the driver helper (libcuda stand-in, real CRIU)
     );
     assert.equal((await stateOf(pid)).state, 'running');
     assert.ok(await isRunning(pid));
-    await unaryCall(agent.client, 'StopWorkload', { name: 'drv-fail' });
+    await agent.client.stopWorkload({ name: 'drv-fail' });
   });
 
   it('auto takes the driver where the helper serves and the tool where it cannot, saying why', async () => {

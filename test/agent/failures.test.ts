@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { chmod, mkdir, open, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { checkpointCall, restoreCall, unaryCall } from '../../src/agent/client.js';
 import { readManifest, verifyFiles } from '../../src/lib/storage/index.js';
 import {
   type AgentProcess,
@@ -18,7 +17,7 @@ import {
 import { isRunning, waitFor } from '../helpers/proc.js';
 
 async function assertPreviousIntact(agent: AgentProcess, id: string, version: string): Promise<void> {
-  const info = await unaryCall(agent.client, 'GetCheckpoint', { checkpointId: id });
+  const info = await agent.client.getCheckpoint({ checkpointId: id });
   assert.equal(info.version, version, 'the previous checkpoint is still the current one');
   await verifyFiles(info.location, await readManifest(info.location));
 }
@@ -45,9 +44,8 @@ describe('agent: failures lose nothing (real CRIU)', () => {
 
   it('keeps the previous checkpoint when the target dies mid-dump', async () => {
     const { pid } = await workload('dies', 256);
-    const previous = await checkpointCall(agent.client, { target: { pod: 'dies' }, checkpointId: 'dies-1' });
-    const attempt = checkpointCall(
-      agent.client,
+    const previous = await agent.client.checkpoint({ target: { pod: 'dies' }, checkpointId: 'dies-1' });
+    const attempt = agent.client.checkpoint(
       { target: { pod: 'dies' }, checkpointId: 'dies-1', replace: true },
       {
         onProgress: (p) => {
@@ -65,10 +63,9 @@ describe('agent: failures lose nothing (real CRIU)', () => {
 
   it('answers DEADLINE_EXCEEDED when the deadline passes, and rolls back', async () => {
     const { pid } = await workload('slow', 256);
-    const previous = await checkpointCall(agent.client, { target: { pod: 'slow' }, checkpointId: 'slow-1' });
+    const previous = await agent.client.checkpoint({ target: { pod: 'slow' }, checkpointId: 'slow-1' });
     await assert.rejects(
-      checkpointCall(
-        agent.client,
+      agent.client.checkpoint(
         { target: { pod: 'slow' }, checkpointId: 'slow-1', replace: true },
         { deadline: new Date(Date.now() + 150) },
       ),
@@ -95,7 +92,7 @@ describe('agent: failures lose nothing (real CRIU)', () => {
     try {
       const w = await startStatefulWorkload(second, 'crit', 4);
       await assert.rejects(
-        checkpointCall(second.client, { target: { pod: 'crit' }, checkpointId: 'crit-1' }),
+        second.client.checkpoint({ target: { pod: 'crit' }, checkpointId: 'crit-1' }),
         (err: { code: string; phase: string }) => {
           assert.equal(err.phase, 'criuDump');
           return true;
@@ -104,10 +101,10 @@ describe('agent: failures lose nothing (real CRIU)', () => {
       assert.ok(await isRunning(w.pid));
       await noStagingLeft(second);
       assert.match(second.logs(), /no-such-option/, 'the agent logged what CRIU said');
-      await assert.rejects(unaryCall(second.client, 'GetCheckpoint', { checkpointId: 'crit-1' }), {
+      await assert.rejects(second.client.getCheckpoint({ checkpointId: 'crit-1' }), {
         code: 'NOT_FOUND',
       });
-      await unaryCall(second.client, 'StopWorkload', { name: 'crit' });
+      await second.client.stopWorkload({ name: 'crit' });
     } finally {
       await second.stop();
     }
@@ -120,7 +117,7 @@ describe('agent: failures lose nothing (real CRIU)', () => {
     await writeFile(staging, 'not a folder');
     try {
       await assert.rejects(
-        checkpointCall(agent.client, { target: { pod: 'nostore' }, checkpointId: 'nostore-1' }),
+        agent.client.checkpoint({ target: { pod: 'nostore' }, checkpointId: 'nostore-1' }),
         (err: Error & { code: string }) => {
           assert.equal(err.code, 'FAILED_PRECONDITION');
           assert.match(err.message, /storage is not writable/);
@@ -132,7 +129,7 @@ describe('agent: failures lose nothing (real CRIU)', () => {
       await rm(staging, { force: true });
       await mkdir(staging, { mode: 0o700 });
     }
-    const result = await checkpointCall(agent.client, {
+    const result = await agent.client.checkpoint({
       target: { pod: 'nostore' },
       checkpointId: 'nostore-1',
     });
@@ -141,7 +138,7 @@ describe('agent: failures lose nothing (real CRIU)', () => {
 
   it('refuses to restore a corrupted image, naming the file', async () => {
     await workload('corrupt', 4);
-    const result = await checkpointCall(agent.client, {
+    const result = await agent.client.checkpoint({
       target: { pod: 'corrupt' },
       checkpointId: 'corrupt-1',
     });
@@ -151,7 +148,7 @@ describe('agent: failures lose nothing (real CRIU)', () => {
     await handle.write(Buffer.from('garbage!'), 0, 8, 4096);
     await handle.close();
     await assert.rejects(
-      restoreCall(agent.client, { checkpointId: 'corrupt-1', target: { pod: 'corrupt-restored' } }),
+      agent.client.restore({ checkpointId: 'corrupt-1', target: { pod: 'corrupt-restored' } }),
       (err: Error & { code: string; phase: string }) => {
         assert.equal(err.code, 'FAILED_PRECONDITION');
         assert.equal(err.phase, 'verify');
@@ -159,7 +156,7 @@ describe('agent: failures lose nothing (real CRIU)', () => {
         return true;
       },
     );
-    const { workloads } = await unaryCall(agent.client, 'ListWorkloads', {});
+    const { workloads } = await agent.client.listWorkloads({});
     assert.ok(!workloads.some((w) => w.name === 'corrupt-restored'), 'nothing was restored');
   });
 });

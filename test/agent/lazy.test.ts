@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { checkpointCall, restoreCall, unaryCall } from '../../src/agent/client.js';
 import { restore } from '../../src/executor/restore.js';
 import { silentLogger } from '../../src/log.js';
 import {
@@ -40,13 +39,13 @@ describe('lazy restore (real CRIU lazy pages)', () => {
   before(async () => {
     agent = await startAgent();
     out = join(agent.dir, 'big.counter');
-    const w = await unaryCall(agent.client, 'StartWorkload', {
+    const w = await agent.client.startWorkload({
       name: 'big',
       command: [python, workloadScript, '512', out],
     });
     await waitFor('big to count', async () => ((await readNumber(out)) ?? 0) > 2, 60_000);
     hash = await workloadHash(out);
-    await checkpointCall(agent.client, {
+    await agent.client.checkpoint({
       target: { pod: 'big' },
       checkpointId: 'big-1',
       leaveRunning: false,
@@ -56,10 +55,10 @@ describe('lazy restore (real CRIU lazy pages)', () => {
   after(() => agent.shutdown());
 
   it('runs the process at once, keeps the checkpoint while pages arrive, and ends with intact memory', async () => {
-    const info = await unaryCall(agent.client, 'GetInfo', {});
+    const info = await agent.client.getInfo({});
     assert.equal(info.lazyPages, true, 'this kernel has userfaultfd');
     const last = (await readNumber(out))!;
-    const first = await restoreCall(agent.client, {
+    const first = await agent.client.restore({
       checkpointId: 'big-1',
       target: { pod: 'big-lazy' },
       lazy: true,
@@ -72,7 +71,7 @@ describe('lazy restore (real CRIU lazy pages)', () => {
       'the first result comes before every page is in',
     );
     await assert.rejects(
-      unaryCall(agent.client, 'DeleteCheckpoint', { checkpointId: 'big-1' }),
+      agent.client.deleteCheckpoint({ checkpointId: 'big-1' }),
       (err: Error & { code: string }) => {
         assert.equal(err.code, 'FAILED_PRECONDITION');
         assert.match(err.message, /a restore \(on node test-node\) is still reading it/);
@@ -93,13 +92,13 @@ describe('lazy restore (real CRIU lazy pages)', () => {
     assert.ok(counter > last);
     assert.equal(await workloadHash(out), hash, 'every page arrived intact');
     // Once every page is in, the checkpoint may be replaced or deleted again.
-    const again = await checkpointCall(agent.client, { target: { pod: 'big-lazy' }, checkpointId: 'big-2' });
+    const again = await agent.client.checkpoint({ target: { pod: 'big-lazy' }, checkpointId: 'big-2' });
     assert.equal(again.reused, false);
-    await unaryCall(agent.client, 'StopWorkload', { name: 'big-lazy' });
+    await agent.client.stopWorkload({ name: 'big-lazy' });
   });
 
   it('kills the restored process and reports a failure when the lazy-pages daemon dies mid-transfer', async () => {
-    const first = await restoreCall(agent.client, {
+    const first = await agent.client.restore({
       checkpointId: 'big-1',
       target: { pod: 'big-broken' },
       lazy: true,

@@ -9,9 +9,9 @@ import { execFile } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
-import { connectAgent, unaryCall } from '../../src/agent/client.js';
+import { connectAgent } from '../../src/agent/client.js';
 import { agentChannelCredentials } from '../../src/cli/tls.js';
-import { createAgentClient } from '../../src/dispatch/agent-dispatcher.js';
+import { createAgentDispatcher } from '../../src/dispatch/agent-dispatcher.js';
 import { SnapbackError } from '../../src/errors.js';
 import { type AgentProcess, snapbackBin, startAgent } from '../helpers/agent-process.js';
 import { type Certs, makeCerts } from '../helpers/certs.js';
@@ -35,9 +35,9 @@ describe('agent mTLS (certificates made by the test)', () => {
   let agent: AgentProcess;
   const list = (credentials: grpc.ChannelCredentials) => {
     const client = connectAgent(agent.address, credentials);
-    return unaryCall(client, 'ListCheckpoints', {}, { deadline: new Date(Date.now() + 5_000) }).finally(() =>
-      client.close(),
-    );
+    return client
+      .listCheckpoints({}, { deadline: new Date(Date.now() + 5_000) })
+      .finally(() => client.close());
   };
   const refused = async (credentials: grpc.ChannelCredentials) => {
     await assert.rejects(list(credentials), (err: unknown) => {
@@ -118,7 +118,7 @@ describe('agent mTLS (certificates made by the test)', () => {
   });
 
   it("the functions' agent client (snapback function) presents its certificate", async () => {
-    const client = createAgentClient({
+    const client = createAgentDispatcher({
       credentials: agentChannelCredentials({
         tlsCa: certs.ca,
         tlsCert: certs.clientCert,

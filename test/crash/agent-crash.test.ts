@@ -10,7 +10,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { checkpointCall, restoreCall, unaryCall } from '../../src/agent/client.js';
 import { readManifest, verifyFiles } from '../../src/lib/storage/index.js';
 import {
   type AgentProcess,
@@ -57,17 +56,17 @@ describe(`agent killed at random moments (${TRIALS} trials, seed ${SEED})`, () =
     await mkdir(cudaState);
     agent = await start();
     const out = join(root, 'crashy.counter');
-    const w = await unaryCall(agent.client, 'StartWorkload', {
+    const w = await agent.client.startWorkload({
       name: 'crashy',
       command: [python, workloadScript, '48', out],
       env: { CUDA_STANDIN_ID: 'crashy' },
     });
     pid = w.pid;
     await waitFor('crashy to count', async () => ((await readNumber(out)) ?? 0) > 2, 30_000);
-    await checkpointCall(agent.client, { target: { pod: 'crashy' }, checkpointId: 'crash-1' });
+    await agent.client.checkpoint({ target: { pod: 'crashy' }, checkpointId: 'crash-1' });
   });
   after(async () => {
-    const { workloads } = await unaryCall(agent.client, 'ListWorkloads', {}).catch(() => ({ workloads: [] }));
+    const { workloads } = await agent.client.listWorkloads({}).catch(() => ({ workloads: [] }));
     for (const w of workloads) if (w.running) process.kill(w.pid, 'SIGKILL');
     await agent.stop();
     await rm(root, { recursive: true, force: true });
@@ -78,7 +77,7 @@ describe(`agent killed at random moments (${TRIALS} trials, seed ${SEED})`, () =
     const frozenAtKill: number[] = [];
     for (let trial = 0; trial < TRIALS; trial++) {
       const delay = Math.floor(random() * MAX_DELAY_MS);
-      const attempt = checkpointCall(agent.client, {
+      const attempt = agent.client.checkpoint({
         target: { pod: 'crashy' },
         checkpointId: 'crash-1',
         replace: true,
@@ -92,7 +91,7 @@ describe(`agent killed at random moments (${TRIALS} trials, seed ${SEED})`, () =
       agent = await start();
       const why = `trial ${trial} (killed after ${delay} ms, GPU state then ${state}; replay with SNAPBACK_CRASH_SEED=${SEED})`;
       assert.deepEqual(await stagingEntries(agent.storage), [], `no staging left: ${why}`);
-      const info = await unaryCall(agent.client, 'GetCheckpoint', { checkpointId: 'crash-1' });
+      const info = await agent.client.getCheckpoint({ checkpointId: 'crash-1' });
       await verifyFiles(info.location, await readManifest(info.location));
       assert.equal(
         (await readdir(join(agent.storage, 'crash-1', 'versions'))).length,
@@ -103,7 +102,7 @@ describe(`agent killed at random moments (${TRIALS} trials, seed ${SEED})`, () =
       assert.equal(await cudaStateOf(pid), 'running', `not frozen on the GPU: ${why}`);
       if (state !== 'running')
         assert.match(agent.logs(), /thawed a workload a previous agent left frozen/, why);
-      const { workloads } = await unaryCall(agent.client, 'ListWorkloads', {});
+      const { workloads } = await agent.client.listWorkloads({});
       assert.ok(
         workloads.some((w) => w.name === 'crashy' && w.running && w.pid === pid),
         `still known by name: ${why}`,
@@ -114,7 +113,7 @@ describe(`agent killed at random moments (${TRIALS} trials, seed ${SEED})`, () =
     );
 
     // The checkpoint that survived all of that restores.
-    const restored = await restoreCall(agent.client, {
+    const restored = await agent.client.restore({
       checkpointId: 'crash-1',
       target: { pod: 'crashy-restored' },
     });

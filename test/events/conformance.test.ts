@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { createAgentClient } from '../../src/dispatch/agent-dispatcher.js';
+import { createAgentDispatcher } from '../../src/dispatch/agent-dispatcher.js';
 import { createLocalResolver } from '../../src/dispatch/resolver.js';
 import { type FunctionsServer, startFunctionsServer } from '../../src/http/server.js';
 import { silentLogger } from '../../src/log.js';
@@ -26,7 +26,7 @@ describe('CloudEvents JSON conformance vectors', () => {
   let server: FunctionsServer;
   let url: string;
   before(async () => {
-    const agent = createAgentClient();
+    const agent = createAgentDispatcher();
     const resolver = createLocalResolver({ agent: '127.0.0.1:1', node: 'node-a' });
     server = await startFunctionsServer(
       { serve: 'all', resolver, agent, log: silentLogger() },

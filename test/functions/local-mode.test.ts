@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { main } from '../../src/cli/main.js';
-import { createAgentClient } from '../../src/dispatch/agent-dispatcher.js';
+import { createAgentDispatcher } from '../../src/dispatch/agent-dispatcher.js';
 import { createLocalResolver } from '../../src/dispatch/resolver.js';
+import { Workload } from '../../src/generated/snapback/agent/v1/agent.js';
 import { type FunctionsServer, startFunctionsServer } from '../../src/http/server.js';
 import { silentLogger } from '../../src/log.js';
 import { type FakeAgent, startFakeAgent } from '../helpers/fake-agent.js';
@@ -27,10 +28,10 @@ describe('local mode and snapback send', () => {
   before(async () => {
     agent = await startFakeAgent('laptop');
     agent.workloads = [
-      { name: 'counter', pid: 10, running: true },
-      { name: 'stopped', pid: 0, running: false },
+      Workload.fromPartial({ name: 'counter', pid: 10, running: true }),
+      Workload.fromPartial({ name: 'stopped', pid: 0, running: false }),
     ];
-    const client = createAgentClient();
+    const client = createAgentDispatcher();
     const resolver = createLocalResolver({
       agent: agent.address,
       node: 'laptop',

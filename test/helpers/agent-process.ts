@@ -3,7 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type AgentClient, connectAgent, unaryCall } from '../../src/agent/client.js';
+import { type AgentConnection, connectAgent } from '../../src/agent/client.js';
 import { readNumber, waitFor } from './proc.js';
 
 export const snapbackBin = new URL('../../bin/snapback', import.meta.url).pathname;
@@ -17,7 +17,7 @@ export interface AgentProcess {
   storage: string;
   stateDir: string;
   process: ChildProcess;
-  client: AgentClient;
+  client: AgentConnection;
   logs(): string;
   /** SIGTERM and wait (graceful: running operations finish first). */
   stop(): Promise<void>;
@@ -114,9 +114,8 @@ export async function startAgent(options: StartAgentOptions = {}): Promise<Agent
       await rm(dir, { recursive: true, force: true });
     },
     async shutdown() {
-      const { workloads } = await unaryCall(client, 'ListWorkloads', {}).catch(() => ({ workloads: [] }));
-      for (const w of workloads)
-        if (w.running) await unaryCall(client, 'StopWorkload', { name: w.name }).catch(() => {});
+      const { workloads } = await client.listWorkloads({}).catch(() => ({ workloads: [] }));
+      for (const w of workloads) if (w.running) await client.stopWorkload({ name: w.name }).catch(() => {});
       await agent.stop();
       await agent.cleanup();
     },
@@ -151,7 +150,7 @@ export async function startStatefulWorkload(
   options: { env?: Record<string, string>; minCount?: number } = {},
 ): Promise<{ pid: number; out: string }> {
   const out = join(agent.dir, `${name}.counter`);
-  const workload = await unaryCall(agent.client, 'StartWorkload', {
+  const workload = await agent.client.startWorkload({
     name,
     command: [python, workloadScript, String(mib), out],
     ...(options.env === undefined ? {} : { env: options.env }),

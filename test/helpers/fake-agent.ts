@@ -3,11 +3,17 @@
  * the test controls per request (success with durations, failure with a status and phase, slowness).
  */
 import * as grpc from '@grpc/grpc-js';
-import type { AgentHandlers } from '../../src/agent/generated/snapback/agent/v1/Agent.js';
-import type { CheckpointRequest__Output } from '../../src/agent/generated/snapback/agent/v1/CheckpointRequest.js';
-import type { RestoreRequest__Output } from '../../src/agent/generated/snapback/agent/v1/RestoreRequest.js';
-import type { Workload } from '../../src/agent/generated/snapback/agent/v1/Workload.js';
-import { agentProto, ERROR_PHASE_KEY } from '../../src/agent/proto.js';
+import { ERROR_PHASE_KEY } from '../../src/agent/proto.js';
+import {
+  type AgentServer,
+  AgentService,
+  type CheckpointRequest,
+  CheckpointResult,
+  Progress,
+  type RestoreRequest,
+  RestoreResult,
+  type Workload,
+} from '../../src/generated/snapback/agent/v1/agent.js';
 
 export type Behaviour =
   | { kind: 'ok'; delayMs?: number }
@@ -18,12 +24,12 @@ export interface FakeAgent {
   address: string;
   node: string;
   checkpoints: Array<{
-    request: CheckpointRequest__Output;
+    request: CheckpointRequest;
     deadline: grpc.Deadline;
     metadata: grpc.Metadata;
   }>;
-  restores: RestoreRequest__Output[];
-  behaviour: (request: CheckpointRequest__Output | RestoreRequest__Output) => Behaviour;
+  restores: RestoreRequest[];
+  behaviour: (request: CheckpointRequest | RestoreRequest) => Behaviour;
   workloads: Workload[];
   close(): Promise<void>;
 }
@@ -49,7 +55,6 @@ function fail(
 }
 
 export async function startFakeAgent(node: string): Promise<FakeAgent> {
-  const { Agent } = agentProto.snapback.agent.v1;
   const server = new grpc.Server();
   const agent: FakeAgent = {
     address: '',
@@ -64,8 +69,8 @@ export async function startFakeAgent(node: string): Promise<FakeAgent> {
         resolve();
       }),
   };
-  const handlers: Partial<AgentHandlers> = {
-    Checkpoint(call) {
+  const handlers: Pick<AgentServer, 'checkpoint' | 'restore' | 'listWorkloads'> = {
+    checkpoint(call) {
       agent.checkpoints.push({
         request: call.request,
         deadline: call.getDeadline(),
@@ -76,40 +81,41 @@ export async function startFakeAgent(node: string): Promise<FakeAgent> {
       if (b.kind === 'fail') return fail(call, b);
       setTimeout(() => {
         if (call.cancelled) return;
-        call.write({ progress: { phase: 'criuDump', state: 'STARTED' } });
+        call.write({ progress: Progress.fromPartial({ phase: 'criuDump', state: 'STARTED' }) });
         const id = call.request.checkpointId;
         call.write({
-          result: {
+          result: CheckpointResult.fromPartial({
             checkpointId: id,
             location: `/var/snapback/${id}`,
             sizeBytes: 4096,
             durationsMs: agentDurations,
             node,
-          },
+          }),
         });
         call.end();
       }, b.delayMs ?? 0);
     },
-    Restore(call) {
+    restore(call) {
       agent.restores.push(call.request);
       const b = agent.behaviour(call.request);
       if (b.kind === 'hang') return;
       if (b.kind === 'fail') return fail(call, b);
       call.write({
-        result: {
+        result: RestoreResult.fromPartial({
           checkpointId: call.request.checkpointId,
           restoredPid: 4242,
           durationsMs: { setup: 2, criuRestore: 30, total: 35 },
           node,
-        },
+        }),
       });
       call.end();
     },
-    ListWorkloads(_call, callback) {
+    listWorkloads(_call, callback) {
       callback(null, { workloads: agent.workloads });
     },
   };
-  server.addService(Agent.service, handlers as AgentHandlers);
+  // The calls these tests never make are answered UNIMPLEMENTED by grpc-js.
+  server.addService(AgentService, handlers);
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
       err ? reject(err) : resolve(p),

@@ -2,7 +2,7 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { createAgentClient } from '../../src/dispatch/agent-dispatcher.js';
+import { createAgentDispatcher } from '../../src/dispatch/agent-dispatcher.js';
 import { createKubeResolver } from '../../src/dispatch/kube-resolver.js';
 import { createKubeRecorder } from '../../src/dispatch/recorder.js';
 import type { FunctionsAppDeps } from '../../src/http/app.js';
@@ -51,7 +51,7 @@ export async function startClusterFunctions(
     {
       serve: 'all',
       resolver: createKubeResolver(api),
-      agent: createAgentClient(),
+      agent: createAgentDispatcher(),
       recorder: createKubeRecorder(api, log),
       log,
       ...extra,

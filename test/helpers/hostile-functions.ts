@@ -3,7 +3,7 @@
  * plus valid events of each snapback type, for the hostile-input tests.
  */
 import { randomUUID } from 'node:crypto';
-import { createAgentClient } from '../../src/dispatch/agent-dispatcher.js';
+import { createAgentDispatcher } from '../../src/dispatch/agent-dispatcher.js';
 import { createLocalResolver } from '../../src/dispatch/resolver.js';
 import { EventType } from '../../src/events/types.js';
 import { type FunctionsServer, startFunctionsServer } from '../../src/http/server.js';
@@ -43,7 +43,7 @@ export async function startHostileEnv(): Promise<HostileEnv> {
       restoredFrom: '',
     },
   ];
-  const client = createAgentClient();
+  const client = createAgentDispatcher();
   const server: FunctionsServer = await startFunctionsServer(
     {
       serve: 'all',

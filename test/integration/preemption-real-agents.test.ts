@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { unaryCall } from '../../src/agent/client.js';
 import {
   type AgentProcess,
   startAgent,
@@ -73,7 +72,7 @@ describe('preemption through the functions to real agents (real CRIU)', () => {
       [agentA, ['train-a', 'train-b', 'web']],
       [agentB, ['train-c']],
     ] as const) {
-      for (const name of names) await unaryCall(agent.client, 'StopWorkload', { name }).catch(() => {});
+      for (const name of names) await agent.client.stopWorkload({ name }).catch(() => {});
       await agent.stop();
       await agent.cleanup();
     }
@@ -101,15 +100,15 @@ describe('preemption through the functions to real agents (real CRIU)', () => {
     }
     const handled = events().find((e) => e.type === 'io.snapback.preemption.handled');
     assert.ok(handled, 'a preemption.handled summary arrives');
-    const { checkpoints: onB } = await unaryCall(agentB.client, 'ListCheckpoints', {});
+    const { checkpoints: onB } = await agentB.client.listCheckpoints({});
     assert.deepEqual(onB, [], 'nothing was checkpointed on the other node');
-    const { checkpoints: onA } = await unaryCall(agentA.client, 'ListCheckpoints', {});
+    const { checkpoints: onA } = await agentA.client.listCheckpoints({});
     assert.equal(onA.length, 2, 'web did not opt in');
     assert.ok(await isRunning(pids['train-a']!), 'a checkpoint leaves the workload running');
 
     // The node "dies": the workload is gone; a restore request brings it back with its memory.
     const checkpointId = String(completed.find((e) => e.data['pod'] === 'train-a')!.data['checkpointId']);
-    await unaryCall(agentA.client, 'StopWorkload', { name: 'train-a' });
+    await agentA.client.stopWorkload({ name: 'train-a' });
     await waitFor('train-a to die', async () => !(await isRunning(pids['train-a']!)));
     const restore = await postBinary(
       fns.url,
@@ -125,12 +124,12 @@ describe('preemption through the functions to real agents (real CRIU)', () => {
   });
 
   it('restores lazily on request: restore.completed when it runs, restore.pages-complete when every page is in', async () => {
-    const { checkpoints } = await unaryCall(agentA.client, 'ListCheckpoints', {});
+    const { checkpoints } = await agentA.client.listCheckpoints({});
     const checkpointId = checkpoints.find(
       (c) => JSON.parse(c.manifestJson).target.pod === 'train-b',
     )!.checkpointId;
     const hash = await workloadHash(outs['train-b']!);
-    await unaryCall(agentA.client, 'StopWorkload', { name: 'train-b' });
+    await agentA.client.stopWorkload({ name: 'train-b' });
     await waitFor('train-b to die', async () => !(await isRunning(pids['train-b']!)));
     sink.received.length = 0;
     const res = await postBinary(
@@ -178,7 +177,7 @@ describe('preemption through the functions to real agents (real CRIU)', () => {
 
   it('reports a dead agent as a failed event with UNAVAILABLE, and keeps serving', async () => {
     sink.received.length = 0;
-    await unaryCall(agentB.client, 'StopWorkload', { name: 'train-c' });
+    await agentB.client.stopWorkload({ name: 'train-c' });
     await agentB.stop();
     const res = await postBinary(
       fns.url,

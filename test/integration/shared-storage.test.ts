@@ -14,7 +14,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { checkpointCall, restoreCall, unaryCall } from '../../src/agent/client.js';
 import { SnapbackError } from '../../src/errors.js';
 import {
   type AgentProcess,
@@ -50,7 +49,7 @@ describe('agents sharing one checkpoint storage (real agents, real CRIU)', () =>
     for (const pid of restored) killTree(pid);
     for (const agent of [a, b, c]) {
       if (agent === undefined) continue;
-      const { workloads } = await unaryCall(agent.client, 'ListWorkloads', {}).catch(() => ({
+      const { workloads } = await agent.client.listWorkloads({}).catch(() => ({
         workloads: [],
       }));
       for (const w of workloads) if (w.running) killTree(w.pid);
@@ -67,8 +66,8 @@ describe('agents sharing one checkpoint storage (real agents, real CRIU)', () =>
     const wb = await startStatefulWorkload(b, 'contender-b', 8);
     const hashes = { 'node-a': await workloadHash(wa.out), 'node-b': await workloadHash(wb.out) };
     const outcomes = await Promise.allSettled([
-      checkpointCall(a.client, { target: { pod: 'contender-a' }, checkpointId: 'contested' }),
-      checkpointCall(b.client, { target: { pod: 'contender-b' }, checkpointId: 'contested' }),
+      a.client.checkpoint({ target: { pod: 'contender-a' }, checkpointId: 'contested' }),
+      b.client.checkpoint({ target: { pod: 'contender-b' }, checkpointId: 'contested' }),
     ]);
     const won = outcomes.filter((o) => o.status === 'fulfilled');
     const lost = outcomes.filter((o) => o.status === 'rejected');
@@ -78,7 +77,7 @@ describe('agents sharing one checkpoint storage (real agents, real CRIU)', () =>
     assert.equal(error.code, 'ALREADY_EXISTS', error.message);
     const winner = (won[0] as PromiseFulfilledResult<{ node: string }>).value.node as 'node-a' | 'node-b';
     const out = winner === 'node-a' ? wa.out : wb.out;
-    const restoredCopy = await restoreCall(c.client, {
+    const restoredCopy = await c.client.restore({
       checkpointId: 'contested',
       target: { pod: 'contested-copy' },
     });
@@ -102,7 +101,7 @@ describe('agents sharing one checkpoint storage (real agents, real CRIU)', () =>
       const action = (['start', 'restart', 'kill', 'restore-then-kill'] as const)[Math.floor(random() * 4)]!;
       actions[action] = (actions[action] ?? 0) + 1;
       const why = `trial ${trial}: ${action} after ${delay} ms (replay with SNAPBACK_SHARED_SEED=${SEED})`;
-      const checkpoint = checkpointCall(a.client, {
+      const checkpoint = a.client.checkpoint({
         target: { pod: 'source' },
         checkpointId: id,
         replace: true,
@@ -111,7 +110,7 @@ describe('agents sharing one checkpoint storage (real agents, real CRIU)', () =>
       const readable = [...written].filter((w) => w !== id);
       const cRestore =
         readable.length > 0
-          ? restoreCall(c.client, {
+          ? c.client.restore({
               checkpointId: readable[Math.floor(random() * readable.length)]!,
               target: { pod: `c-${trial}` },
             })
@@ -130,7 +129,7 @@ describe('agents sharing one checkpoint storage (real agents, real CRIU)', () =>
         const bRestore =
           target === undefined
             ? undefined
-            : restoreCall(b.client, { checkpointId: target, target: { pod: `b-${trial}` } });
+            : b.client.restore({ checkpointId: target, target: { pod: `b-${trial}` } });
         bRestore?.catch(() => {});
         await sleep(Math.floor(random() * 300));
         await b.kill();
@@ -151,7 +150,7 @@ describe('agents sharing one checkpoint storage (real agents, real CRIU)', () =>
       }
       // Every checkpoint reported written restores with its memory: a copy beside the source answers
       // the hash request on the shared out file with the same data.
-      const copy = await restoreCall(c.client, { checkpointId: id, target: { pod: `v-${trial}` } });
+      const copy = await c.client.restore({ checkpointId: id, target: { pod: `v-${trial}` } });
       restored.push(copy.restoredPid);
       assert.ok(await isRunning(copy.restoredPid), `the checkpoint restores: ${why}`);
       killTree(copy.restoredPid);
@@ -161,7 +160,7 @@ describe('agents sharing one checkpoint storage (real agents, real CRIU)', () =>
     b ??= await agentOn('node-b');
     // The data of the last checkpoint of each id, checked byte for byte by the restored process itself.
     for (const id of IDS) {
-      const copy = await restoreCall(c.client, { checkpointId: id, target: { pod: `final-${id}` } });
+      const copy = await c.client.restore({ checkpointId: id, target: { pod: `final-${id}` } });
       restored.push(copy.restoredPid);
       killTree(source.pid);
       assert.equal(await workloadHash(source.out), sourceHash, `${id} restores with its memory intact`);

@@ -2,7 +2,7 @@
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createAccessPolicy } from '../../agent/policy.js';
-import { createAgentServer } from '../../agent/server.js';
+import { createAgentGrpcServer } from '../../agent/server.js';
 import { loadConfig } from '../../config/load-config.js';
 import type { ExecutorDeps } from '../../executor/deps.js';
 import { createJournal } from '../../executor/journal.js';
@@ -116,7 +116,7 @@ export const agentCommand = defineCommand({
     ) {
       logger.warn({ swept, ...recovered }, 'recovered from an earlier run');
     }
-    const agent = createAgentServer({
+    const agent = createAgentGrpcServer({
       executor,
       policy: createAccessPolicy({
         allowedNamespaces: config.allowedNamespaces,

@@ -1,5 +1,4 @@
 /** `snapback checkpoint`: checkpoint a workload through an agent. */
-import { checkpointCall } from '../../agent/client.js';
 import { loadConfig } from '../../config/load-config.js';
 import type { OptionsSpec } from '../../config/options.js';
 import { formatBytes } from '../../format.js';
@@ -40,8 +39,7 @@ export const checkpointCommand = defineCommand({
     const { values } = loadConfig(options, argv, io.env);
     const progress = createProgressPrinter(io.stderr, !values.json);
     const result = await withAgent(values, (client) =>
-      checkpointCall(
-        client,
+      client.checkpoint(
         {
           target: { namespace: values.namespace, pod: values.target, container: values.container ?? '' },
           checkpointId: values.id ?? '',

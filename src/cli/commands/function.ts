@@ -4,7 +4,7 @@
  */
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { loadConfig } from '../../config/load-config.js';
-import { createAgentClient } from '../../dispatch/agent-dispatcher.js';
+import { createAgentDispatcher } from '../../dispatch/agent-dispatcher.js';
 import { createKubeResolver } from '../../dispatch/kube-resolver.js';
 import { createKubeRecorder } from '../../dispatch/recorder.js';
 import { createLocalResolver } from '../../dispatch/resolver.js';
@@ -130,7 +130,7 @@ export const functionCommand = defineCommand({
       });
     }
     const log = createRootLogger({ level: values.logLevel });
-    const agent = createAgentClient({ credentials: agentChannelCredentials(values) });
+    const agent = createAgentDispatcher({ credentials: agentChannelCredentials(values) });
     const kc = values.agent === undefined ? kubeConfigOf(values, io.env) : undefined;
     if (values.agent === undefined && kc === undefined) {
       throw new SnapbackError(ErrorCode.INVALID_ARGUMENT, 'no agent and no cluster', {

@@ -1,5 +1,4 @@
 /** `snapback list` and `snapback inspect`: what an agent holds. */
-import { unaryCall } from '../../agent/client.js';
 import { loadConfig } from '../../config/load-config.js';
 import type { OptionsSpec } from '../../config/options.js';
 import { formatBytes } from '../../format.js';
@@ -14,7 +13,7 @@ export const listCommand = defineCommand({
   async run(argv, io) {
     const { values } = loadConfig(clientOptions, argv, io.env);
     const { checkpoints } = await withAgent(values, (client) =>
-      unaryCall(client, 'ListCheckpoints', {}, { deadline: deadlineIn(values.timeout) }),
+      client.listCheckpoints({}, { deadline: deadlineIn(values.timeout) }),
     );
     const rows = checkpoints.map((c) => ({
       checkpointId: c.checkpointId,
@@ -46,12 +45,7 @@ export const inspectCommand = defineCommand({
   async run(argv, io) {
     const { values } = loadConfig(inspectOptions, argv, io.env);
     const info = await withAgent(values, (client) =>
-      unaryCall(
-        client,
-        'GetCheckpoint',
-        { checkpointId: values.id },
-        { deadline: deadlineIn(values.timeout) },
-      ),
+      client.getCheckpoint({ checkpointId: values.id }, { deadline: deadlineIn(values.timeout) }),
     );
     printJson(io, JSON.parse(info.manifestJson));
     return 0;

@@ -1,5 +1,4 @@
 /** `snapback restore`: restore a checkpoint through an agent. */
-import { restoreCall } from '../../agent/client.js';
 import { loadConfig } from '../../config/load-config.js';
 import type { OptionsSpec } from '../../config/options.js';
 import { clientOptions, deadlineIn, formatDurations, printJson, withAgent } from '../client-options.js';
@@ -32,8 +31,7 @@ export const restoreCommand = defineCommand({
     const { values } = loadConfig(options, argv, io.env);
     const progress = createProgressPrinter(io.stderr, !values.json);
     const output = await withAgent(values, async (client) => {
-      const first = await restoreCall(
-        client,
+      const first = await client.restore(
         {
           checkpointId: values.id,
           ...(values.name === undefined

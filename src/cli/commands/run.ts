@@ -1,5 +1,4 @@
 /** `snapback run`: start a workload under the process runtime, known to the agent by name. */
-import { unaryCall } from '../../agent/client.js';
 import { loadConfig } from '../../config/load-config.js';
 import type { OptionsSpec } from '../../config/options.js';
 import { ErrorCode, SnapbackError } from '../../errors.js';
@@ -42,7 +41,7 @@ export const runCommand = defineCommand({
       values.env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
     );
     const workload = await withAgent(values, (client) =>
-      unaryCall(client, 'StartWorkload', {
+      client.startWorkload({
         name: values.name,
         command: positionals,
         cwd: values.cwd ?? process.cwd(),

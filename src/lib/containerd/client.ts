@@ -1,13 +1,22 @@
 /**
  * A small client of containerd's gRPC API over its unix socket: containers, their tasks and their
  * snapshot mounts, in one containerd namespace (the `containerd-namespace` metadata header; Kubernetes'
- * CRI plugin uses `k8s.io`). The messages come from proto/containerd/, trimmed copies of upstream's.
+ * CRI plugin uses `k8s.io`). The client is generated (scripts/gen-proto.sh) from proto/containerd/, trimmed
+ * copies of upstream's files.
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
-import { loadSync } from '@grpc/proto-loader';
 import { ErrorCode, SnapbackError } from '../../errors.js';
+import {
+  type Container,
+  ContainersClient,
+  GetContainerRequest,
+  type GetContainerResponse,
+  ListContainersRequest,
+  type ListContainersResponse,
+} from '../../generated/containerd/containers.js';
+import { MountsRequest, type MountsResponse, SnapshotsClient } from '../../generated/containerd/snapshots.js';
+import { GetRequest, type GetResponse, KillRequest, TasksClient } from '../../generated/containerd/tasks.js';
+import type { Empty } from '../../generated/google/protobuf/empty.js';
 
 export interface ContainerdClientOptions {
   /** containerd's gRPC socket, e.g. /run/containerd/containerd.sock. */
@@ -66,79 +75,44 @@ export interface ContainerdClient {
   close(): void;
 }
 
-type Callback<T> = (err: grpc.ServiceError | null, value?: T) => void;
-type Method = (
-  request: object,
-  metadata: grpc.Metadata,
-  options: grpc.CallOptions,
-  callback: Callback<unknown>,
-) => void;
-
-/** proto/ sits at the repository root: three levels above src/lib/containerd, four above dist/src/lib/containerd. */
-function findProtoDir(): string {
-  for (const up of ['../../../proto/', '../../../../proto/']) {
-    const path = fileURLToPath(new URL(up, import.meta.url));
-    if (existsSync(`${path}/containerd/containers.proto`)) return path;
-  }
-  throw new Error('proto/containerd/containers.proto not found beside the snapback installation');
-}
-
-let services: Record<'containers' | 'tasks' | 'snapshots', grpc.ServiceClientConstructor> | undefined;
-
-function loadServices(): NonNullable<typeof services> {
-  if (services !== undefined) return services;
-  const definition = loadSync(
-    ['containerd/containers.proto', 'containerd/tasks.proto', 'containerd/snapshots.proto'],
-    {
-      includeDirs: [findProtoDir()],
-      keepCase: false,
-      longs: Number,
-      enums: String,
-      defaults: true,
-    },
-  );
-  const root = grpc.loadPackageDefinition(definition) as unknown as {
-    containerd: { services: Record<string, { v1: Record<string, grpc.ServiceClientConstructor> }> };
-  };
-  const s = root.containerd.services;
-  services = {
-    containers: s['containers']!.v1['Containers']!,
-    tasks: s['tasks']!.v1['Tasks']!,
-    snapshots: s['snapshots']!.v1['Snapshots']!,
-  };
-  return services;
-}
-
 /** How long a call waits for containerd to come back after failing to connect. */
 const RECONNECT_GRACE_MS = 2_000;
 
+type Done<T> = (err: grpc.ServiceError | null, response: T) => void;
+/** Starts one unary call with the metadata and options given. */
+type Start<T> = (
+  metadata: grpc.Metadata,
+  callOptions: Partial<grpc.CallOptions>,
+  done: Done<T>,
+) => grpc.ClientUnaryCall;
+
 export function createContainerdClient(options: ContainerdClientOptions): ContainerdClient {
-  const { containers, tasks, snapshots } = loadServices();
   const address = `unix://${options.socket}`;
   const credentials = grpc.credentials.createInsecure();
   // One channel for the three services: they share the socket.
   // A local socket: reconnect promptly when containerd restarts instead of backing off for minutes.
-  const containersClient = new containers(address, credentials, {
+  const containers = new ContainersClient(address, credentials, {
     'grpc.initial_reconnect_backoff_ms': 200,
     'grpc.max_reconnect_backoff_ms': 1000,
   });
-  const channelOverride = containersClient.getChannel();
-  const tasksClient = new tasks(address, credentials, { channelOverride });
-  const snapshotsClient = new snapshots(address, credentials, { channelOverride });
+  const channelOverride = containers.getChannel();
+  const tasks = new TasksClient(address, credentials, { channelOverride });
+  const snapshots = new SnapshotsClient(address, credentials, { channelOverride });
   const timeoutMs = options.callTimeoutMs ?? 10_000;
 
-  const attempt = <T>(client: grpc.Client, method: string, request: object, callOptions: grpc.CallOptions) =>
+  const attempt = <T>(start: Start<T>) =>
     new Promise<T>((resolve, reject) => {
       const metadata = new grpc.Metadata();
       metadata.set('containerd-namespace', options.namespace);
-      const fn = (client as unknown as Record<string, Method>)[method]!.bind(client);
-      fn(request, metadata, callOptions, (err, value) => (err ? reject(err) : resolve(value as T)));
+      start(metadata, { deadline: Date.now() + timeoutMs }, (err, value) =>
+        err ? reject(err) : resolve(value),
+      );
     });
   // After containerd restarts, the channel is briefly not ready: a call that could not connect waits up to
   // RECONNECT_GRACE_MS for the channel and is tried once more; if it never gets ready, the first error stands.
-  const call = async <T>(client: grpc.Client, method: string, request: object, what: string): Promise<T> => {
+  const call = async <T>(client: grpc.Client, start: Start<T>, what: string): Promise<T> => {
     try {
-      return await attempt<T>(client, method, request, { deadline: Date.now() + timeoutMs });
+      return await attempt(start);
     } catch (err) {
       const first = err as grpc.ServiceError;
       if (first.code !== grpc.status.UNAVAILABLE) throw toSnapbackError(first, what, options);
@@ -148,7 +122,7 @@ export function createContainerdClient(options: ContainerdClientOptions): Contai
       );
       if (!ready) throw toSnapbackError(first, what, options);
       try {
-        return await attempt<T>(client, method, request, { deadline: Date.now() + timeoutMs });
+        return await attempt(start);
       } catch (retry) {
         throw toSnapbackError(retry as grpc.ServiceError, what, options);
       }
@@ -159,59 +133,66 @@ export function createContainerdClient(options: ContainerdClientOptions): Contai
     namespace: options.namespace,
     socket: options.socket,
     async getContainer(id) {
-      const res = await call<{ container: RawContainer }>(containersClient, 'Get', { id }, `container ${id}`);
+      const request = GetContainerRequest.fromPartial({ id });
+      const res = await call<GetContainerResponse>(
+        containers,
+        (m, o, done) => containers.get(request, m, o, done),
+        `container ${id}`,
+      );
+      if (res.container === undefined)
+        throw new SnapbackError(ErrorCode.INTERNAL, `containerd answered without container ${id}`);
       return toContainerInfo(res.container);
     },
     async listContainers(filters) {
-      const res = await call<{ containers: RawContainer[] }>(
-        containersClient,
-        'List',
-        { filters },
+      const request = ListContainersRequest.fromPartial({ filters });
+      const res = await call<ListContainersResponse>(
+        containers,
+        (m, o, done) => containers.list(request, m, o, done),
         'containers',
       );
       return res.containers.map(toContainerInfo);
     },
     async getTask(containerId) {
-      const res = await call<{ process: { containerId: string; pid: number; status: TaskStatus } }>(
-        tasksClient,
-        'Get',
-        { containerId },
-        `the task of container ${containerId}`,
-      );
-      return { containerId: res.process.containerId, pid: res.process.pid, status: res.process.status };
+      const request = GetRequest.fromPartial({ containerId });
+      const what = `the task of container ${containerId}`;
+      const res = await call<GetResponse>(tasks, (m, o, done) => tasks.get(request, m, o, done), what);
+      if (res.process === undefined)
+        throw new SnapbackError(ErrorCode.INTERNAL, `containerd answered without ${what}`);
+      const { status } = res.process;
+      return {
+        containerId: res.process.containerId,
+        pid: res.process.pid,
+        status: status === 'UNRECOGNIZED' ? 'UNKNOWN' : status,
+      };
     },
     async kill(containerId, signal, all) {
-      await call(tasksClient, 'Kill', { containerId, signal, all }, `the task of container ${containerId}`);
+      const request = KillRequest.fromPartial({ containerId, signal, all });
+      await call<Empty>(
+        tasks,
+        (m, o, done) => tasks.kill(request, m, o, done),
+        `the task of container ${containerId}`,
+      );
     },
     async snapshotMounts(snapshotter, key) {
-      const res = await call<{ mounts: SnapshotMount[] }>(
-        snapshotsClient,
-        'Mounts',
-        { snapshotter, key },
+      const request = MountsRequest.fromPartial({ snapshotter, key });
+      const res = await call<MountsResponse>(
+        snapshots,
+        (m, o, done) => snapshots.mounts(request, m, o, done),
         `snapshot ${key}`,
       );
       return res.mounts.map((m) => ({ type: m.type, source: m.source, options: [...m.options] }));
     },
     close() {
-      containersClient.close();
-      tasksClient.close();
-      snapshotsClient.close();
+      containers.close();
+      tasks.close();
+      snapshots.close();
     },
   };
 }
 
-interface RawContainer {
-  id: string;
-  labels: Record<string, string>;
-  image: string;
-  spec: { typeUrl: string; value: Buffer } | null;
-  snapshotter: string;
-  snapshotKey: string;
-}
-
-function toContainerInfo(raw: RawContainer): ContainerInfo {
+function toContainerInfo(raw: Container): ContainerInfo {
   let spec: OciSpec = {};
-  if (raw.spec !== null && raw.spec.value.length > 0) {
+  if (raw.spec !== undefined && raw.spec.value.length > 0) {
     try {
       spec = JSON.parse(raw.spec.value.toString('utf8')) as OciSpec;
     } catch (err) {

@@ -4,11 +4,12 @@
  * earlier inspection (a workload forks between the two).
  *
  * Format (https://criu.org/Images): two little-endian u32 magics, then entries, each a u32 size and a
- * protobuf `PstreeEntry` { pid = 1; ppid = 2; pgid = 3; sid = 4; repeated threads = 5 } (proto2, unpacked).
+ * protobuf `PstreeEntry` (proto/criu/pstree.proto, decoded by the code scripts/gen-proto.sh generates).
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, SnapbackError } from '../../errors.js';
+import { PstreeEntry } from '../../generated/criu/pstree.js';
 
 const PSTREE_MAGIC = 0x50273030;
 
@@ -29,39 +30,20 @@ export async function readImagePids(imagesDir: string): Promise<number[]> {
     offset += 4;
     if (offset + size > image.length)
       throw new SnapbackError(ErrorCode.FAILED_PRECONDITION, `${path} is truncated`);
-    for (const [field, value] of protobufVarints(image.subarray(offset, offset + size))) {
-      if (field === 1 || field === 5) pids.add(value);
-    }
+    const entry = decodeEntry(image.subarray(offset, offset + size), path);
+    pids.add(entry.pid);
+    for (const tid of entry.threads) pids.add(tid);
     offset += size;
   }
   return [...pids].sort((a, b) => a - b);
 }
 
-/** The varint fields of a protobuf message, as [field number, value]; packed repeated fields unpacked. */
-function* protobufVarints(message: Buffer): Generator<[number, number]> {
-  let at = 0;
-  const varint = (): number => {
-    let value = 0;
-    for (let shift = 0; at < message.length && shift < 35; shift += 7) {
-      const byte = message[at++]!;
-      value += (byte & 0x7f) * 2 ** shift;
-      if ((byte & 0x80) === 0) return value;
-    }
-    throw new SnapbackError(ErrorCode.FAILED_PRECONDITION, 'malformed varint in a CRIU image');
-  };
-  while (at < message.length) {
-    const key = varint();
-    const [field, wire] = [Math.floor(key / 8), key % 8];
-    if (wire === 0) yield [field, varint()];
-    else if (wire === 2) {
-      const end = at + varint();
-      while (at < end) yield [field, varint()];
-    } else if (wire === 5) at += 4;
-    else if (wire === 1) at += 8;
-    else
-      throw new SnapbackError(
-        ErrorCode.FAILED_PRECONDITION,
-        `unexpected protobuf wire type ${wire} in a CRIU image`,
-      );
+function decodeEntry(bytes: Uint8Array, path: string): PstreeEntry {
+  try {
+    return PstreeEntry.decode(bytes);
+  } catch (err) {
+    throw new SnapbackError(ErrorCode.FAILED_PRECONDITION, `${path} holds a malformed process entry`, {
+      cause: err,
+    });
   }
 }

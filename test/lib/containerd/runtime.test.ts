@@ -9,7 +9,6 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { checkpointCall, restoreCall, unaryCall } from '../../../src/agent/client.js';
 import { SnapbackError } from '../../../src/errors.js';
 import { createContainerdClient, createContainerdRuntime } from '../../../src/lib/containerd/index.js';
 import type { Criu } from '../../../src/lib/criu/index.js';
@@ -96,7 +95,7 @@ describe('containerd runtime: checkpoint and restore into a placeholder (real co
       'the loop to count past 3',
       async () => ((await counter(src))?.i ?? 0) > 3 && counter(src),
     );
-    const result = await checkpointCall(agent.client, { target: { pod: 'src' }, checkpointId: 'loop' });
+    const result = await agent.client.checkpoint({ target: { pod: 'src' }, checkpointId: 'loop' });
     assert.equal(result.reused, false);
     for (const phase of ['inspect', 'criuDump', 'rootfs', 'promote'])
       assert.ok((result.durationsMs[phase] ?? -1) >= 0, phase);
@@ -114,7 +113,7 @@ describe('containerd runtime: checkpoint and restore into a placeholder (real co
 
     const ph = await ctd.run('ph', PLACEHOLDER, { binds });
     assert.equal(await counter(ph), undefined, 'a fresh placeholder has no counter');
-    const restored = await restoreCall(agent.client, { checkpointId: 'loop', target: { pod: 'ph' } });
+    const restored = await agent.client.restore({ checkpointId: 'loop', target: { pod: 'ph' } });
     assert.equal(restored.workload, 'ph');
     assert.equal(restored.namespacePid, manifest.workload.namespacePid);
     assert.ok(await isRunning(restored.restoredPid));
@@ -141,7 +140,7 @@ describe('containerd runtime: checkpoint and restore into a placeholder (real co
     );
     await waitFor('the restored loop to count on', async () => ((await counter(ph))?.i ?? 0) > first.i + 2);
 
-    const busy = await rejection(restoreCall(agent.client, { checkpointId: 'loop', target: { pod: 'ph' } }));
+    const busy = await rejection(agent.client.restore({ checkpointId: 'loop', target: { pod: 'ph' } }));
     assert.equal(busy.code, 'FAILED_PRECONDITION');
     assert.match(busy.message, /already runs pid/);
     assert.ok(await isRunning(restored.restoredPid), 'a refused restore leaves the placeholder as it was');
@@ -149,10 +148,10 @@ describe('containerd runtime: checkpoint and restore into a placeholder (real co
 
   it('replaces a checkpoint when asked, and restores the new version', async () => {
     const src = (await ctd.taskPid('src'))!;
-    const old = await checkpointCall(agent.client, { target: { pod: 'src' }, checkpointId: 'loop' });
+    const old = await agent.client.checkpoint({ target: { pod: 'src' }, checkpointId: 'loop' });
     assert.equal(old.reused, true, 'without replace the existing checkpoint is returned');
     const before2 = (await counter(src))!;
-    const replaced = await checkpointCall(agent.client, {
+    const replaced = await agent.client.checkpoint({
       target: { pod: 'src' },
       checkpointId: 'loop',
       replace: true,
@@ -160,14 +159,14 @@ describe('containerd runtime: checkpoint and restore into a placeholder (real co
     assert.equal(replaced.reused, false);
     assert.notEqual(replaced.version, old.version);
     const ph2 = await ctd.run('ph2', PLACEHOLDER, { binds });
-    await restoreCall(agent.client, { checkpointId: 'loop', target: { pod: 'ph2' } });
+    await agent.client.restore({ checkpointId: 'loop', target: { pod: 'ph2' } });
     const first = await waitFor('the second restore to count', () => counter(ph2));
     assert.ok(first.i >= before2.i, `the new version (${first.i}) is newer than the first checkpoint`);
   });
 
   it('refuses bad targets and placeholders clearly, losing nothing', async () => {
     const nothing = await rejection(
-      checkpointCall(agent.client, { target: { pod: 'no-such-container' }, checkpointId: 'x' }),
+      agent.client.checkpoint({ target: { pod: 'no-such-container' }, checkpointId: 'x' }),
     );
     assert.equal(nothing.code, 'NOT_FOUND');
     assert.match(
@@ -175,36 +174,32 @@ describe('containerd runtime: checkpoint and restore into a placeholder (real co
       new RegExp(`no container for .*no-such-container.* namespace ${ctd.namespace}`),
     );
     const byId = await rejection(
-      checkpointCall(agent.client, { target: { pod: 'p', containerId: 'nope' }, checkpointId: 'x' }),
+      agent.client.checkpoint({ target: { pod: 'p', containerId: 'nope' }, checkpointId: 'x' }),
     );
     assert.match(byId.message, /container nope not found/);
 
     const other = await ctd.run('other', PLACEHOLDER, { image: OTHER_IMAGE, binds });
     const wrongImage = await rejection(
-      restoreCall(agent.client, { checkpointId: 'loop', target: { pod: 'other' } }),
+      agent.client.restore({ checkpointId: 'loop', target: { pod: 'other' } }),
     );
     assert.equal(wrongImage.code, 'FAILED_PRECONDITION');
     assert.match(wrongImage.message, /runs image snapback.test\/busybox:other/);
     assert.ok(await isRunning(other), 'the placeholder of another image is left alone');
 
-    const gone = await rejection(
-      restoreCall(agent.client, { checkpointId: 'loop', target: { pod: 'gone' } }),
-    );
+    const gone = await rejection(agent.client.restore({ checkpointId: 'loop', target: { pod: 'gone' } }));
     // The access policy looks the placeholder up first (its pod must opt in): there is none.
     assert.equal(gone.code, 'NOT_FOUND');
     assert.match(gone.message, /no container for default\/gone/);
 
     await ctd.ctr('task', 'kill', '-s', 'SIGKILL', 'other');
     await waitFor('other to stop', async () => !(await isRunning(other)));
-    const stopped = await rejection(
-      restoreCall(agent.client, { checkpointId: 'loop', target: { pod: 'other' } }),
-    );
+    const stopped = await rejection(agent.client.restore({ checkpointId: 'loop', target: { pod: 'other' } }));
     assert.equal(stopped.code, 'FAILED_PRECONDITION');
     assert.match(stopped.message, /not running/);
 
     const unshared = await ctd.run('unshared', PLACEHOLDER);
     const noTools = await rejection(
-      restoreCall(agent.client, { checkpointId: 'loop', target: { pod: 'unshared' } }),
+      agent.client.restore({ checkpointId: 'loop', target: { pod: 'unshared' } }),
     );
     assert.equal(noTools.code, 'FAILED_PRECONDITION');
     assert.match(noTools.message, /is not visible inside placeholder unshared/);
@@ -212,7 +207,7 @@ describe('containerd runtime: checkpoint and restore into a placeholder (real co
   });
 
   it('kills a placeholder whose restore failed, and names a wrong containerd namespace', async () => {
-    const location = (await checkpointCall(agent.client, { target: { pod: 'src' }, checkpointId: 'loop' }))
+    const location = (await agent.client.checkpoint({ target: { pod: 'src' }, checkpointId: 'loop' }))
       .location;
     const manifest = JSON.parse(await readFile(join(location, 'manifest.json'), 'utf8'));
     const client = createContainerdClient({ socket: ctd.socket, namespace: ctd.namespace });
@@ -258,31 +253,29 @@ describe('containerd runtime: checkpoint and restore into a placeholder (real co
 
   it('refuses a container that did not opt in (label snapback.io/enabled: "true"), dumping nothing', async () => {
     const pid = await ctd.run('shy', PLACEHOLDER, { binds, labels: { app: 'shy' } });
-    const err = await rejection(
-      checkpointCall(agent.client, { target: { pod: 'shy' }, checkpointId: 'shy' }),
-    );
+    const err = await rejection(agent.client.checkpoint({ target: { pod: 'shy' }, checkpointId: 'shy' }));
     assert.equal(err.code, 'FAILED_PRECONDITION');
     assert.match(
       err.message,
       /container shy has not opted in: it needs the label snapback\.io\/enabled: "true" \(rule: opt-in\)/,
     );
     assert.ok(await isRunning(pid));
-    await rejection(unaryCall(agent.client, 'GetCheckpoint', { checkpointId: 'shy' }));
+    await rejection(agent.client.getCheckpoint({ checkpointId: 'shy' }));
   });
 
   it('says containerd is down, and keeps the previous checkpoint', async () => {
-    const before3 = await checkpointCall(agent.client, { target: { pod: 'src' }, checkpointId: 'loop' });
+    const before3 = await agent.client.checkpoint({ target: { pod: 'src' }, checkpointId: 'loop' });
     await ctd.killDaemon();
     try {
       const down = await rejection(
-        checkpointCall(agent.client, { target: { pod: 'src' }, checkpointId: 'loop', replace: true }),
+        agent.client.checkpoint({ target: { pod: 'src' }, checkpointId: 'loop', replace: true }),
       );
       assert.equal(down.code, 'UNAVAILABLE');
       assert.match(down.message, /containerd is not reachable at .*containerd.sock/);
     } finally {
       await ctd.startDaemon();
     }
-    const still = await checkpointCall(agent.client, { target: { pod: 'src' }, checkpointId: 'loop' });
+    const still = await agent.client.checkpoint({ target: { pod: 'src' }, checkpointId: 'loop' });
     assert.equal(still.reused, true);
     assert.equal(still.version, before3.version, 'the previous checkpoint is intact');
   });

@@ -1,6 +1,6 @@
 /** Checkpoint function: `io.snapback.checkpoint.requested` → the pod's agent → `checkpoint.completed|failed`. */
 import type { CloudEvent } from 'cloudevents';
-import { runCheckpoint } from '../../src/dispatch/checkpoint-restore.js';
+import { dispatchCheckpoint } from '../../src/dispatch/checkpoint-restore.js';
 import { checkpointCompletion } from '../../src/events/completion.js';
 import { decodeCheckpointRequested } from '../../src/events/schemas.js';
 import { EventType } from '../../src/events/types.js';
@@ -16,7 +16,7 @@ export function validate(event: CloudEvent<unknown>): void {
 
 export async function handle(context: FunctionContext, event: CloudEvent<unknown>): Promise<Reply> {
   const data = decodeCheckpointRequested(event);
-  const outcome = await runCheckpoint(context.dispatch, {
+  const outcome = await dispatchCheckpoint(context.dispatch, {
     request: { source: event.source, id: event.id },
     namespace: data.namespace,
     pod: data.pod,

@@ -1,6 +1,6 @@
 /** Restore function: `io.snapback.restore.requested` → the placeholder's agent → `restore.completed|failed`. */
 import type { CloudEvent } from 'cloudevents';
-import { runRestore } from '../../src/dispatch/checkpoint-restore.js';
+import { dispatchRestore } from '../../src/dispatch/checkpoint-restore.js';
 import { restoreCompletion } from '../../src/events/completion.js';
 import { decodeRestoreRequested } from '../../src/events/schemas.js';
 import { EventType, type RestoreOutcomeData } from '../../src/events/types.js';
@@ -16,7 +16,7 @@ export function validate(event: CloudEvent<unknown>): void {
 
 export async function handle(context: FunctionContext, event: CloudEvent<unknown>): Promise<Reply> {
   const data = decodeRestoreRequested(event);
-  const { pagesComplete, ...outcome } = await runRestore(context.dispatch, {
+  const { pagesComplete, ...outcome } = await dispatchRestore(context.dispatch, {
     request: { source: event.source, id: event.id },
     checkpointId: data.checkpointId,
     namespace: data.namespace,

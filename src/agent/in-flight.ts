@@ -1,7 +1,8 @@
 /**
- * One operation per target at a time (docs/architecture.md, "Agent contract"). A second checkpoint of a busy target is refused with
- * ALREADY_EXISTS, unless it carries the same checkpoint id: then it joins the running operation and gets
- * its outcome. Joiners also receive the progress that follows.
+ * The agent's table of operations in flight: one per target at a time (docs/architecture.md, "Agent
+ * contract"). A second checkpoint of a busy target is refused with ALREADY_EXISTS, unless it carries the
+ * same checkpoint id: then it joins the running operation and gets its outcome. Joiners also receive the
+ * progress that follows.
  */
 import { ErrorCode, SnapbackError } from '../errors.js';
 import type { ProgressListener, ProgressUpdate } from '../executor/phase-clock.js';
@@ -15,14 +16,14 @@ interface Running<T> {
   controller: AbortController;
 }
 
-export interface StartedOperation<T> {
+export interface InFlightStart<T> {
   promise: Promise<T>;
   /** Whether this call joined an operation already running. */
   joined: boolean;
   controller: AbortController;
 }
 
-export interface OperationRegistry {
+export interface InFlightTable {
   /**
    * Runs `work` for `target` unless that target is busy. `id` identifies the operation (a checkpoint id):
    * the same kind and id join; anything else on a busy target is ALREADY_EXISTS.
@@ -33,13 +34,13 @@ export interface OperationRegistry {
     id: string,
     onProgress: ProgressListener,
     work: (signal: AbortSignal, progress: ProgressListener) => Promise<T>,
-  ): StartedOperation<T>;
+  ): InFlightStart<T>;
   /** Settles when every running operation has finished. */
   drain(): Promise<void>;
   readonly size: number;
 }
 
-export function createOperationRegistry(): OperationRegistry {
+export function createInFlightTable(): InFlightTable {
   const byTarget = new Map<string, Running<unknown>>();
   const byId = new Map<string, Running<unknown>>();
   return {
@@ -52,7 +53,7 @@ export function createOperationRegistry(): OperationRegistry {
       id: string,
       onProgress: ProgressListener,
       work: (signal: AbortSignal, progress: ProgressListener) => Promise<T>,
-    ): StartedOperation<T> {
+    ): InFlightStart<T> {
       const idKey = `${kind}:${id}`;
       const sameId = byId.get(idKey);
       if (sameId !== undefined) {

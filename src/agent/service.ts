@@ -25,12 +25,12 @@ import type { TargetRef } from '../lib/runtime/index.js';
 import type { StoredCheckpoint } from '../lib/storage/index.js';
 import type { Logger } from '../log.js';
 import { callAbortSignal, toStatus, unary } from './edge.js';
-import type { OperationRegistry } from './in-flight.js';
+import type { InFlightTable } from './in-flight.js';
 import type { AccessPolicy } from './policy.js';
 
 export interface AgentHandlersDeps {
   executor: ExecutorDeps;
-  operations: OperationRegistry;
+  inFlight: InFlightTable;
   policy: AccessPolicy;
   /** Present when the runtime is `process`: workloads are started through the agent. */
   processRuntime: ProcessRuntime | undefined;
@@ -43,7 +43,7 @@ export interface AgentHandlersDeps {
 }
 
 export function createAgentHandlers(deps: AgentHandlersDeps): AgentServer {
-  const { executor, operations } = deps;
+  const { executor, inFlight } = deps;
   const log = executor.logger.child({ component: 'agent-service' });
 
   const checkpointStream: AgentServer['checkpoint'] = (call) =>
@@ -63,7 +63,7 @@ export function createAgentHandlers(deps: AgentHandlersDeps): AgentServer {
         if (existing !== undefined) return send({ result: reusedResult(existing, target, executor.node) });
       }
       const progress = (u: ProgressUpdate) => send({ progress: toProgress(u) });
-      const { promise } = operations.start(
+      const { promise } = inFlight.start(
         'checkpoint',
         targetKey(target),
         id,
@@ -112,7 +112,7 @@ export function createAgentHandlers(deps: AgentHandlersDeps): AgentServer {
         send({ result });
       };
       const progress = (u: ProgressUpdate) => send({ progress: toProgress(u) });
-      const { promise } = operations.start('restore', key, id, progress, async (opSignal, onProgress) => {
+      const { promise } = inFlight.start('restore', key, id, progress, async (opSignal, onProgress) => {
         const r = await restore(executor, {
           checkpointId: id,
           target,

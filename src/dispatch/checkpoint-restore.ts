@@ -19,12 +19,12 @@ import type { Located, Resolver } from './resolver.js';
 
 export interface DispatchDeps {
   resolver: Resolver;
-  agent: AgentDispatcher;
+  agents: AgentDispatcher;
   recorder: EventRecorder;
   log: Logger;
 }
 
-export interface CheckpointInput {
+export interface CheckpointDispatch {
   request: RequestRef;
   namespace: string;
   pod: string;
@@ -38,7 +38,7 @@ export interface CheckpointInput {
   signal?: AbortSignal;
 }
 
-export interface RestoreInput {
+export interface RestoreDispatch {
   request: RequestRef;
   checkpointId: string;
   namespace: string;
@@ -52,7 +52,7 @@ export interface RestoreInput {
 }
 
 /** A restore's outcome; a lazy one settles `pagesComplete` once every page is in (or the transfer broke). */
-export type RestoreOutcome = RestoreOutcomeData & { pagesComplete?: Promise<RestoreOutcomeData> };
+export type RestoreDispatchOutcome = RestoreOutcomeData & { pagesComplete?: Promise<RestoreOutcomeData> };
 
 /** `{code, phase, message}` for a completion event; internal errors say nothing internal. */
 export function errorDataOf(err: unknown, defaultPhase: string): ErrorData {
@@ -82,9 +82,9 @@ function callOptions(input: { deadline?: Date; traceparent?: string; signal?: Ab
   };
 }
 
-export async function runCheckpoint(
+export async function dispatchCheckpoint(
   deps: DispatchDeps,
-  input: CheckpointInput,
+  input: CheckpointDispatch,
 ): Promise<CheckpointOutcomeData> {
   const started = performance.now();
   let located = input.located;
@@ -100,7 +100,7 @@ export async function runCheckpoint(
     }
     phase = 'dispatch';
     const log = deps.log.child({ checkpointId, node: located.node });
-    const result = await deps.agent.checkpoint(
+    const result = await deps.agents.checkpoint(
       located.agentAddress,
       {
         target: { namespace: located.namespace, pod: located.pod, container: located.container },
@@ -149,14 +149,17 @@ export async function runCheckpoint(
   }
 }
 
-export async function runRestore(deps: DispatchDeps, input: RestoreInput): Promise<RestoreOutcome> {
+export async function dispatchRestore(
+  deps: DispatchDeps,
+  input: RestoreDispatch,
+): Promise<RestoreDispatchOutcome> {
   const started = performance.now();
   let located: Located | undefined;
   let phase = 'resolve';
   try {
     located = await deps.resolver.locate(input.namespace, input.pod, input.container);
     phase = 'dispatch';
-    const result = await deps.agent.restore(
+    const result = await deps.agents.restore(
       located.agentAddress,
       {
         checkpointId: input.checkpointId,
@@ -167,7 +170,7 @@ export async function runRestore(deps: DispatchDeps, input: RestoreInput): Promi
       callOptions(input),
     );
     const durations = durationsOf(result.durationsMs, performance.now() - started);
-    const data: RestoreOutcome = {
+    const data: RestoreDispatchOutcome = {
       checkpointId: input.checkpointId,
       namespace: located.namespace,
       pod: located.pod,

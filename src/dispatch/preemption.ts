@@ -8,7 +8,7 @@ import { checkpointIdOfRequest } from '../events/checkpoint-id.js';
 import type { NodeRef, PreemptionNotice } from '../events/notices/notice.js';
 import type { CheckpointOutcomeData, PreemptionHandledData, RequestRef } from '../events/types.js';
 import { PodOutcome } from '../events/types.js';
-import { type DispatchDeps, durationsOf, errorDataOf, runCheckpoint } from './checkpoint-restore.js';
+import { type DispatchDeps, dispatchCheckpoint, durationsOf, errorDataOf } from './checkpoint-restore.js';
 import { callDeadlineOf, type FanOutOptions, fanOut } from './fan-out.js';
 import type { Located } from './resolver.js';
 
@@ -114,7 +114,7 @@ async function handleNode(
     'preemption fan-out',
   );
   const results = await fanOut(found.targets, options, (target, deadline) =>
-    runCheckpoint(deps, {
+    dispatchCheckpoint(deps, {
       request,
       namespace: target.namespace,
       pod: target.pod,

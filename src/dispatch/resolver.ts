@@ -42,7 +42,7 @@ export interface LocalResolverOptions {
   node: string;
   providerId?: string;
   /** Lists workloads on the agent (process runtime), for node-wide notices. */
-  agentClient?: Pick<AgentDispatcher, 'listWorkloads'>;
+  agents?: Pick<AgentDispatcher, 'listWorkloads'>;
 }
 
 export const LOCAL_NAMESPACE = 'default';
@@ -70,10 +70,10 @@ export function createLocalResolver(options: LocalResolverOptions): Resolver {
     },
     async targetsOn(node) {
       if (node !== options.node) return { targets: [], skipped: [] };
-      if (options.agentClient === undefined) {
+      if (options.agents === undefined) {
         throw new SnapbackError(ErrorCode.FAILED_PRECONDITION, 'local mode cannot list workloads');
       }
-      const workloads = await options.agentClient.listWorkloads(options.agent, {
+      const workloads = await options.agents.listWorkloads(options.agent, {
         deadline: new Date(Date.now() + 10_000),
       });
       const running = workloads.filter((w) => w.running);

@@ -34,7 +34,8 @@ export interface FunctionsAppDeps {
   /** Which function(s) to serve; `all` routes by event type. */
   serve: FunctionName | 'all';
   resolver: Resolver;
-  agent: AgentDispatcher;
+  /** Reaches the agents by address. */
+  agents: AgentDispatcher;
   log: Logger;
   /** Kubernetes Events on pods (cluster mode); none by default. */
   recorder?: EventRecorder;
@@ -55,7 +56,7 @@ export interface FunctionsAppDeps {
 export interface FunctionsApp {
   app: express.Express;
   metrics: FunctionMetrics;
-  /** Stops answering ready; the process closes the server and `agent` itself. */
+  /** Stops answering ready; the process closes the server and `agents` itself. */
   drain(): void;
 }
 
@@ -65,7 +66,7 @@ export function createFunctionsApp(deps: FunctionsAppDeps): FunctionsApp {
   const fanOut = { ...defaultFanOutSettings, ...deps.fanOut };
   const dispatch = {
     resolver: deps.resolver,
-    agent: deps.agent,
+    agents: deps.agents,
     recorder: deps.recorder ?? noopRecorder,
     log: deps.log,
   };

@@ -30,7 +30,7 @@ export async function startFunctionsServer(
         server.close(() => resolve());
         server.closeIdleConnections();
       });
-      deps.agent.close();
+      deps.agents.close();
     },
   };
 }

@@ -26,10 +26,10 @@ describe('CloudEvents JSON conformance vectors', () => {
   let server: FunctionsServer;
   let url: string;
   before(async () => {
-    const agent = createAgentDispatcher();
+    const agents = createAgentDispatcher();
     const resolver = createLocalResolver({ agent: '127.0.0.1:1', node: 'node-a' });
     server = await startFunctionsServer(
-      { serve: 'all', resolver, agent, log: silentLogger() },
+      { serve: 'all', resolver, agents, log: silentLogger() },
       0,
       '127.0.0.1',
     );

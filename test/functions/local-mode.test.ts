@@ -36,10 +36,10 @@ describe('local mode and snapback send', () => {
       agent: agent.address,
       node: 'laptop',
       providerId: 'aws:///us-east-2a/i-0123456789abcdef0',
-      agentClient: client,
+      agents: client,
     });
     server = await startFunctionsServer(
-      { serve: 'all', resolver, agent: client, log: silentLogger() },
+      { serve: 'all', resolver, agents: client, log: silentLogger() },
       0,
       '127.0.0.1',
     );

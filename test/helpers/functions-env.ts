@@ -51,7 +51,7 @@ export async function startClusterFunctions(
     {
       serve: 'all',
       resolver: createKubeResolver(api),
-      agent: createAgentDispatcher(),
+      agents: createAgentDispatcher(),
       recorder: createKubeRecorder(api, log),
       log,
       ...extra,

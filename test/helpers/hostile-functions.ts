@@ -47,8 +47,8 @@ export async function startHostileEnv(): Promise<HostileEnv> {
   const server: FunctionsServer = await startFunctionsServer(
     {
       serve: 'all',
-      resolver: createLocalResolver({ agent: agent.address, node: 'node-a', agentClient: client }),
-      agent: client,
+      resolver: createLocalResolver({ agent: agent.address, node: 'node-a', agents: client }),
+      agents: client,
       log: silentLogger(),
       maxBodyBytes: 64 * 1024,
     },

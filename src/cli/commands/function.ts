@@ -130,7 +130,7 @@ export const functionCommand = defineCommand({
       });
     }
     const log = createRootLogger({ level: values.logLevel });
-    const agent = createAgentDispatcher({ credentials: agentChannelCredentials(values) });
+    const agents = createAgentDispatcher({ credentials: agentChannelCredentials(values) });
     const kc = values.agent === undefined ? kubeConfigOf(values, io.env) : undefined;
     if (values.agent === undefined && kc === undefined) {
       throw new SnapbackError(ErrorCode.INVALID_ARGUMENT, 'no agent and no cluster', {
@@ -151,14 +151,14 @@ export const functionCommand = defineCommand({
       : createLocalResolver({
           agent: values.agent!,
           node: values.node!,
-          agentClient: agent,
+          agents,
           ...(values.providerId ? { providerId: values.providerId } : {}),
         });
     const server = await startFunctionsServer(
       {
         serve,
         resolver,
-        agent,
+        agents,
         log,
         ...(api ? { recorder: createKubeRecorder(api, log) } : {}),
         ...(values.sink ? { sink: values.sink } : {}),

@@ -10,7 +10,7 @@ import type { ContainerdClient, ContainerInfo } from './client.js';
 import type { ClassifiedMount } from './mounts.js';
 
 /** The manifest's `workload` under this runtime: what a restore needs and checks. */
-export interface WorkloadRecord {
+export interface ContainerWorkload {
   containerId: string;
   containerdNamespace: string;
   image: string;
@@ -29,7 +29,7 @@ export async function workloadRecordOf(
   pids: readonly number[],
   mounts: ClassifiedMount[],
   upperDir: string | undefined,
-): Promise<WorkloadRecord> {
+): Promise<ContainerWorkload> {
   const namespacePids: number[] = [];
   for (const pid of pids) {
     const ns = await namespacePid(pid);
@@ -47,8 +47,8 @@ export async function workloadRecordOf(
   };
 }
 
-export function parseWorkloadRecord(workload: Record<string, unknown>): WorkloadRecord {
-  const r = workload as Partial<WorkloadRecord>;
+export function parseContainerWorkload(workload: Record<string, unknown>): ContainerWorkload {
+  const r = workload as Partial<ContainerWorkload>;
   const ok =
     typeof r.containerId === 'string' &&
     typeof r.image === 'string' &&
@@ -62,7 +62,7 @@ export function parseWorkloadRecord(workload: Record<string, unknown>): Workload
       'the checkpoint has no containerd workload record (taken by another runtime or version?)',
     );
   }
-  return r as WorkloadRecord;
+  return r as ContainerWorkload;
 }
 
 /** The overlay upperdir of the container's snapshot; undefined for other snapshotters. */

@@ -70,7 +70,7 @@ export async function captureRootfsDiff(input: RootfsCaptureInput): Promise<numb
       input: members.map((m) => `${m}\0`).join(''),
       timeoutMs: TAR_TIMEOUT_MS,
       failureCode: ErrorCode.INTERNAL,
-      ...signalOf(input.signal),
+      ...signalOption(input.signal),
     },
   );
   const record: DeletedFiles = { version: 1, deleted };
@@ -122,7 +122,7 @@ export async function applyRootfsDiff(input: RootfsApplyInput): Promise<{ files:
       '--xattrs',
       '--verbose',
     ],
-    { timeoutMs: TAR_TIMEOUT_MS, failureCode: ErrorCode.INTERNAL, ...signalOf(input.signal) },
+    { timeoutMs: TAR_TIMEOUT_MS, failureCode: ErrorCode.INTERNAL, ...signalOption(input.signal) },
   );
   return { files: result.stdout.split('\n').filter(Boolean).length, deleted: removed };
 }
@@ -162,6 +162,6 @@ async function resolveBeneath(root: string, path: string): Promise<string | unde
   return current;
 }
 
-function signalOf(signal: AbortSignal | undefined): { signal?: AbortSignal } {
+function signalOption(signal: AbortSignal | undefined): { signal?: AbortSignal } {
   return signal === undefined ? {} : { signal };
 }

@@ -23,7 +23,7 @@ import type { ContainerdClient } from './client.js';
 import {
   assertSharedPaths,
   isSessionLeader,
-  parseWorkloadRecord,
+  parseContainerWorkload,
   upperDirOf,
   workloadRecordOf,
 } from './inspect-helpers.js';
@@ -106,13 +106,13 @@ export function createContainerdRuntime(options: ContainerdRuntimeOptions): Runt
     },
 
     async stop(inspection) {
-      const record = parseWorkloadRecord(inspection.workload);
+      const record = parseContainerWorkload(inspection.workload);
       await killContainer(record.containerId, inspection.rootPid);
     },
 
     async captureRootfs(inspection, dir, signal) {
       if (inspection.upperDir === undefined) return 0;
-      const record = parseWorkloadRecord(inspection.workload);
+      const record = parseContainerWorkload(inspection.workload);
       return captureRootfsDiff({
         upperDir: inspection.upperDir,
         exclude: [...mountpoints(record.mounts), ...(options.rootfsExclusions ?? [])],
@@ -124,7 +124,7 @@ export function createContainerdRuntime(options: ContainerdRuntimeOptions): Runt
 
     async restore(context: RestoreContext): Promise<RestoreOutcome> {
       const setupStarted = performance.now();
-      const record = parseWorkloadRecord(context.workload);
+      const record = parseContainerWorkload(context.workload);
       const placeholder = await resolvePlaceholder(client, context.target);
       const phId = placeholder.container.id;
       if (placeholder.container.image !== record.image) {

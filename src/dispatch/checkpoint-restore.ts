@@ -3,17 +3,13 @@
  * Kubernetes Event, and return the outcome as completion-event data (never throws: a failure is an outcome
  * with `error {code, phase, message}`).
  */
-import { publicMessage, SnapbackError } from '../errors.js';
+
+import type { CheckpointResult, RestoreCallResult } from '../agent/client.js';
 import { checkpointIdOfRequest } from '../events/checkpoint-id.js';
-import type {
-  CheckpointOutcomeData,
-  Durations,
-  ErrorData,
-  RequestRef,
-  RestoreOutcomeData,
-} from '../events/types.js';
+import type { CheckpointOutcomeData, ErrorData, RequestRef, RestoreOutcomeData } from '../events/types.js';
 import type { Logger } from '../log.js';
 import type { AgentDispatcher } from './agent-dispatcher.js';
+import { durationsOf, errorDataOf } from './outcome.js';
 import { EventReason, type EventRecorder } from './recorder.js';
 import type { Located, Resolver } from './resolver.js';
 
@@ -54,26 +50,6 @@ export interface RestoreDispatch {
 /** A restore's outcome; a lazy one settles `pagesComplete` once every page is in (or the transfer broke). */
 export type RestoreDispatchOutcome = RestoreOutcomeData & { pagesComplete?: Promise<RestoreOutcomeData> };
 
-/** `{code, phase, message}` for a completion event; internal errors say nothing internal. */
-export function errorDataOf(err: unknown, defaultPhase: string): ErrorData {
-  const error = SnapbackError.from(err);
-  return { code: error.code, phase: error.phase ?? defaultPhase, message: publicMessage(error) };
-}
-
-/** The agent's phases, plus `dispatch` (everything that is not the agent's) and the end-to-end `total`. */
-export function durationsOf(
-  agentMs: Readonly<Record<string, number>> | undefined,
-  totalMs: number,
-): Durations {
-  const { total: agentTotal, ...phases } = agentMs ?? {};
-  const round = (ms: number) => Math.round(ms * 1000) / 1000;
-  const durations: Durations = {};
-  for (const [phase, ms] of Object.entries(phases)) durations[phase] = round(ms);
-  durations['dispatch'] = round(Math.max(0, totalMs - (agentTotal ?? 0)));
-  durations['total'] = round(totalMs);
-  return durations;
-}
-
 function callOptions(input: { deadline?: Date; traceparent?: string; signal?: AbortSignal }) {
   return {
     ...(input.deadline ? { deadline: input.deadline } : {}),
@@ -82,145 +58,178 @@ function callOptions(input: { deadline?: Date; traceparent?: string; signal?: Ab
   };
 }
 
-export async function dispatchCheckpoint(
+/** What every outcome carries, a failure's included. */
+type OutcomeBase = Omit<
+  RestoreOutcomeData & CheckpointOutcomeData,
+  'location' | 'sizeBytes' | 'reused' | 'restoredPid'
+>;
+
+/** One call to a target's agent, as dispatchToAgent runs it. */
+interface AgentCall<R, D> {
+  operation: 'checkpoint' | 'restore';
+  reasons: { done: EventReason; failed: EventReason };
+  request: RequestRef;
+  /** The names asked for: the outcome's when the target cannot be located. */
+  asked: { namespace: string; pod: string; container: string };
+  /** The checkpoint id, as known so far (a checkpoint's may be derived only once the target is located). */
+  checkpointId(): string;
+  locate(): Promise<Located>;
+  call(located: Located, log: Logger): Promise<R>;
+  /** The outcome of a success: `base` plus what this operation adds. */
+  succeeded(base: OutcomeBase, result: R, located: Located): D;
+  failed(base: OutcomeBase): D;
+  /** The Kubernetes Event's message for a success. */
+  describe(outcome: D): string;
+}
+
+/**
+ * Locate → call the agent → time it → record a Kubernetes Event → the outcome. Never throws: a failure is
+ * an outcome with `error {code, phase}`, the phase being where it stopped (resolve, dispatch, or the agent's).
+ */
+async function dispatchToAgent<R extends { node: string; durationsMs: Record<string, number> }, D>(
   deps: DispatchDeps,
-  input: CheckpointDispatch,
-): Promise<CheckpointOutcomeData> {
-  const started = performance.now();
-  let located = input.located;
+  spec: AgentCall<R, D>,
+  started = performance.now(),
+): Promise<D> {
+  let located: Located | undefined;
   let phase = 'resolve';
-  const container = located?.container ?? input.container ?? '';
-  let checkpointId =
-    input.checkpointId ??
-    checkpointIdOfRequest({ ...input.request, namespace: input.namespace, pod: input.pod, container });
   try {
-    located ??= await deps.resolver.locate(input.namespace, input.pod, input.container);
-    if (input.checkpointId === undefined && located.container !== container) {
-      checkpointId = checkpointIdOfRequest({ ...input.request, ...located });
-    }
+    located = await spec.locate();
     phase = 'dispatch';
-    const log = deps.log.child({ checkpointId, node: located.node });
-    const result = await deps.agents.checkpoint(
-      located.agentAddress,
-      {
-        target: { namespace: located.namespace, pod: located.pod, container: located.container },
-        checkpointId,
-        ...(input.leaveRunning === undefined ? {} : { leaveRunning: input.leaveRunning }),
-        requestId: `${input.request.source} ${input.request.id}`,
-      },
-      { ...callOptions(input), onProgress: (p) => log.debug({ phase: p.phase, state: p.state }, 'progress') },
+    const result = await spec.call(
+      located,
+      deps.log.child({ checkpointId: spec.checkpointId(), node: located.node }),
     );
-    const durations = durationsOf(result.durationsMs, performance.now() - started);
-    const data: CheckpointOutcomeData = {
-      checkpointId: result.checkpointId || checkpointId,
-      namespace: located.namespace,
-      pod: located.pod,
-      container: located.container,
-      node: result.node || located.node,
-      location: result.location,
-      sizeBytes: result.sizeBytes,
-      reused: result.reused,
-      durations,
-      request: input.request,
-    };
-    const message = `checkpoint ${data.checkpointId} (${data.sizeBytes} bytes) on ${data.node} in ${durations['total']} ms`;
-    await deps.recorder.record(located, EventReason.CHECKPOINTED, message);
-    return data;
+    const outcome = spec.succeeded(
+      {
+        checkpointId: spec.checkpointId(),
+        namespace: located.namespace,
+        pod: located.pod,
+        container: located.container,
+        node: result.node || located.node,
+        durations: durationsOf(result.durationsMs, performance.now() - started),
+        request: spec.request,
+      },
+      result,
+      located,
+    );
+    await deps.recorder.record(located, spec.reasons.done, spec.describe(outcome));
+    return outcome;
   } catch (err) {
     const error = errorDataOf(err, phase);
-    const target = located ?? { namespace: input.namespace, pod: input.pod, container };
-    deps.log.warn({ err, checkpointId, phase: error.phase }, 'checkpoint failed');
-    if (located)
-      await deps.recorder.record(
-        located,
-        EventReason.CHECKPOINT_FAILED,
-        `${error.code} in ${error.phase}: ${error.message}`,
-      );
-    return {
-      checkpointId,
+    const target = located ?? spec.asked;
+    deps.log.warn({ err, checkpointId: spec.checkpointId(), phase: error.phase }, `${spec.operation} failed`);
+    if (located) await deps.recorder.record(located, spec.reasons.failed, describeError(error));
+    return spec.failed({
+      checkpointId: spec.checkpointId(),
       namespace: target.namespace,
       pod: target.pod,
       container: target.container,
       ...(located ? { node: located.node } : {}),
       durations: durationsOf(undefined, performance.now() - started),
-      request: input.request,
+      request: spec.request,
       error,
-    };
+    });
   }
 }
 
-export async function dispatchRestore(
+function describeError(error: ErrorData): string {
+  return `${error.code} in ${error.phase}: ${error.message}`;
+}
+
+export function dispatchCheckpoint(
   deps: DispatchDeps,
-  input: RestoreDispatch,
-): Promise<RestoreDispatchOutcome> {
+  input: CheckpointDispatch,
+): Promise<CheckpointOutcomeData> {
+  const container = input.located?.container ?? input.container ?? '';
+  const derived = (target: { namespace: string; pod: string; container: string }) =>
+    checkpointIdOfRequest({ ...input.request, ...target });
+  let checkpointId = input.checkpointId ?? derived({ namespace: input.namespace, pod: input.pod, container });
+  return dispatchToAgent<CheckpointResult, CheckpointOutcomeData>(deps, {
+    operation: 'checkpoint',
+    reasons: { done: EventReason.CHECKPOINTED, failed: EventReason.CHECKPOINT_FAILED },
+    request: input.request,
+    asked: { namespace: input.namespace, pod: input.pod, container },
+    checkpointId: () => checkpointId,
+    locate: async () => {
+      const located =
+        input.located ?? (await deps.resolver.locate(input.namespace, input.pod, input.container));
+      // The container the resolver chose, when none was named, is part of the derived id.
+      if (input.checkpointId === undefined && located.container !== container)
+        checkpointId = derived(located);
+      return located;
+    },
+    call: (located, log) =>
+      deps.agents.checkpoint(
+        located.agentAddress,
+        {
+          target: { namespace: located.namespace, pod: located.pod, container: located.container },
+          checkpointId,
+          ...(input.leaveRunning === undefined ? {} : { leaveRunning: input.leaveRunning }),
+          requestId: `${input.request.source} ${input.request.id}`,
+        },
+        {
+          ...callOptions(input),
+          onProgress: (p) => log.debug({ phase: p.phase, state: p.state }, 'progress'),
+        },
+      ),
+    succeeded: (base, result) => ({
+      ...base,
+      checkpointId: result.checkpointId || checkpointId,
+      location: result.location,
+      sizeBytes: result.sizeBytes,
+      reused: result.reused,
+    }),
+    failed: (base) => base,
+    describe: (o) =>
+      `checkpoint ${o.checkpointId} (${o.sizeBytes} bytes) on ${o.node} in ${o.durations['total']} ms`,
+  });
+}
+
+export function dispatchRestore(deps: DispatchDeps, input: RestoreDispatch): Promise<RestoreDispatchOutcome> {
   const started = performance.now();
-  let located: Located | undefined;
-  let phase = 'resolve';
-  try {
-    located = await deps.resolver.locate(input.namespace, input.pod, input.container);
-    phase = 'dispatch';
-    const result = await deps.agents.restore(
-      located.agentAddress,
-      {
-        checkpointId: input.checkpointId,
-        target: { namespace: located.namespace, pod: located.pod, container: located.container },
-        requestId: `${input.request.source} ${input.request.id}`,
-        ...(input.lazy === undefined ? {} : { lazy: input.lazy }),
+  return dispatchToAgent<RestoreCallResult, RestoreDispatchOutcome>(
+    deps,
+    {
+      operation: 'restore',
+      reasons: { done: EventReason.RESTORED, failed: EventReason.RESTORE_FAILED },
+      request: input.request,
+      asked: { namespace: input.namespace, pod: input.pod, container: input.container ?? '' },
+      checkpointId: () => input.checkpointId,
+      locate: () => deps.resolver.locate(input.namespace, input.pod, input.container),
+      call: (located) =>
+        deps.agents.restore(
+          located.agentAddress,
+          {
+            checkpointId: input.checkpointId,
+            target: { namespace: located.namespace, pod: located.pod, container: located.container },
+            requestId: `${input.request.source} ${input.request.id}`,
+            ...(input.lazy === undefined ? {} : { lazy: input.lazy }),
+          },
+          callOptions(input),
+        ),
+      succeeded: (base, result, located) => {
+        const outcome: RestoreDispatchOutcome = { ...base, restoredPid: result.restoredPid };
+        if (result.pagesComplete === undefined) return outcome;
+        const settled: RestoreOutcomeData = { ...outcome };
+        outcome.pagesComplete = result.pagesComplete.then(
+          (complete) => ({
+            ...settled,
+            durations: durationsOf(complete.durationsMs, performance.now() - started),
+          }),
+          (err: unknown) => ({ ...settled, error: errorDataOf(err, 'pagesComplete') }),
+        );
+        void outcome.pagesComplete.then((o) =>
+          o.error
+            ? deps.recorder.record(located, EventReason.RESTORE_FAILED, describeError(o.error))
+            : undefined,
+        );
+        return outcome;
       },
-      callOptions(input),
-    );
-    const durations = durationsOf(result.durationsMs, performance.now() - started);
-    const data: RestoreDispatchOutcome = {
-      checkpointId: input.checkpointId,
-      namespace: located.namespace,
-      pod: located.pod,
-      container: located.container,
-      node: result.node || located.node,
-      restoredPid: result.restoredPid,
-      durations,
-      request: input.request,
-    };
-    const message = `restored ${input.checkpointId} as pid ${result.restoredPid} on ${data.node} in ${durations['total']} ms`;
-    await deps.recorder.record(located, EventReason.RESTORED, message);
-    if (result.pagesComplete !== undefined) {
-      const where = located;
-      const base: RestoreOutcomeData = { ...data };
-      data.pagesComplete = result.pagesComplete.then(
-        (complete) => ({
-          ...base,
-          durations: durationsOf(complete.durationsMs, performance.now() - started),
-        }),
-        (err: unknown) => ({ ...base, error: errorDataOf(err, 'pagesComplete') }),
-      );
-      void data.pagesComplete?.then((d) =>
-        d.error
-          ? deps.recorder.record(
-              where,
-              EventReason.RESTORE_FAILED,
-              `${d.error.code} in ${d.error.phase}: ${d.error.message}`,
-            )
-          : undefined,
-      );
-    }
-    return data;
-  } catch (err) {
-    const error = errorDataOf(err, phase);
-    deps.log.warn({ err, checkpointId: input.checkpointId, phase: error.phase }, 'restore failed');
-    if (located)
-      await deps.recorder.record(
-        located,
-        EventReason.RESTORE_FAILED,
-        `${error.code} in ${error.phase}: ${error.message}`,
-      );
-    return {
-      checkpointId: input.checkpointId,
-      namespace: located?.namespace ?? input.namespace,
-      pod: located?.pod ?? input.pod,
-      container: located?.container ?? input.container ?? '',
-      ...(located ? { node: located.node } : {}),
-      durations: durationsOf(undefined, performance.now() - started),
-      request: input.request,
-      error,
-    };
-  }
+      failed: (base) => base,
+      describe: (o) =>
+        `restored ${o.checkpointId} as pid ${o.restoredPid} on ${o.node} in ${o.durations['total']} ms`,
+    },
+    started,
+  );
 }

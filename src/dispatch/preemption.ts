@@ -8,8 +8,9 @@ import { checkpointIdOfRequest } from '../events/checkpoint-id.js';
 import type { NodeRef, PreemptionNotice } from '../events/notices/notice.js';
 import type { CheckpointOutcomeData, PreemptionHandledData, RequestRef } from '../events/types.js';
 import { PodOutcome } from '../events/types.js';
-import { type DispatchDeps, dispatchCheckpoint, durationsOf, errorDataOf } from './checkpoint-restore.js';
+import { type DispatchDeps, dispatchCheckpoint } from './checkpoint-restore.js';
 import { callDeadlineOf, type FanOutOptions, fanOut } from './fan-out.js';
+import { durationsOf, errorDataOf } from './outcome.js';
 import type { Located } from './resolver.js';
 
 export type FanOutSettings = Omit<FanOutOptions, 'deadline' | 'now'>;

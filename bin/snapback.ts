@@ -1,6 +1,11 @@
-/** The process around `main`: signals become an abort, the exit status becomes the process's. */
+/**
+ * The `snapback` process (bin/snapback runs it): the commands, composed here with the functions they serve
+ * (src/ never imports functions/), around `main`; signals become an abort, the exit status the process's.
+ */
 
+import { functions } from '../functions/index.js';
 import type { CommandIo } from '../src/cli/command.js';
+import { createCommands } from '../src/cli/commands/index.js';
 import { main } from '../src/cli/main.js';
 import { ErrorCode, SnapbackError } from '../src/errors.js';
 
@@ -17,7 +22,7 @@ function runAsProcess(): void {
     env: process.env,
     signal: controller.signal,
   };
-  main(process.argv.slice(2), io).then(
+  main(process.argv.slice(2), io, createCommands(functions)).then(
     (status) => {
       process.exitCode = status;
     },

@@ -5,9 +5,9 @@
  * shorter than the function's.
  */
 import { CloudEvent } from 'cloudevents';
+import { functions } from '../../functions/index.js';
 import { SPOT_INTERRUPTION } from '../../src/events/notices/aws.js';
 import { ApiServerSourceType, EventType, GcpEventType } from '../../src/events/types.js';
-import { definitions } from '../../src/http/app.js';
 import type { FunctionName } from '../../src/http/context.js';
 import { WATCH_EVENT_TYPE } from '../../src/watch/notice.js';
 import { containersOf } from './containers.js';
@@ -104,14 +104,14 @@ function triggerTypes(spec: TriggerSpec): string[] {
 /** The function a Knative Service runs (`args: [function, NAME]`). */
 function functionOf(service: Manifest): FunctionName | undefined {
   const args = containersOf(service)[0]?.args ?? [];
-  return args[0] === 'function' && args[1] !== undefined && args[1] in definitions
+  return args[0] === 'function' && args[1] !== undefined && args[1] in functions
     ? (args[1] as FunctionName)
     : undefined;
 }
 
 function accepts(fn: FunctionName, type: string): boolean {
   const event = new CloudEvent({ type, source: '/manifests-check', data: routableSamples[type] });
-  return definitions[fn].accepts(event);
+  return functions[fn].accepts(event);
 }
 
 export function checkRouting(manifests: readonly Manifest[], problems: Problem[]): void {

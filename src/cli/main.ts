@@ -4,11 +4,14 @@
  */
 import { ErrorCode, exitCodeOf, SnapbackError } from '../errors.js';
 import type { Command, CommandIo } from './command.js';
-import { commands } from './commands/index.js';
 import { commandHelp, mainHelp } from './help.js';
 import { packageVersion as version } from './version.js';
 
-export async function main(argv: readonly string[], io: CommandIo): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  io: CommandIo,
+  commands: readonly Command[],
+): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     io.stdout.write(mainHelp(commands, version));

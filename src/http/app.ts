@@ -5,9 +5,6 @@
  * validation handshake (Azure Event Grid). Health and Prometheus metrics too.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { checkpointFunction } from '../../functions/checkpoint/index.js';
-import { preemptionFunction } from '../../functions/preemption/index.js';
-import { restoreFunction } from '../../functions/restore/index.js';
 import type { AgentDispatcher } from '../dispatch/agent-dispatcher.js';
 import { defaultFanOutSettings, type FanOutSettings } from '../dispatch/preemption.js';
 import { type EventRecorder, noopRecorder } from '../dispatch/recorder.js';
@@ -15,7 +12,7 @@ import type { Resolver } from '../dispatch/resolver.js';
 import { ErrorCode, SnapbackError } from '../errors.js';
 import { contentModeOf } from '../events/http.js';
 import type { Logger } from '../log.js';
-import { type FunctionDefinition, type FunctionName, functionNames } from './context.js';
+import { type FunctionDefinition, type FunctionName, type FunctionTable, functionNames } from './context.js';
 import { IdempotencyCache, type IdempotencyOptions } from './idempotency.js';
 import { createFunctionMetrics, type FunctionMetrics } from './metrics.js';
 import { sendError } from './replies.js';
@@ -24,13 +21,9 @@ import { createSinkSender, type SinkSender } from './sink.js';
 import type { AppState } from './state.js';
 import { EVENT_GRID_ORIGIN, webhookValidation } from './webhook-validation.js';
 
-export const definitions: Readonly<Record<FunctionName, FunctionDefinition>> = {
-  checkpoint: checkpointFunction,
-  restore: restoreFunction,
-  preemption: preemptionFunction,
-};
-
 export interface FunctionsAppDeps {
+  /** The handlers (functions/index.ts): this module only carries events to them. */
+  functions: FunctionTable;
   /** Which function(s) to serve; `all` routes by event type. */
   serve: FunctionName | 'all';
   resolver: Resolver;
@@ -75,7 +68,8 @@ export function createFunctionsApp(deps: FunctionsAppDeps): FunctionsApp {
     typeof deps.sink === 'string'
       ? createSinkSender({ url: deps.sink, log: deps.log.child({ component: 'sink' }), ...deps.sinkRetry })
       : deps.sink;
-  const served = deps.serve === 'all' ? functionNames.map((n) => definitions[n]) : [definitions[deps.serve]];
+  const served =
+    deps.serve === 'all' ? functionNames.map((n) => deps.functions[n]) : [deps.functions[deps.serve]];
   const state: AppState = {
     served,
     idempotency: new IdempotencyCache(deps.idempotency),

@@ -42,6 +42,9 @@ export interface FunctionDefinition {
   handle(context: FunctionContext, event: CloudEvent<unknown>): Promise<Reply>;
 }
 
+/** The handler of each function (functions/index.ts): the transport serves what it is given. */
+export type FunctionTable = Readonly<Record<FunctionName, FunctionDefinition>>;
+
 export function traceparentOf(event: CloudEvent<unknown>): string | undefined {
   const value = (event as unknown as Record<string, unknown>)['traceparent'];
   return typeof value === 'string' && value !== '' ? value : undefined;

@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
+import { functions } from '../../functions/index.js';
+import { createCommands } from '../../src/cli/commands/index.js';
 import { main } from '../../src/cli/main.js';
 import type { DemoResult } from '../../src/demo/report.js';
 import { isRunning } from '../helpers/proc.js';
@@ -32,7 +34,8 @@ async function demo(argv: string[], abortWhen?: (stderr: string) => boolean): Pr
     if (abortWhen?.(err) && !controller.signal.aborted)
       controller.abort(new Error('interrupted by the test'));
   });
-  const code = await main(['demo', ...argv], { stdout, stderr, env: {}, signal: controller.signal });
+  const io = { stdout, stderr, env: {}, signal: controller.signal };
+  const code = await main(['demo', ...argv], io, createCommands(functions));
   return { code, stdout: out, stderr: err };
 }
 

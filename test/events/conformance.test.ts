@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { functions } from '../../functions/index.js';
 import { createAgentDispatcher } from '../../src/dispatch/agent-dispatcher.js';
 import { createLocalResolver } from '../../src/dispatch/resolver.js';
 import { type FunctionsServer, startFunctionsServer } from '../../src/http/server.js';
@@ -29,7 +30,7 @@ describe('CloudEvents JSON conformance vectors', () => {
     const agents = createAgentDispatcher();
     const resolver = createLocalResolver({ agent: '127.0.0.1:1', node: 'node-a' });
     server = await startFunctionsServer(
-      { serve: 'all', resolver, agents, log: silentLogger() },
+      { functions, serve: 'all', resolver, agents, log: silentLogger() },
       0,
       '127.0.0.1',
     );

@@ -2,6 +2,8 @@
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
+import { functions } from '../../functions/index.js';
+import { createCommands } from '../../src/cli/commands/index.js';
 import { main } from '../../src/cli/main.js';
 import { createAgentDispatcher } from '../../src/dispatch/agent-dispatcher.js';
 import { createLocalResolver } from '../../src/dispatch/resolver.js';
@@ -17,7 +19,8 @@ async function snapback(...argv: string[]): Promise<{ code: number; stdout: stri
   const err: string[] = [];
   stdout.on('data', (c: Buffer) => out.push(c.toString()));
   stderr.on('data', (c: Buffer) => err.push(c.toString()));
-  const code = await main(argv, { stdout, stderr, env: {}, signal: new AbortController().signal });
+  const io = { stdout, stderr, env: {}, signal: new AbortController().signal };
+  const code = await main(argv, io, createCommands(functions));
   return { code, stdout: out.join(''), stderr: err.join('') };
 }
 
@@ -39,7 +42,7 @@ describe('local mode and snapback send', () => {
       agents: client,
     });
     server = await startFunctionsServer(
-      { serve: 'all', resolver, agents: client, log: silentLogger() },
+      { functions, serve: 'all', resolver, agents: client, log: silentLogger() },
       0,
       '127.0.0.1',
     );

@@ -2,6 +2,7 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { functions } from '../../functions/index.js';
 import { createAgentDispatcher } from '../../src/dispatch/agent-dispatcher.js';
 import { createKubeResolver } from '../../src/dispatch/kube-resolver.js';
 import { createKubeRecorder } from '../../src/dispatch/recorder.js';
@@ -49,6 +50,7 @@ export async function startClusterFunctions(
   const log = silentLogger();
   const server = await startFunctionsServer(
     {
+      functions,
       serve: 'all',
       resolver: createKubeResolver(api),
       agents: createAgentDispatcher(),

@@ -3,6 +3,7 @@
  * plus valid events of each snapback type, for the hostile-input tests.
  */
 import { randomUUID } from 'node:crypto';
+import { functions } from '../../functions/index.js';
 import { createAgentDispatcher } from '../../src/dispatch/agent-dispatcher.js';
 import { createLocalResolver } from '../../src/dispatch/resolver.js';
 import { EventType } from '../../src/events/types.js';
@@ -46,6 +47,7 @@ export async function startHostileEnv(): Promise<HostileEnv> {
   const client = createAgentDispatcher();
   const server: FunctionsServer = await startFunctionsServer(
     {
+      functions,
       serve: 'all',
       resolver: createLocalResolver({ agent: agent.address, node: 'node-a', agents: client }),
       agents: client,

@@ -9,7 +9,7 @@ import { createKubeResolver } from '../../dispatch/kube-resolver.js';
 import { createKubeRecorder } from '../../dispatch/recorder.js';
 import { createLocalResolver } from '../../dispatch/resolver.js';
 import { ErrorCode, SnapbackError } from '../../errors.js';
-import { type FunctionName, functionNames } from '../../http/context.js';
+import { type FunctionName, type FunctionTable, functionNames } from '../../http/context.js';
 import { startFunctionsServer } from '../../http/server.js';
 import { EVENT_GRID_ORIGIN } from '../../http/webhook-validation.js';
 import { createRootLogger } from '../../log.js';
@@ -114,67 +114,70 @@ function kubeConfigOf(
   return kc;
 }
 
-export const functionCommand = defineCommand({
-  name: 'function',
-  summary: 'serve the event functions: checkpoint, restore, preemption, or all',
-  usage:
-    '<checkpoint|restore|preemption|all> [--port P] [--agent ADDR --node NAME] [--sink URL] [--kubeconfig PATH]',
-  options,
-  maxPositionals: 1,
-  async run(argv, io) {
-    const { values, positionals } = loadConfig(options, argv, io.env, { maxPositionals: 1 });
-    const serve = parseName(positionals);
-    if (values.agent !== undefined && values.node === undefined) {
-      throw new SnapbackError(ErrorCode.INVALID_ARGUMENT, 'local mode needs --node', {
-        details: [{ field: '--node', message: 'is required with --agent (or set NODE_NAME)' }],
-      });
-    }
-    const log = createRootLogger({ level: values.logLevel });
-    const agents = createAgentDispatcher({ credentials: agentChannelCredentials(values) });
-    const kc = values.agent === undefined ? kubeConfigOf(values, io.env) : undefined;
-    if (values.agent === undefined && kc === undefined) {
-      throw new SnapbackError(ErrorCode.INVALID_ARGUMENT, 'no agent and no cluster', {
-        details: [
-          {
-            field: '--agent',
-            message: 'give --agent ADDR --node NAME, or --kubeconfig PATH, or run in a cluster',
-          },
-        ],
-      });
-    }
-    const api = kc?.makeApiClient(CoreV1Api);
-    const resolver = api
-      ? createKubeResolver(api, {
-          agentPort: values.agentPort,
-          ...(values.agentNamespace ? { agentNamespace: values.agentNamespace } : {}),
-        })
-      : createLocalResolver({
-          agent: values.agent!,
-          node: values.node!,
-          agents,
-          ...(values.providerId ? { providerId: values.providerId } : {}),
+/** `snapback function`, serving the handlers it is given (functions/index.ts, composed by bin/snapback.ts). */
+export const functionCommand = (functions: FunctionTable) =>
+  defineCommand({
+    name: 'function',
+    summary: 'serve the event functions: checkpoint, restore, preemption, or all',
+    usage:
+      '<checkpoint|restore|preemption|all> [--port P] [--agent ADDR --node NAME] [--sink URL] [--kubeconfig PATH]',
+    options,
+    maxPositionals: 1,
+    async run(argv, io) {
+      const { values, positionals } = loadConfig(options, argv, io.env, { maxPositionals: 1 });
+      const serve = parseName(positionals);
+      if (values.agent !== undefined && values.node === undefined) {
+        throw new SnapbackError(ErrorCode.INVALID_ARGUMENT, 'local mode needs --node', {
+          details: [{ field: '--node', message: 'is required with --agent (or set NODE_NAME)' }],
         });
-    const server = await startFunctionsServer(
-      {
-        serve,
-        resolver,
-        agents,
-        log,
-        ...(api ? { recorder: createKubeRecorder(api, log) } : {}),
-        ...(values.sink ? { sink: values.sink } : {}),
-        maxBodyBytes: values.maxBodyBytes,
-        webhookOrigins: values.webhookOrigins,
-        fanOut: { concurrency: values.concurrency, safetyMarginMs: values.safetyMarginMs },
-      },
-      values.port,
-    );
-    log.info(
-      { port: server.port, serve, mode: api ? 'cluster' : 'local', sink: values.sink },
-      'functions listening',
-    );
-    if (!io.signal.aborted)
-      await new Promise((resolve) => io.signal.addEventListener('abort', resolve, { once: true }));
-    await server.close();
-    return 0;
-  },
-});
+      }
+      const log = createRootLogger({ level: values.logLevel });
+      const agents = createAgentDispatcher({ credentials: agentChannelCredentials(values) });
+      const kc = values.agent === undefined ? kubeConfigOf(values, io.env) : undefined;
+      if (values.agent === undefined && kc === undefined) {
+        throw new SnapbackError(ErrorCode.INVALID_ARGUMENT, 'no agent and no cluster', {
+          details: [
+            {
+              field: '--agent',
+              message: 'give --agent ADDR --node NAME, or --kubeconfig PATH, or run in a cluster',
+            },
+          ],
+        });
+      }
+      const api = kc?.makeApiClient(CoreV1Api);
+      const resolver = api
+        ? createKubeResolver(api, {
+            agentPort: values.agentPort,
+            ...(values.agentNamespace ? { agentNamespace: values.agentNamespace } : {}),
+          })
+        : createLocalResolver({
+            agent: values.agent!,
+            node: values.node!,
+            agents,
+            ...(values.providerId ? { providerId: values.providerId } : {}),
+          });
+      const server = await startFunctionsServer(
+        {
+          functions,
+          serve,
+          resolver,
+          agents,
+          log,
+          ...(api ? { recorder: createKubeRecorder(api, log) } : {}),
+          ...(values.sink ? { sink: values.sink } : {}),
+          maxBodyBytes: values.maxBodyBytes,
+          webhookOrigins: values.webhookOrigins,
+          fanOut: { concurrency: values.concurrency, safetyMarginMs: values.safetyMarginMs },
+        },
+        values.port,
+      );
+      log.info(
+        { port: server.port, serve, mode: api ? 'cluster' : 'local', sink: values.sink },
+        'functions listening',
+      );
+      if (!io.signal.aborted)
+        await new Promise((resolve) => io.signal.addEventListener('abort', resolve, { once: true }));
+      await server.close();
+      return 0;
+    },
+  });

@@ -1,4 +1,5 @@
 /** Every `snapback` subcommand, in the order help lists them (README, "The CLI"). */
+import type { FunctionTable } from '../../http/context.js';
 import type { Command } from '../command.js';
 import { agentCommand } from './agent.js';
 import { checkpointCommand } from './checkpoint.js';
@@ -10,9 +11,10 @@ import { runCommand } from './run.js';
 import { sendCommand } from './send.js';
 import { watchCommand } from './watch.js';
 
-export const commands: readonly Command[] = [
+/** `functions`: the handlers `snapback function` serves (functions/index.ts). */
+export const createCommands = (functions: FunctionTable): readonly Command[] => [
   agentCommand,
-  functionCommand,
+  functionCommand(functions),
   watchCommand,
   runCommand,
   checkpointCommand,

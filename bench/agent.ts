@@ -3,7 +3,8 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type AgentConnection, connectAgent } from '../src/agent/client.js';
-import { type ChildService, projectRoot, startAgentProcess } from '../src/demo/stack.js';
+import { projectRoot } from '../src/cli/self.js';
+import { type ChildService, startAgentProcess } from '../src/demo/stack.js';
 
 export const root = projectRoot();
 export const python = '/usr/bin/python3';
@@ -23,7 +24,6 @@ export async function startBenchAgent(dir: string, signal: AbortSignal): Promise
   const stateDir = join(dir, 'state');
   await mkdir(dir, { recursive: true });
   const { address, service } = await startAgentProcess({
-    root,
     storage,
     stateDir,
     node: 'bench-node',

@@ -149,7 +149,6 @@ export async function benchDispatch(
     const echo = await child(join(root, 'bench', 'echo-server.ts'), /^listening on (\d+)/);
     stopping.push(echo.proc);
     const functions = await startFunctionsProcess({
-      root,
       agent: standIn.match,
       node: 'bench-node',
       providerId: 'aws:///us-east-1a/i-0123456789abcdef0',

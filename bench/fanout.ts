@@ -9,7 +9,7 @@ import { postEvent, providerIdOf, spotInterruptionWarning } from '../src/demo/ev
 import { startSink } from '../src/demo/sink.js';
 import { startFunctionsProcess } from '../src/demo/stack.js';
 import { type CheckpointOutcomeData, EventType } from '../src/events/types.js';
-import { type BenchAgent, deleteCheckpoint, root, startMemoryWorkload, stopWorkload } from './agent.js';
+import { type BenchAgent, deleteCheckpoint, startMemoryWorkload, stopWorkload } from './agent.js';
 import { median, type Summary, summarize } from './stats.js';
 
 export interface FanOutResult {
@@ -40,7 +40,6 @@ export async function benchFanOut(
   const sink = await startSink((event) => arrivals.set(event, performance.now()));
   const concurrency = 8;
   const functions = await startFunctionsProcess({
-    root,
     agent: agent.address,
     node: 'bench-node',
     providerId: providerIdOf(instance),

@@ -3,18 +3,13 @@
  * workloads, a Kubernetes API stand-in that places them on nodes, and the functions as users run them
  * (`snapback function all --kubeconfig …`) in their own process, so its RSS is its own.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import {
-  type AgentProcess,
-  python,
-  snapbackBin,
-  startAgent,
-  workloadScript,
-} from '../../test/helpers/agent-process.js';
+import { type AgentProcess, python, startAgent, workloadScript } from '../../test/helpers/agent-process.js';
 import { type FakeKube, node, pod, startFakeKube } from '../../test/helpers/fake-kube.js';
 import { readNumber, waitFor } from '../../test/helpers/proc.js';
+import { spawnCli } from '../../test/helpers/snapback-cli.js';
 
 export interface Workload {
   name: string;
@@ -90,18 +85,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       }
     }
     const port = await freePort();
-    functions = spawn(
-      snapbackBin,
-      ['function', 'all', '--kubeconfig', kube.kubeconfig, '--port', String(port)],
-      {
-        env: {
-          ...process.env,
-          SNAPBACK_LOG_LEVEL: 'warn',
-          NODE_OPTIONS: [process.env['NODE_OPTIONS'], options.functionsNodeOptions].filter(Boolean).join(' '),
-        },
-        stdio: ['ignore', 'ignore', 'inherit'],
+    functions = spawnCli(['function', 'all', '--kubeconfig', kube.kubeconfig, '--port', String(port)], {
+      env: {
+        ...process.env,
+        SNAPBACK_LOG_LEVEL: 'warn',
+        NODE_OPTIONS: [process.env['NODE_OPTIONS'], options.functionsNodeOptions].filter(Boolean).join(' '),
       },
-    );
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
     const url = `http://127.0.0.1:${port}/`;
     await waitFor(
       'the functions to be ready',

@@ -50,7 +50,6 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     });
     teardown.add('the sink', sink.close);
     const agent = await startAgentProcess({
-      root: options.root,
       storage,
       stateDir,
       node: options.node,
@@ -64,7 +63,6 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     teardown.add('the workloads', () => stopWorkloads(agentAddress, stateDir, pids));
     const providerId = providerIdOf(options.instance);
     const functions = await startFunctionsProcess({
-      root: options.root,
       agent: agent.address,
       node: options.node,
       providerId,

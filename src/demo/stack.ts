@@ -3,26 +3,11 @@
  * (local mode) as children, their logs in files, each stopped with SIGTERM (then SIGKILL) at the end.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { createWriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
+import { snapbackCommand } from '../cli/self.js';
 import { ErrorCode, SnapbackError } from '../errors.js';
-
-/** The project's root: the nearest folder above this module whose package.json is snapback's. */
-export function projectRoot(from = dirname(fileURLToPath(import.meta.url))): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    const manifest = join(dir, 'package.json');
-    if (
-      existsSync(manifest) &&
-      (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'snapback'
-    )
-      return dir;
-    if (dirname(dir) === dir)
-      throw new SnapbackError(ErrorCode.FAILED_PRECONDITION, 'cannot find the project root');
-  }
-}
 
 export interface ChildService {
   name: string;
@@ -33,7 +18,6 @@ export interface ChildService {
 }
 
 interface SpawnOptions {
-  root: string;
   name: string;
   args: string[];
   logFile: string;
@@ -44,10 +28,8 @@ interface SpawnOptions {
 
 function spawnSnapback(options: SpawnOptions): ChildService {
   const log = createWriteStream(options.logFile, { flags: 'a' });
-  const child = spawn(join(options.root, 'bin', 'snapback'), options.args, {
-    env: { ...process.env, ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const command = snapbackCommand(options.args, { ...process.env, ...options.env });
+  const child = spawn(command.file, command.args, { env: command.env, stdio: ['ignore', 'pipe', 'pipe'] });
   for (const stream of ['stdout', 'stderr'] as const) {
     const lines = createInterface({ input: child[stream]! });
     lines.on('line', (line) => {
@@ -103,7 +85,6 @@ async function readyOf<T>(
 }
 
 export interface AgentOptions {
-  root: string;
   storage: string;
   stateDir: string;
   node: string;
@@ -117,7 +98,6 @@ export async function startAgentProcess(
 ): Promise<{ address: string; service: ChildService }> {
   let address: string | undefined;
   const service = spawnSnapback({
-    root: options.root,
     name: 'the agent',
     args: ['agent', '--listen', '127.0.0.1:0', '--storage', options.storage, '--state-dir', options.stateDir],
     env: { NODE_NAME: options.node },
@@ -135,7 +115,6 @@ export async function startAgentProcess(
 }
 
 export interface FunctionsOptions {
-  root: string;
   agent: string;
   node: string;
   providerId: string;
@@ -155,7 +134,6 @@ export async function startFunctionsProcess(
 ): Promise<{ url: string; service: ChildService }> {
   let port: number | undefined;
   const service = spawnSnapback({
-    root: options.root,
     name: 'the functions',
     args: ['function', 'all', '--port', '0', '--agent', options.agent, '--node', options.node],
     env: {
@@ -186,8 +164,13 @@ export async function startFunctionsProcess(
 }
 
 /** Runs one `snapback` client command to its end; rejects with its stderr when it fails. */
-export async function runSnapback(root: string, args: string[], signal: AbortSignal): Promise<string> {
-  const child = spawn(join(root, 'bin', 'snapback'), args, { stdio: ['ignore', 'pipe', 'pipe'], signal });
+export async function runSnapback(args: string[], signal: AbortSignal): Promise<string> {
+  const command = snapbackCommand(args);
+  const child = spawn(command.file, command.args, {
+    env: command.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    signal,
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => {

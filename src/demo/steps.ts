@@ -51,7 +51,7 @@ export async function coldStart(context: DemoContext): Promise<ColdStart> {
   say(`[2/5] starting the model server: ${describeModel[options.model]}, through \`snapback run\`\n`);
   say(`  $ snapback run --name ${WORKLOAD} -- ${command.join(' ')}\n`);
   const run = ['run', '--agent', context.agent, '--name', WORKLOAD, '--cwd', cwd, '--json', '--'];
-  const started = JSON.parse(await runSnapback(options.root, [...run, ...command], options.signal)) as {
+  const started = JSON.parse(await runSnapback([...run, ...command], options.signal)) as {
     pid: number;
     stderrPath: string;
     startedAt: string;

@@ -5,29 +5,18 @@
  * (`snapback list --tls-…`) and through the functions' agent client (`snapback function`'s path).
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { connectAgent } from '../../src/agent/client.js';
 import { agentChannelCredentials } from '../../src/cli/tls.js';
 import { createAgentDispatcher } from '../../src/dispatch/agent-dispatcher.js';
 import { SnapbackError } from '../../src/errors.js';
-import { type AgentProcess, snapbackBin, startAgent } from '../helpers/agent-process.js';
+import { type AgentProcess, startAgent } from '../helpers/agent-process.js';
 import { type Certs, makeCerts } from '../helpers/certs.js';
+import { type CliRun, runCli } from '../helpers/snapback-cli.js';
 
-const exec = promisify(execFile);
-
-async function snapback(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await exec(snapbackBin, args, {
-      env: { ...process.env, LOG_LEVEL: 'silent' },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+function snapback(...args: string[]): Promise<CliRun> {
+  return runCli(args, { LOG_LEVEL: 'silent' });
 }
 
 describe('agent mTLS (certificates made by the test)', () => {

@@ -1,28 +1,13 @@
 /** The CLI clients end to end: run → checkpoint --json → restore --json, and usage errors. */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
-import {
-  type AgentProcess,
-  python,
-  snapbackBin,
-  startAgent,
-  workloadScript,
-} from '../helpers/agent-process.js';
+import { type AgentProcess, python, startAgent, workloadScript } from '../helpers/agent-process.js';
 import { isRunning, readNumber, waitFor } from '../helpers/proc.js';
+import { type CliRun, runCli } from '../helpers/snapback-cli.js';
 
-const exec = promisify(execFile);
-
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await exec(snapbackBin, args);
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+function cli(...args: string[]): Promise<CliRun> {
+  return runCli(args);
 }
 
 describe('snapback CLI against a real agent', () => {

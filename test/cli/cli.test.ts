@@ -1,24 +1,15 @@
-/** The CLI as a user meets it: the built binary, its help, its version and its usage errors. */
+/** The CLI as a user meets it: its help, its version and its usage errors. */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { promisify } from 'node:util';
+import { type CliRun, runCli } from '../helpers/snapback-cli.js';
 
-const exec = promisify(execFile);
-const bin = new URL('../../bin/snapback', import.meta.url).pathname;
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
 };
 
-async function snapback(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await exec(bin, args);
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+function snapback(...args: string[]): Promise<CliRun> {
+  return runCli(args);
 }
 
 describe('snapback CLI', () => {

@@ -1,12 +1,12 @@
 /** Runs a real agent (the CLI, as users run it) on a loopback port, for integration tests. */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type AgentConnection, connectAgent } from '../../src/agent/client.js';
 import { readNumber, waitFor } from './proc.js';
+import { spawnCli } from './snapback-cli.js';
 
-export const snapbackBin = new URL('../../bin/snapback', import.meta.url).pathname;
 export const workloadScript = new URL('../fixtures/stateful-workload.py', import.meta.url).pathname;
 /** Debian's python3: CRIU-friendly (no io_uring) and on every machine of this kind. */
 export const python = '/usr/bin/python3';
@@ -46,8 +46,7 @@ export async function startAgent(options: StartAgentOptions = {}): Promise<Agent
   const storage = options.storage ?? join(dir, 'checkpoints');
   const stateDir = options.stateDir ?? join(dir, 'state');
   const node = options.node ?? 'test-node';
-  const child = spawn(
-    snapbackBin,
+  const child = spawnCli(
     [
       'agent',
       '--listen',

@@ -4,9 +4,9 @@ import { loadConfig } from '../../config/load-config.js';
 import type { OptionsSpec } from '../../config/options.js';
 import { ModelKind } from '../../demo/answer.js';
 import { runDemo } from '../../demo/run-demo.js';
-import { projectRoot } from '../../demo/stack.js';
 import { printJson } from '../client-options.js';
 import { defineCommand } from '../command.js';
+import { projectRoot } from '../self.js';
 
 const options = {
   model: {

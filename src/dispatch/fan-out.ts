@@ -3,6 +3,8 @@
  * `deadline - safetyMarginMs` as its own deadline; an item whose turn comes with too little time left is
  * not started but reported (`tooLate`), never silently dropped.
  */
+import pLimit from 'p-limit';
+
 export interface FanOutOptions {
   concurrency: number;
   /** When the work must be done (a notice's deadline); absent: `defaultBudgetMs` from now. */
@@ -25,28 +27,20 @@ export function callDeadlineOf(options: FanOutOptions): Date {
   return new Date(options.deadline.getTime() - options.safetyMarginMs);
 }
 
-/** Runs `work(item, deadline)` for every item, at most `concurrency` at once, results in input order. */
-export async function fanOut<T, R>(
+/**
+ * Runs `work(item, deadline)` for every item, at most `concurrency` at once (p-limit), in input order; the
+ * time left is checked when an item's turn comes. Results in input order.
+ */
+export function fanOut<T, R>(
   items: readonly T[],
   options: FanOutOptions,
   work: (item: T, deadline: Date) => Promise<R>,
 ): Promise<FanOutResult<R>[]> {
   const now = options.now ?? Date.now;
   const deadline = callDeadlineOf(options);
-  const results: FanOutResult<R>[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      const leftMs = deadline.getTime() - now();
-      if (leftMs < options.minimumCallMs) {
-        results[index] = { ok: false, tooLate: true, leftMs };
-        continue;
-      }
-      results[index] = { ok: true, value: await work(items[index]!, deadline) };
-    }
-  };
-  const workers = Math.max(1, Math.min(options.concurrency, items.length));
-  await Promise.all(Array.from({ length: workers }, worker));
-  return results;
+  return pLimit(Math.max(1, options.concurrency)).map(items, async (item): Promise<FanOutResult<R>> => {
+    const leftMs = deadline.getTime() - now();
+    if (leftMs < options.minimumCallMs) return { ok: false, tooLate: true, leftMs };
+    return { ok: true, value: await work(item, deadline) };
+  });
 }

@@ -12,9 +12,9 @@
  * A PID without a CUDA context is answered with such an error too; CRIU's CUDA plugin and Modal's wrapper
  * read exactly that as "not a CUDA process", and so do we (getState → undefined).
  */
+import pLimit from 'p-limit';
 import { ErrorCode, SnapbackError } from '../../errors.js';
 import { type Runner, type RunOptions, type RunResult, ToolError } from '../tools/index.js';
-import { mapLimit } from './map-limit.js';
 import { withStdout } from './tool-output.js';
 
 /** The states the driver reports (CUprocessState). `failed` means an unrecoverable checkpoint/restore error. */
@@ -196,7 +196,7 @@ export function createCudaCheckpoint(options: CudaCheckpointOptions): CudaCheckp
       return state;
     },
     async findCudaPids(pids, signal) {
-      const found = await mapLimit(pids, PROBE_CONCURRENCY, async (pid) => {
+      const found = await pLimit(PROBE_CONCURRENCY).map(pids, async (pid) => {
         return (await self.getState(pid, signal)) !== undefined;
       });
       return pids.filter((_, i) => found[i]);

@@ -4,6 +4,7 @@
  * process, which is what a cuda-checkpoint run costs (seconds). The same states, the same transitions, and
  * failures named as the driver names them (CUDA_ERROR_ILLEGAL_STATE …), as CudaDriverError.
  */
+import pLimit from 'p-limit';
 import { ErrorCode, SnapbackError } from '../../errors.js';
 import {
   CudaBackend,
@@ -15,7 +16,6 @@ import {
 } from './cuda-checkpoint.js';
 import { gpuPairsOf } from './cuda-uuid.js';
 import { CudaDriverError, createHelperConnection, type HelperVerb } from './helper-connection.js';
-import { mapLimit } from './map-limit.js';
 
 /** The helper's executable as `make setup` installs it (on PATH). */
 export const DEFAULT_CUDA_HELPER = 'snapback-cuda-helper';
@@ -130,7 +130,7 @@ export function createDriverCheckpoint(options: DriverCheckpointOptions = {}): C
       return state;
     },
     async findCudaPids(pids, signal) {
-      const found = await mapLimit(pids, PROBE_CONCURRENCY, async (pid) => {
+      const found = await pLimit(PROBE_CONCURRENCY).map(pids, async (pid) => {
         return (await self.getState(pid, signal)) !== undefined;
       });
       return pids.filter((_, i) => found[i]);

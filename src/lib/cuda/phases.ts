@@ -29,7 +29,7 @@ export interface PhaseOptions {
 
 export interface ResumeOptions extends PhaseOptions {
   /** `OLD=NEW,...` from `buildDeviceMap`; undefined restores onto the GPUs the processes had. */
-  deviceMap?: string;
+  deviceMap?: string | undefined;
 }
 
 export interface PhaseResult<D> {
@@ -115,7 +115,7 @@ export interface RollbackOptions {
    * The device map of the restore being undone: a checkpointed process can only come back onto GPUs that
    * exist here. Leave undefined when undoing a checkpoint (the processes never left their GPUs).
    */
-  deviceMap?: string;
+  deviceMap?: string | undefined;
 }
 
 /**

@@ -9,25 +9,26 @@ import type { Readable, Writable } from 'node:stream';
 import { execa } from 'execa';
 import { ErrorCode, SnapbackError } from '../../errors.js';
 
+/** Options are often passed through from a caller's own optional ones: each may be given as undefined. */
 export interface RunOptions {
-  timeoutMs?: number;
-  signal?: AbortSignal;
-  cwd?: string;
-  env?: Record<string, string | undefined>;
+  timeoutMs?: number | undefined;
+  signal?: AbortSignal | undefined;
+  cwd?: string | undefined;
+  env?: Record<string, string | undefined> | undefined;
   /** Extra file descriptors for the child, from 3 on (e.g. criu's --inherit-fd). */
-  extraFds?: readonly number[];
+  extraFds?: readonly number[] | undefined;
   /** Read on failure to explain it (criu writes its reasons to a log file, not stderr). */
-  logFile?: string;
+  logFile?: string | undefined;
   /** Error code when the tool exits non-zero (default INTERNAL). */
-  failureCode?: ErrorCode;
+  failureCode?: ErrorCode | undefined;
   /**
    * Run in a session of its own: a signal to the caller's process group (or the caller's death) does not
    * reach it. For CRIU, whose death mid-dump can take the workload with it.
    */
-  detached?: boolean;
+  detached?: boolean | undefined;
   /** Tolerated non-zero exit statuses: returned instead of thrown. */
-  allowExitCodes?: readonly number[];
-  input?: string;
+  allowExitCodes?: readonly number[] | undefined;
+  input?: string | undefined;
 }
 
 export interface RunResult {
@@ -60,13 +61,13 @@ export const runTool: Runner = async (file, args, options = {}) => {
     : ['pipe', 'pipe', 'pipe', ...(options.extraFds ?? [])];
   const result = await execa(file, args, {
     reject: false,
-    timeout: options.timeoutMs,
-    cancelSignal: options.signal,
-    cwd: options.cwd,
-    env: options.env,
+    ...(options.timeoutMs === undefined ? {} : { timeout: options.timeoutMs }),
+    ...(options.signal === undefined ? {} : { cancelSignal: options.signal }),
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+    ...(options.env === undefined ? {} : { env: options.env }),
     extendEnv: true,
     stdio: stdio as unknown as ['pipe', 'pipe', 'pipe'],
-    input: options.input,
+    ...(options.input === undefined ? {} : { input: options.input }),
     detached: options.detached ?? false,
     stripFinalNewline: true,
     forceKillAfterDelay: 5_000,
@@ -161,7 +162,7 @@ export function startTool(file: string, args: readonly string[], options: StartO
   const command = [file, ...args].join(' ');
   const child = execa(file, args, {
     reject: false,
-    cwd: options.cwd,
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     stdin: 'ignore',
     stripFinalNewline: true,
   });

@@ -11,11 +11,11 @@ import { reply, type Stub, startStub } from './http-stub.js';
 export interface FakeImds extends Stub {
   instanceId: string;
   /** `spot/instance-action`, absent (404) until set. */
-  spotAction?: { action: string; time: string };
+  spotAction?: { action: string; time: string } | undefined;
   /** `events/recommendations/rebalance`. */
-  rebalance?: { noticeTime: string };
+  rebalance?: { noticeTime: string } | undefined;
   /** `autoscaling/target-lifecycle-state`. */
-  lifecycleState?: string;
+  lifecycleState?: string | undefined;
   tokensIssued: number;
   /** GETs answered 401. */
   unauthorized: number;

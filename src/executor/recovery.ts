@@ -5,7 +5,7 @@
  * Staging is swept only after this, by the store.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { findProcesses, isRunning, startTimeOf } from '../lib/procfs/index.js';
+import { findProcesses, isRunning, isSameProcess } from '../lib/procfs/index.js';
 import type { Runtime } from '../lib/runtime/index.js';
 import type { Logger } from '../log.js';
 import type { CudaPhase } from './cuda-phase.js';
@@ -73,8 +73,7 @@ export async function recover(deps: RecoveryDeps): Promise<RecoveryReport> {
         'thawed a workload a previous agent left frozen',
       );
     } else {
-      const same = (await isRunning(entry.pid)) && (await startTimeOf(entry.pid)) === entry.startTime;
-      if (same) {
+      if (await isSameProcess(entry.pid, entry.startTime)) {
         await deps.runtime.abandon({
           pid: entry.pid,
           namespacePid: undefined,

@@ -7,12 +7,20 @@ import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, SnapbackError } from '../../errors.js';
 import { isDns1123Label } from '../../ids.js';
+import { startTimeOf } from '../procfs/index.js';
 import { writeFileDurably } from '../storage/durable.js';
 
 export interface WorkloadRecord {
   name: string;
   /** Host pid of the workload's root: init of its own PID namespace. What CRIU dumps. */
   pid: number;
+  /**
+   * The start time of `pid` (procfs, clock ticks since boot), read by the registry whenever the record is
+   * written: with the pid, it names the process, so that a pid the kernel reuses is never taken for the
+   * workload. Absent when the process was already gone then (or the record is older than this field):
+   * such a record's workload is not running.
+   */
+  startTime?: number;
   command: string[];
   cwd: string;
   stdoutPath: string;
@@ -35,7 +43,8 @@ export function assertWorkloadName(name: string): string {
 export interface WorkloadRegistry {
   dirOf(name: string): string;
   get(name: string): Promise<WorkloadRecord | undefined>;
-  put(record: WorkloadRecord): Promise<void>;
+  /** Writes the record with the start time its pid has now; returns what was written. */
+  put(record: WorkloadRecord): Promise<WorkloadRecord>;
   list(): Promise<WorkloadRecord[]>;
 }
 
@@ -52,11 +61,15 @@ export function createWorkloadRegistry(stateDir: string): WorkloadRegistry {
       }
     },
     async put(record) {
+      const { startTime: _, ...rest } = record;
+      const startTime = await startTimeOf(record.pid);
+      const written: WorkloadRecord = startTime === undefined ? rest : { ...rest, startTime };
       await mkdir(dirOf(record.name), { recursive: true, mode: 0o700 });
       await writeFileDurably(
         join(dirOf(record.name), 'workload.json'),
-        `${JSON.stringify(record, null, 2)}\n`,
+        `${JSON.stringify(written, null, 2)}\n`,
       );
+      return written;
     },
     async list() {
       const names = await readdir(root).catch(() => [] as string[]);

@@ -7,7 +7,7 @@ import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode, SnapbackError } from '../../errors.js';
-import { isRunning, namespacePid, pidsWithIoUring, processTree } from '../procfs/index.js';
+import { isRunning, isSameProcess, namespacePid, pidsWithIoUring, processTree } from '../procfs/index.js';
 import type { Inspection, RestoreContext, RestoreOutcome, Runtime, TargetRef } from '../runtime/index.js';
 import { launchWorkload } from './launch.js';
 import { assertWorkloadName, createWorkloadRegistry, type WorkloadRecord } from './registry.js';
@@ -41,13 +41,15 @@ export interface ProcessRuntime extends Runtime {
 
 export function createProcessRuntime(options: ProcessRuntimeOptions): ProcessRuntime {
   const registry = createWorkloadRegistry(options.stateDir);
+  /** The record's process, still running: its pid, with the start time recorded beside it. */
+  const runs = (record: WorkloadRecord) => isSameProcess(record.pid, record.startTime);
   const withStatus = async (record: WorkloadRecord): Promise<WorkloadStatus> => ({
     ...record,
-    running: await isRunning(record.pid),
+    running: await runs(record),
   });
   const assertNameFree = async (name: string) => {
     const existing = await registry.get(name);
-    if (existing !== undefined && (await isRunning(existing.pid))) {
+    if (existing !== undefined && (await runs(existing))) {
       throw new SnapbackError(
         ErrorCode.ALREADY_EXISTS,
         `a workload named ${name} is already running (pid ${existing.pid})`,
@@ -93,8 +95,7 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): ProcessRun
         stderrPath: record.stderrPath,
         noIoUringLauncher: options.noIoUringLauncher,
       });
-      await registry.put(record);
-      return withStatus(record);
+      return withStatus(await registry.put(record));
     },
 
     async list() {
@@ -104,7 +105,8 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): ProcessRun
     async stopByName(name) {
       const record = await registry.get(assertWorkloadName(name));
       if (record === undefined) throw new SnapbackError(ErrorCode.NOT_FOUND, `no workload named ${name}`);
-      await killAndWait(record.pid);
+      // A pid reused by another process since is left alone: the workload has already ended.
+      if (await runs(record)) await killAndWait(record.pid);
       return withStatus(record);
     },
 
@@ -113,7 +115,7 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): ProcessRun
       const record = await registry.get(name);
       if (record === undefined)
         throw new SnapbackError(ErrorCode.NOT_FOUND, `no workload named ${name} on this agent`);
-      if (!(await isRunning(record.pid))) {
+      if (!(await runs(record))) {
         throw new SnapbackError(
           ErrorCode.FAILED_PRECONDITION,
           `workload ${name} is not running (pid ${record.pid} has exited)`,
@@ -143,7 +145,9 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): ProcessRun
     },
 
     async stop(inspection) {
-      await killAndWait(inspection.rootPid);
+      const record = await registry.get(inspection.target.pod);
+      if (record !== undefined && record.pid === inspection.rootPid && (await runs(record)))
+        await killAndWait(record.pid);
     },
 
     async restore(context: RestoreContext): Promise<RestoreOutcome> {

@@ -99,6 +99,14 @@ export async function startTimeOf(pid: number): Promise<number | undefined> {
   return stat === '' || !Number.isFinite(value) ? undefined : value;
 }
 
+/**
+ * Whether `pid` is still the process that had `startTime` (and runs): a pid the kernel has since given to
+ * another process is not. An unknown start time matches nothing.
+ */
+export async function isSameProcess(pid: number, startTime: number | undefined): Promise<boolean> {
+  return startTime !== undefined && (await isRunning(pid)) && (await startTimeOf(pid)) === startTime;
+}
+
 /** Pids of every process whose command line satisfies `matches`. */
 export async function findProcesses(matches: (argv: string[]) => boolean): Promise<number[]> {
   const out: number[] = [];

@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, readlink, rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode, SnapbackError } from '../../errors.js';
-import { isRunning, startTimeOf } from '../procfs/index.js';
+import { isSameProcess, startTimeOf } from '../procfs/index.js';
 import { writeFileDurably } from './durable.js';
 import type { StoragePaths } from './paths.js';
 
@@ -145,7 +145,7 @@ async function recordAlive(
   if (!Number.isFinite(renewed) || renewed + record.ttlMs < now) return false;
   if (record.boot !== here.boot || record.pidNamespace !== here.pidNamespace) return true;
   // Same machine, same pid namespace: the process itself says whether that instance still runs.
-  return (await isRunning(record.pid)) && (await startTimeOf(record.pid)) === record.startTime;
+  return isSameProcess(record.pid, record.startTime);
 }
 
 async function readLease(file: string): Promise<LeaseRecord | undefined> {

@@ -18,8 +18,13 @@ describe('agent: concurrency and bad input', () => {
 
   it('refuses a second checkpoint of a busy target with ALREADY_EXISTS', async () => {
     await workload('busy', 128);
-    const first = agent.client.checkpoint({ target: { pod: 'busy' }, checkpointId: 'busy-a' });
-    await new Promise((r) => setTimeout(r, 50));
+    // The first checkpoint's first progress comes once the agent holds it in flight for the target.
+    const inFlight = Promise.withResolvers<void>();
+    const first = agent.client.checkpoint(
+      { target: { pod: 'busy' }, checkpointId: 'busy-a' },
+      { onProgress: () => inFlight.resolve() },
+    );
+    await inFlight.promise;
     await assert.rejects(
       agent.client.checkpoint({ target: { pod: 'busy' }, checkpointId: 'busy-b' }),
       (err: Error & { code: string }) => {

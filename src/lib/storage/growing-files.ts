@@ -34,6 +34,8 @@ export interface KnownFile {
 }
 
 export interface GrowingFilesHasher {
+  /** How far each followed file has been read (and hashed) so far, by name. */
+  progress(): ReadonlyMap<string, number>;
   /** Reads to the end of every followed file, closes them, and returns what is known (name → size, sha256). */
   finish(): Promise<Map<string, KnownFile>>;
 }
@@ -78,6 +80,7 @@ export function hashGrowingFiles(dir: string, pattern: RegExp): GrowingFilesHash
   })();
 
   return {
+    progress: () => new Map([...followed].map(([name, file]) => [name, file.offset])),
     async finish() {
       stopped = true;
       await loop;

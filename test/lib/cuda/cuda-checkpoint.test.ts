@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ErrorCode, SnapbackError } from '../../../src/errors.js';
 import { createCudaCheckpoint, driverVersion, listGpus } from '../../../src/lib/cuda/index.js';
+import { isRunning, waitFor } from '../../helpers/proc.js';
 import { createStandIn, type StandIn } from './standin.js';
 
 const isCode = (code: string, message?: RegExp) => (err: unknown) =>
@@ -55,7 +56,7 @@ describe('cuda-checkpoint binding (stand-in)', () => {
     await standIn.register(gpuProc, 'locked');
     await standIn.register(gone);
     process.kill(gone, 'SIGKILL');
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor('the killed process to be gone', async () => !(await isRunning(gone)));
     assert.equal(await cuda.getState(gpuProc), 'locked');
     assert.equal(await cuda.getState(plain), undefined);
     assert.equal(await cuda.getState(gone), undefined);

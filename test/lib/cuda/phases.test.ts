@@ -15,7 +15,8 @@ import {
   rollback,
   suspendAll,
 } from '../../../src/lib/cuda/index.js';
-import { isRunning } from '../../helpers/proc.js';
+import { findProcesses } from '../../../src/lib/procfs/index.js';
+import { isRunning, waitFor } from '../../helpers/proc.js';
 import { createStandIn, type StandIn } from './standin.js';
 
 const ROUND = ['lock running->locked', 'checkpoint locked->checkpointed', 'restore checkpointed->locked'];
@@ -54,6 +55,16 @@ for (const backend of ['tool', 'driver'] as const) {
     afterEach(async () => {
       await standIn.cleanup();
     });
+
+    /** Whether a lock of `pid` has been asked for and has not answered: a tool run, or a driver call. */
+    async function lockInFlight(pid: number): Promise<boolean> {
+      if (backend === 'driver')
+        return (await standIn.driverCalls()).some((c) => c.fn === 'cuCheckpointProcessLock' && c.pid === pid);
+      const runs = await findProcesses(
+        (argv) => argv.some((arg) => arg.endsWith('/cuda-checkpoint')) && argv.includes(String(pid)),
+      );
+      return runs.length > 0;
+    }
 
     async function assertAllRunning(): Promise<void> {
       assert.equal(await standIn.state(a), 'running');
@@ -166,14 +177,16 @@ for (const backend of ['tool', 'driver'] as const) {
       const cuda = await cudaWith({ CUDA_STANDIN_HANG: `lock:${b}` }, { lockTimeoutMs });
       const controller = new AbortController();
       const touched = new Set<number>();
-      setTimeout(() => controller.abort(), 300);
       const started = Date.now();
-      await assert.rejects(
-        suspendAll(cuda, [a, b], { signal: controller.signal, touched }),
-        (err: unknown) => {
-          return err instanceof SnapbackError && err.code === ErrorCode.CANCELLED && err.phase === 'cudaLock';
-        },
-      );
+      const suspending = suspendAll(cuda, [a, b], { signal: controller.signal, touched });
+      // Aborted once a is locked and b's lock hangs: what the abort must abandon, and the rollback undo.
+      await waitFor('a locked and b’s lock in flight', async () => {
+        return (await standIn.state(a)) === 'locked' && (await lockInFlight(b));
+      });
+      controller.abort();
+      await assert.rejects(suspending, (err: unknown) => {
+        return err instanceof SnapbackError && err.code === ErrorCode.CANCELLED && err.phase === 'cudaLock';
+      });
       assert.ok(Date.now() - started < Math.min(10_000, lockTimeoutMs), 'the abort did not end the wait');
       const undone = await rollback(cuda, touched);
       assert.deepEqual(undone, { steps: [`cuda unlock ${a}`], errors: [] });

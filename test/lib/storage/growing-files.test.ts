@@ -5,8 +5,8 @@ import { appendFile, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { CHUNK_SIZE, hashChunked, hashGrowingFiles } from '../../../src/lib/storage/index.js';
+import { waitFor } from '../../helpers/proc.js';
 
 describe('hashGrowingFiles', () => {
   let dir: string;
@@ -19,11 +19,15 @@ describe('hashGrowingFiles', () => {
 
   it('hashes appended files as the parallel chunked hash of the finished file does, and ignores other names', async () => {
     const hasher = hashGrowingFiles(dir, /^pages-\d+\.img$/);
+    let written = 0;
     for (let i = 0; i < 20; i++) {
       const chunk = Buffer.alloc(300_000 + i, i);
       await appendFile(join(dir, 'pages-1.img'), chunk);
       await writeFile(join(dir, 'pagemap-1.img'), chunk);
-      if (i % 5 === 0) await sleep(30);
+      written += chunk.length;
+      // Now and then the writer waits for the hasher to catch up: it reads while the file grows.
+      if (i % 5 === 0)
+        await waitFor('the hasher to catch up', () => hasher.progress().get('pages-1.img') === written);
     }
     const known = await hasher.finish();
     assert.deepEqual([...known.keys()], ['pages-1.img']);
@@ -43,7 +47,7 @@ describe('hashGrowingFiles', () => {
   it('does not vouch for a file that shrank after it was read', async () => {
     const hasher = hashGrowingFiles(dir, /^pages-2\.img$/);
     await writeFile(join(dir, 'pages-2.img'), Buffer.alloc(1_000_000, 1));
-    await sleep(80);
+    await waitFor('the hasher to read it all', () => hasher.progress().get('pages-2.img') === 1_000_000);
     await truncate(join(dir, 'pages-2.img'), 10);
     assert.equal((await hasher.finish()).has('pages-2.img'), false);
   });

@@ -89,6 +89,17 @@ describe('containerd runtime: checkpoint and restore into a placeholder (real co
     console.log(`containerd suite: ${Math.round(performance.now() - t0)} ms`);
   });
 
+  /** Each test's own loop container, counting, and a checkpoint of it named like it: nothing is shared. */
+  async function checkpointedLoop(name: string) {
+    const pid = await ctd.run(name, LOOP, { binds });
+    const running = await waitFor(
+      `${name} to count past 3`,
+      async () => ((await counter(pid))?.i ?? 0) > 3 && counter(pid),
+    );
+    const result = await agent.client.checkpoint({ target: { pod: name }, checkpointId: name });
+    return { pid, running, result };
+  }
+
   it('restores a checkpointed loop into a placeholder, where it continues with its memory and files', async () => {
     const src = await ctd.run('src', LOOP, { binds });
     const running = await waitFor(
@@ -147,24 +158,26 @@ describe('containerd runtime: checkpoint and restore into a placeholder (real co
   });
 
   it('replaces a checkpoint when asked, and restores the new version', async () => {
-    const src = (await ctd.taskPid('src'))!;
-    const old = await agent.client.checkpoint({ target: { pod: 'src' }, checkpointId: 'loop' });
+    const { pid: src, result: original } = await checkpointedLoop('replace');
+    const old = await agent.client.checkpoint({ target: { pod: 'replace' }, checkpointId: 'replace' });
     assert.equal(old.reused, true, 'without replace the existing checkpoint is returned');
+    assert.equal(old.version, original.version);
     const before2 = (await counter(src))!;
     const replaced = await agent.client.checkpoint({
-      target: { pod: 'src' },
-      checkpointId: 'loop',
+      target: { pod: 'replace' },
+      checkpointId: 'replace',
       replace: true,
     });
     assert.equal(replaced.reused, false);
     assert.notEqual(replaced.version, old.version);
     const ph2 = await ctd.run('ph2', PLACEHOLDER, { binds });
-    await agent.client.restore({ checkpointId: 'loop', target: { pod: 'ph2' } });
+    await agent.client.restore({ checkpointId: 'replace', target: { pod: 'ph2' } });
     const first = await waitFor('the second restore to count', () => counter(ph2));
     assert.ok(first.i >= before2.i, `the new version (${first.i}) is newer than the first checkpoint`);
   });
 
   it('refuses bad targets and placeholders clearly, losing nothing', async () => {
+    await checkpointedLoop('refuse');
     const nothing = await rejection(
       agent.client.checkpoint({ target: { pod: 'no-such-container' }, checkpointId: 'x' }),
     );
@@ -180,26 +193,28 @@ describe('containerd runtime: checkpoint and restore into a placeholder (real co
 
     const other = await ctd.run('other', PLACEHOLDER, { image: OTHER_IMAGE, binds });
     const wrongImage = await rejection(
-      agent.client.restore({ checkpointId: 'loop', target: { pod: 'other' } }),
+      agent.client.restore({ checkpointId: 'refuse', target: { pod: 'other' } }),
     );
     assert.equal(wrongImage.code, 'FAILED_PRECONDITION');
     assert.match(wrongImage.message, /runs image snapback.test\/busybox:other/);
     assert.ok(await isRunning(other), 'the placeholder of another image is left alone');
 
-    const gone = await rejection(agent.client.restore({ checkpointId: 'loop', target: { pod: 'gone' } }));
+    const gone = await rejection(agent.client.restore({ checkpointId: 'refuse', target: { pod: 'gone' } }));
     // The access policy looks the placeholder up first (its pod must opt in): there is none.
     assert.equal(gone.code, 'NOT_FOUND');
     assert.match(gone.message, /no container for default\/gone/);
 
     await ctd.ctr('task', 'kill', '-s', 'SIGKILL', 'other');
     await waitFor('other to stop', async () => !(await isRunning(other)));
-    const stopped = await rejection(agent.client.restore({ checkpointId: 'loop', target: { pod: 'other' } }));
+    const stopped = await rejection(
+      agent.client.restore({ checkpointId: 'refuse', target: { pod: 'other' } }),
+    );
     assert.equal(stopped.code, 'FAILED_PRECONDITION');
     assert.match(stopped.message, /not running/);
 
     const unshared = await ctd.run('unshared', PLACEHOLDER);
     const noTools = await rejection(
-      agent.client.restore({ checkpointId: 'loop', target: { pod: 'unshared' } }),
+      agent.client.restore({ checkpointId: 'refuse', target: { pod: 'unshared' } }),
     );
     assert.equal(noTools.code, 'FAILED_PRECONDITION');
     assert.match(noTools.message, /is not visible inside placeholder unshared/);
@@ -207,8 +222,7 @@ describe('containerd runtime: checkpoint and restore into a placeholder (real co
   });
 
   it('kills a placeholder whose restore failed, and names a wrong containerd namespace', async () => {
-    const location = (await agent.client.checkpoint({ target: { pod: 'src' }, checkpointId: 'loop' }))
-      .location;
+    const { location } = (await checkpointedLoop('failing')).result;
     const manifest = JSON.parse(await readFile(join(location, 'manifest.json'), 'utf8'));
     const client = createContainerdClient({ socket: ctd.socket, namespace: ctd.namespace });
     const runtime = createContainerdRuntime({
@@ -224,7 +238,7 @@ describe('containerd runtime: checkpoint and restore into a placeholder (real co
     const ph3 = await ctd.run('ph3', PLACEHOLDER, { binds });
     const failed = await rejection(
       runtime.restore({
-        checkpointId: 'loop',
+        checkpointId: 'failing',
         workload: manifest.workload,
         checkpointDir: location,
         imagesDir: join(location, 'criu'),
@@ -244,10 +258,10 @@ describe('containerd runtime: checkpoint and restore into a placeholder (real co
       storageDir: agent.storage,
     });
     const wrongNs = await rejection(
-      elsewhere.inspect({ namespace: 'default', pod: 'x', containerId: 'src' }),
+      elsewhere.inspect({ namespace: 'default', pod: 'x', containerId: 'failing' }),
     );
     assert.equal(wrongNs.code, 'NOT_FOUND');
-    assert.match(wrongNs.message, /container src not found in containerd namespace not-there/);
+    assert.match(wrongNs.message, /container failing not found in containerd namespace not-there/);
     client.close();
   });
 
@@ -264,18 +278,18 @@ describe('containerd runtime: checkpoint and restore into a placeholder (real co
   });
 
   it('says containerd is down, and keeps the previous checkpoint', async () => {
-    const before3 = await agent.client.checkpoint({ target: { pod: 'src' }, checkpointId: 'loop' });
+    const before3 = (await checkpointedLoop('down')).result;
     await ctd.killDaemon();
     try {
       const down = await rejection(
-        agent.client.checkpoint({ target: { pod: 'src' }, checkpointId: 'loop', replace: true }),
+        agent.client.checkpoint({ target: { pod: 'down' }, checkpointId: 'down', replace: true }),
       );
       assert.equal(down.code, 'UNAVAILABLE');
       assert.match(down.message, /containerd is not reachable at .*containerd.sock/);
     } finally {
       await ctd.startDaemon();
     }
-    const still = await agent.client.checkpoint({ target: { pod: 'src' }, checkpointId: 'loop' });
+    const still = await agent.client.checkpoint({ target: { pod: 'down' }, checkpointId: 'down' });
     assert.equal(still.reused, true);
     assert.equal(still.version, before3.version, 'the previous checkpoint is intact');
   });

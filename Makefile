@@ -37,10 +37,10 @@ build: node_modules/.installed
 	@bash scripts/gen-proto.sh
 	tsc -p tsconfig.json
 
-## test: the whole suite (unit, integration on loopback, real CRIU). Needs root for CRIU.
+## test: the whole suite (unit, integration on loopback, real CRIU), from source: `npm test` type-checks and
+## runs every test under tsx, and the tests start snapback from source too (src/cli/self.ts). Needs root.
 test: setup
-	tsc -p tsconfig.test.json
-	c8 --reporter=text-summary node --import tsx --test --test-concurrency=1 --test-reporter=spec 'test/**/*.test.ts'
+	npm test
 
 ## manifests-check: validate knative/ offline — schemas and cross-checks against the code (also in `make test`).
 .PHONY: manifests-check images
@@ -66,9 +66,11 @@ images:
 soak: build
 	node --import tsx scripts/soak/soak.ts $(SOAK_ARGS)
 
+## lint: format and lint (biome), the agent's proto (buf lint), the layer rules (.dependency-cruiser.cjs:
+## no cycles, src/ never imports functions/, lib below executor below transport, events apart from
+## storage) and dead code or unused dependencies (knip.jsonc) — `npm run lint`.
 lint: node_modules/.installed
-	biome check .
-	madge --circular --extensions ts --ts-config tsconfig.json src functions
+	npm run lint
 
 format: node_modules/.installed
 	biome check --write .

@@ -124,12 +124,3 @@ function withRollback(error: SnapbackError, rollback: string[]): SnapbackError {
     details: [...error.details, ...rollback.map((step) => ({ field: 'rollback', message: step }))],
   });
 }
-
-export function assertTarget(target: TargetRef | undefined | null): TargetRef {
-  if (!target || target.pod === '') {
-    throw new SnapbackError(ErrorCode.INVALID_ARGUMENT, 'a target (pod or workload name) is required', {
-      details: [{ field: 'target.pod', message: 'is required' }],
-    });
-  }
-  return target;
-}

@@ -53,9 +53,3 @@ export function createJournal(dir: string): Journal {
     },
   };
 }
-
-/** A journal that keeps nothing, for callers that have no state to recover (tests of one phase). */
-export const noJournal: Journal = {
-  open: async () => async () => {},
-  leftovers: async () => [],
-};

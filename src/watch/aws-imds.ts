@@ -18,8 +18,8 @@ import { Cloud, type NoticeSink, type NoticeSource, type WatchedNotice } from '.
 import { pollLoop } from './poll-loop.js';
 
 export const IMDS_TOKEN_PATH = '/latest/api/token';
-export const TOKEN_TTL_HEADER = 'X-aws-ec2-metadata-token-ttl-seconds';
-export const TOKEN_HEADER = 'X-aws-ec2-metadata-token';
+const TOKEN_TTL_HEADER = 'X-aws-ec2-metadata-token-ttl-seconds';
+const TOKEN_HEADER = 'X-aws-ec2-metadata-token';
 export const ImdsPath = {
   INSTANCE_ID: '/latest/meta-data/instance-id',
   SPOT_ACTION: '/latest/meta-data/spot/instance-action',

@@ -32,7 +32,7 @@ import { ERROR_PHASE_KEY } from './proto.js';
 
 export type { CheckpointResult, Progress, RestoreResult };
 
-export interface CallOptions {
+export interface AgentCallOptions {
   /** Absolute deadline; propagates to the agent, which aborts and rolls back when it passes. */
   deadline?: Date;
   signal?: AbortSignal;
@@ -49,28 +49,31 @@ export interface RestoreCallResult extends RestoreResult {
 
 /** The Agent service as promises. Requests may leave out fields: they take the contract's defaults. */
 export interface AgentConnection {
-  checkpoint(request: DeepPartial<CheckpointRequest>, options?: CallOptions): Promise<CheckpointResult>;
+  checkpoint(request: DeepPartial<CheckpointRequest>, options?: AgentCallOptions): Promise<CheckpointResult>;
   /**
    * Resolves as soon as the restored process runs. For a lazy restore the stream goes on until every page
    * has arrived: `pagesComplete` settles then (or rejects if the transfer broke and the process was killed).
    */
-  restore(request: DeepPartial<RestoreRequest>, options?: CallOptions): Promise<RestoreCallResult>;
+  restore(request: DeepPartial<RestoreRequest>, options?: AgentCallOptions): Promise<RestoreCallResult>;
   listCheckpoints(
     request?: DeepPartial<ListCheckpointsRequest>,
-    options?: CallOptions,
+    options?: AgentCallOptions,
   ): Promise<ListCheckpointsResponse>;
-  getCheckpoint(request: DeepPartial<GetCheckpointRequest>, options?: CallOptions): Promise<CheckpointInfo>;
+  getCheckpoint(
+    request: DeepPartial<GetCheckpointRequest>,
+    options?: AgentCallOptions,
+  ): Promise<CheckpointInfo>;
   deleteCheckpoint(
     request: DeepPartial<DeleteCheckpointRequest>,
-    options?: CallOptions,
+    options?: AgentCallOptions,
   ): Promise<DeleteCheckpointResponse>;
-  startWorkload(request: DeepPartial<StartWorkloadRequest>, options?: CallOptions): Promise<Workload>;
+  startWorkload(request: DeepPartial<StartWorkloadRequest>, options?: AgentCallOptions): Promise<Workload>;
   listWorkloads(
     request?: DeepPartial<ListWorkloadsRequest>,
-    options?: CallOptions,
+    options?: AgentCallOptions,
   ): Promise<ListWorkloadsResponse>;
-  stopWorkload(request: DeepPartial<StopWorkloadRequest>, options?: CallOptions): Promise<Workload>;
-  getInfo(request?: DeepPartial<GetInfoRequest>, options?: CallOptions): Promise<AgentInfo>;
+  stopWorkload(request: DeepPartial<StopWorkloadRequest>, options?: AgentCallOptions): Promise<Workload>;
+  getInfo(request?: DeepPartial<GetInfoRequest>, options?: AgentCallOptions): Promise<AgentInfo>;
   close(): void;
 }
 
@@ -133,7 +136,7 @@ type Done<T> = (err: grpc.ServiceError | null, response: T) => void;
 
 /** One unary call as a promise: cancelled with the signal, its failure mapped. */
 function unary<T>(
-  options: CallOptions,
+  options: AgentCallOptions,
   start: (
     metadata: grpc.Metadata,
     callOptions: Partial<grpc.CallOptions>,
@@ -173,7 +176,7 @@ async function* updatesOf<U>(
 
 /** Progress to `onProgress`, and the one result the stream ends with. */
 async function streamedResult<R>(
-  options: CallOptions,
+  options: AgentCallOptions,
   what: string,
   start: () => grpc.ClientReadableStream<{ progress?: Progress | undefined; result?: R | undefined }>,
 ): Promise<R> {
@@ -191,7 +194,7 @@ async function streamedResult<R>(
 function restoreCall(
   client: AgentServiceClient,
   request: RestoreRequest,
-  options: CallOptions,
+  options: AgentCallOptions,
 ): Promise<RestoreCallResult> {
   if (options.signal?.aborted) return Promise.reject(SnapbackError.from(options.signal.reason, 'CANCELLED'));
   const stream = client.restore(request, metadataOf(options), callOptionsOf(options));
@@ -228,12 +231,12 @@ function abortReason(signal: AbortSignal | undefined): SnapbackError | undefined
   return reason instanceof SnapbackError ? reason : undefined;
 }
 
-function metadataOf(options: CallOptions): grpc.Metadata {
+function metadataOf(options: AgentCallOptions): grpc.Metadata {
   const metadata = new grpc.Metadata();
   for (const [key, value] of Object.entries(options.metadata ?? {})) metadata.set(key, value);
   return metadata;
 }
 
-function callOptionsOf(options: CallOptions): Partial<grpc.CallOptions> {
+function callOptionsOf(options: AgentCallOptions): Partial<grpc.CallOptions> {
   return options.deadline === undefined ? {} : { deadline: options.deadline };
 }

@@ -4,8 +4,8 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import {
+  type AgentCallOptions,
   type AgentConnection,
-  type CallOptions,
   type CheckpointResult,
   connectAgent,
   type RestoreCallResult,
@@ -21,16 +21,16 @@ export interface AgentDispatcher {
   checkpoint(
     address: string,
     request: DeepPartial<CheckpointRequest>,
-    options?: CallOptions,
+    options?: AgentCallOptions,
   ): Promise<CheckpointResult>;
   /** Resolves when the process runs; a lazy restore's `pagesComplete` settles when every page is in. */
   restore(
     address: string,
     request: DeepPartial<RestoreRequest>,
-    options?: CallOptions,
+    options?: AgentCallOptions,
   ): Promise<RestoreCallResult>;
   /** Process runtime: the workloads an agent runs (local mode's "pods on the node"). */
-  listWorkloads(address: string, options?: CallOptions): Promise<Workload[]>;
+  listWorkloads(address: string, options?: AgentCallOptions): Promise<Workload[]>;
   close(): void;
 }
 

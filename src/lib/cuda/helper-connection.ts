@@ -60,7 +60,7 @@ export interface HelperConnectionOptions {
   startTimeoutMs?: number;
 }
 
-export interface CallOptions {
+export interface HelperCallOptions {
   timeoutMs: number;
   signal?: AbortSignal;
 }
@@ -69,7 +69,7 @@ export interface HelperConnection {
   /** Starts the helper if none runs and says whether it serves; never throws but when cancelled. */
   handshake(signal?: AbortSignal): Promise<Handshake>;
   /** One driver call; resolves to what the helper answered after `ok` (a number, or nothing). */
-  call(verb: HelperVerb, pid: number, arg: string | undefined, options: CallOptions): Promise<string>;
+  call(verb: HelperVerb, pid: number, arg: string | undefined, options: HelperCallOptions): Promise<string>;
   /** Ends the helper (after its calls in flight, if they end soon); a later call starts a new one. */
   close(): Promise<void>;
 }

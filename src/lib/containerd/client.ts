@@ -100,33 +100,27 @@ export function createContainerdClient(options: ContainerdClientOptions): Contai
   const snapshots = new SnapshotsClient(address, credentials, { channelOverride });
   const timeoutMs = options.callTimeoutMs ?? 10_000;
 
+  /** One try: the answer, or the status containerd (or the channel) failed it with. */
   const attempt = <T>(start: Start<T>) =>
-    new Promise<T>((resolve, reject) => {
+    new Promise<{ value: T } | { error: grpc.ServiceError }>((resolve) => {
       const metadata = new grpc.Metadata();
       metadata.set('containerd-namespace', options.namespace);
-      start(metadata, { deadline: Date.now() + timeoutMs }, (err, value) =>
-        err ? reject(err) : resolve(value),
+      start(metadata, { deadline: Date.now() + timeoutMs }, (error, value) =>
+        resolve(error ? { error } : { value }),
       );
     });
   // After containerd restarts, the channel is briefly not ready: a call that could not connect waits up to
   // RECONNECT_GRACE_MS for the channel and is tried once more; if it never gets ready, the first error stands.
   const call = async <T>(client: grpc.Client, start: Start<T>, what: string): Promise<T> => {
-    try {
-      return await attempt(start);
-    } catch (err) {
-      const first = err as grpc.ServiceError;
-      if (first.code !== grpc.status.UNAVAILABLE) throw toSnapbackError(first, what, options);
-      const deadline = Date.now() + Math.min(RECONNECT_GRACE_MS, timeoutMs);
-      const ready = await new Promise<boolean>((resolve) =>
-        client.waitForReady(deadline, (e) => resolve(!e)),
-      );
-      if (!ready) throw toSnapbackError(first, what, options);
-      try {
-        return await attempt(start);
-      } catch (retry) {
-        throw toSnapbackError(retry as grpc.ServiceError, what, options);
-      }
-    }
+    const first = await attempt(start);
+    if ('value' in first) return first.value;
+    if (first.error.code !== grpc.status.UNAVAILABLE) throw toSnapbackError(first.error, what, options);
+    const deadline = Date.now() + Math.min(RECONNECT_GRACE_MS, timeoutMs);
+    const ready = await new Promise<boolean>((resolve) => client.waitForReady(deadline, (e) => resolve(!e)));
+    if (!ready) throw toSnapbackError(first.error, what, options);
+    const retry = await attempt(start);
+    if ('value' in retry) return retry.value;
+    throw toSnapbackError(retry.error, what, options);
   };
 
   return {

@@ -125,7 +125,7 @@ export function connectAgent(
 }
 
 /** Maps a failed call to a SnapbackError, with the phase the agent named in the trailing metadata. */
-export function fromServiceError(err: unknown): SnapbackError {
+function fromServiceError(err: unknown): SnapbackError {
   const mapped = SnapbackError.from(err);
   const metadata = err instanceof Error && 'metadata' in err ? err.metadata : undefined;
   const phase = metadata instanceof grpc.Metadata ? metadata.get(ERROR_PHASE_KEY)[0] : undefined;

@@ -37,10 +37,11 @@ build: node_modules/.installed
 	@bash scripts/gen-proto.sh
 	tsc -p tsconfig.json
 
-## test: the whole suite (unit, integration on loopback, real CRIU), from source: `npm test` type-checks and
-## runs every test under tsx, and the tests start snapback from source too (src/cli/self.ts). Needs root.
+## test: the whole suite (unit, integration on loopback, real CRIU) with coverage, from source: `npm test`
+## type-checks and runs every test under tsx, and the tests start snapback from source too
+## (src/cli/self.ts). Needs root.
 test: setup
-	npm test
+	npm run test:coverage
 
 ## manifests-check: validate knative/ offline — schemas and cross-checks against the code (also in `make test`).
 .PHONY: manifests-check images

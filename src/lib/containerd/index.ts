@@ -1,6 +1,7 @@
 /** containerd: a small API client and the `containerd` runtime (restore into placeholder containers). */
 export * from './client.js';
-export type { WorkloadRecord } from './inspect-helpers.js';
+export { INIT_NAME, parseInitState, snapbackInitOf } from './init-protocol.js';
+export type { ContainerWorkload } from './inspect-helpers.js';
 export { type ClassifiedMount, classifyMounts, type MountKind, parseMountinfo } from './mounts.js';
 export { type PodFacts, podOf, SANDBOX_ID_ANNOTATION } from './pods.js';
 export { DELETED_FILES_FILE, type DeletedFiles, ROOTFS_DIFF_FILE } from './rootfs.js';

@@ -19,21 +19,37 @@ export type InitState =
   | { kind: 'unknown'; text: string };
 
 export interface SnapbackInit {
-  /** Host pid of the init (the container's PID 1). */
+  /** Host pid of the container's PID 1. */
   pid: number;
+  /**
+   * Whether PID 1 still is snapback-init. It is not once it started the container's command cold (it
+   * became that command); its control files still say so.
+   */
+  live: boolean;
   /** Its control folder, as the host reaches it (/proc/PID/root/…). */
   controlDir: string;
   state(): Promise<InitState>;
   decide(decision: 'restoring' | { restored: number } | { cold: string }): Promise<void>;
 }
 
-/** The snapback-init a container runs as its PID 1 (`pid`), or undefined when its PID 1 is anything else. */
-export async function snapbackInitOf(pid: number): Promise<SnapbackInit | undefined> {
+/**
+ * The snapback-init a container started as its PID 1 (`pid`): running now, or — when `startedAs` (the
+ * container's command, from its OCI spec) names it — having become the container's command. Undefined when
+ * the container's PID 1 is, and was, anything else.
+ */
+export async function snapbackInitOf(
+  pid: number,
+  startedAs: readonly string[] = [],
+): Promise<SnapbackInit | undefined> {
   // The executable as the container sees it (readlink of /proc/PID/exe is relative to the task's root),
   // which is how the init itself finds its default control folder.
-  const exe = await readlink(`/proc/${pid}/exe`).catch(() => '');
+  const running = await readlink(`/proc/${pid}/exe`).catch(() => '');
+  const live = basename(running) === INIT_NAME;
+  const exe = live ? running : (startedAs[0] ?? '');
   if (basename(exe) !== INIT_NAME) return undefined;
-  const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+  const argv = live
+    ? (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0')
+    : [...startedAs];
   const flag = argv.indexOf('--control');
   const separator = argv.indexOf('--');
   const inside =
@@ -45,6 +61,7 @@ export async function snapbackInitOf(pid: number): Promise<SnapbackInit | undefi
   const controlDir = join(`/proc/${pid}/root`, isAbsolute(inside) ? inside : join('/', inside));
   return {
     pid,
+    live,
     controlDir,
     async state() {
       const text = (await readFile(join(controlDir, 'state'), 'utf8').catch(() => '')).trim();

@@ -73,7 +73,8 @@ export async function workloadRootOf(
   containerId: string,
 ): Promise<{ root: number; snapbackInit: SnapbackInit | undefined }> {
   const snapbackInit = await snapbackInitOf(init);
-  if (snapbackInit === undefined) return { root: init, snapbackInit };
+  // No init, or one that became the container's command (started cold): PID 1 is the workload.
+  if (snapbackInit === undefined || !snapbackInit.live) return { root: init, snapbackInit };
   const state = await snapbackInit.state();
   if (state.kind !== 'restored') {
     throw new SnapbackError(

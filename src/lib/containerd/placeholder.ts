@@ -68,7 +68,7 @@ export async function checkPlaceholder(
       'volumes',
     );
   }
-  const snapbackInit = await snapbackInitOf(init);
+  const snapbackInit = await snapbackInitOf(init, placeholder.container.spec.process?.args);
   if (snapbackInit !== undefined) {
     const state = await snapbackInit.state();
     if (state.kind !== 'waiting') {

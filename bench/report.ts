@@ -3,6 +3,7 @@
 import { orderedPhases } from '../src/demo/report.js';
 import { formatBytes, formatMs, formatRatio } from '../src/format.js';
 import type { Bar, Segment } from './chart.js';
+import type { ContainerdBenchResult, RuntimeFigures } from './containerd.js';
 import type { CudaPhaseResult } from './cuda-phase.js';
 import type { DemoWorkloadResult } from './demo-workload.js';
 import type { DispatchResult } from './dispatch.js';
@@ -22,6 +23,7 @@ export interface BenchResults {
   dispatch?: DispatchResult;
   fanOut?: FanOutResult;
   cudaPhase?: CudaPhaseResult;
+  containerd?: ContainerdBenchResult;
   /** Sections that did not run, and why. */
   skipped: Record<string, string>;
   /**
@@ -208,6 +210,30 @@ function cudaPhaseSection(c: CudaPhaseResult): string[] {
   ];
 }
 
+function containerdSection(c: ContainerdBenchResult): string[] {
+  const row = (what: string, f: RuntimeFigures) =>
+    `| ${what} | ${formatBytes(f.sizeBytes)} | ${summaryCell(f.checkpointMs)} | ${summaryCell(f.restoreMs)} |`;
+  const phases = (p: Record<string, number>) =>
+    Object.entries(p)
+      .filter(([k]) => k !== 'total')
+      .map(([k, v]) => `${k} ${formatMs(v)}`)
+      .join(', ');
+  return [
+    `## Any container: a ${c.mib} MiB workload as its container's PID 1 (containerd) beside the process runtime`,
+    '',
+    `Through the agent over gRPC, as users see it: checkpoint = request → published (dumped from the node, the container's files and volumes captured while it is frozen, every byte hashed and fsynced); restore = request → the workload runs again in a fresh \`sleep\` placeholder of the same image (verified, files applied, CRIU inside the placeholder's namespaces). The process runtime's workload is the same Python program, restored beside its original. ${c.runs} runs each, in the same run.`,
+    '',
+    '| runtime | image | checkpoint | restore |',
+    '|---|---:|---:|---:|',
+    row('containerd, PID 1 container', c.containerd),
+    row('process runtime', c.process),
+    `| containerd / process | | ${formatRatio(c.checkpointRatio)} | ${formatRatio(c.restoreRatio)} |`,
+    '',
+    `Phases (medians), containerd: checkpoint ${phases(c.containerd.checkpointPhases)}; restore ${phases(c.containerd.restorePhases)}.`,
+    '',
+  ];
+}
+
 /** Section keys as the report names them. */
 const SECTION_TITLES: Readonly<Record<string, string>> = {
   demo: 'the demo workload',
@@ -215,6 +241,7 @@ const SECTION_TITLES: Readonly<Record<string, string>> = {
   dispatch: 'function dispatch',
   fanout: 'the preemption fan-out',
   cuda: 'the CUDA phase',
+  containerd: 'the PID 1 container under containerd',
 };
 
 export function renderMarkdown(r: BenchResults): string {
@@ -245,6 +272,7 @@ export function renderMarkdown(r: BenchResults): string {
     ...(r.pipeline ? pipelineSection(r.pipeline) : []),
     ...(r.dispatch ? dispatchSection(r.dispatch) : []),
     ...(r.fanOut ? fanOutSection(r.fanOut) : []),
+    ...(r.containerd ? containerdSection(r.containerd) : []),
     ...(r.cudaPhase ? cudaPhaseSection(r.cudaPhase) : []),
     ...(Object.keys(r.skipped).length > 0
       ? [

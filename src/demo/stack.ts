@@ -103,6 +103,8 @@ async function readyOf<T>(
 }
 
 export interface AgentOptions {
+  /** More flags for `snapback agent` (e.g. another runtime). */
+  extraArgs?: readonly string[];
   root: string;
   storage: string;
   stateDir: string;
@@ -119,7 +121,16 @@ export async function startAgentProcess(
   const service = spawnSnapback({
     root: options.root,
     name: 'the agent',
-    args: ['agent', '--listen', '127.0.0.1:0', '--storage', options.storage, '--state-dir', options.stateDir],
+    args: [
+      'agent',
+      '--listen',
+      '127.0.0.1:0',
+      '--storage',
+      options.storage,
+      '--state-dir',
+      options.stateDir,
+      ...(options.extraArgs ?? []),
+    ],
     env: { NODE_NAME: options.node },
     logFile: options.logFile,
     onLine: (line, stream) => {

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { checkpointCall, restoreCall } from '../src/agent/client.js';
-import { criuDir, PYTHON_IMAGE, startContainerd } from '../test/helpers/containerd.js';
+import { containerdAgentArgs, PYTHON_IMAGE, startContainerd } from '../test/helpers/containerd.js';
 import { type BenchAgent, startBenchAgent, startMemoryWorkload, stopWorkload, timed } from './agent.js';
 import { medianPhases, type Summary, summarize } from './stats.js';
 
@@ -48,17 +48,7 @@ export async function benchContainerd(
   const ctd = await startContainerd();
   let agent: BenchAgent | undefined;
   try {
-    agent = await startBenchAgent(join(dir, 'containerd-agent'), signal, [
-      '--runtime',
-      'containerd',
-      '--containerd-socket',
-      ctd.socket,
-      '--containerd-namespace',
-      ctd.namespace,
-      '--criu',
-      join(criuDir, 'bin/criu'),
-      '--no-cuda',
-    ]);
+    agent = await startBenchAgent(join(dir, 'containerd-agent'), signal, containerdAgentArgs(ctd));
     const source = await ctd.run('bench-source', memoryAsPid1(mib), { image: PYTHON_IMAGE });
     for (
       let i = 0;

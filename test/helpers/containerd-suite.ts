@@ -7,7 +7,7 @@ import { chmod, copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type AgentProcess, startAgent } from './agent-process.js';
-import { type Containerd, criuDir, startContainerd } from './containerd.js';
+import { type Containerd, containerdAgentArgs, startContainerd } from './containerd.js';
 
 export const initBinary = new URL('../../.tools/bin/snapback-init', import.meta.url).pathname;
 /** Where placeholders find snapback-init (an emptyDir filled by an init container, in a pod). */
@@ -33,18 +33,7 @@ export async function startContainerdSuite(agentArgs: string[] = []): Promise<Co
   try {
     agent = await startAgent({
       dir,
-      args: [
-        '--runtime',
-        'containerd',
-        '--containerd-socket',
-        ctd.socket,
-        '--containerd-namespace',
-        ctd.namespace,
-        '--criu',
-        join(criuDir, 'bin/criu'),
-        '--no-cuda',
-        ...agentArgs,
-      ],
+      args: [...containerdAgentArgs(ctd), ...agentArgs],
     });
   } catch (err) {
     await ctd.stop();

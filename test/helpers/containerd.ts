@@ -34,6 +34,21 @@ export const OTHER_IMAGE = 'snapback.test/busybox:other';
 export const PYTHON_IMAGE = 'snapback.test/python:1';
 const RUN_DIR = '/run/containerd';
 
+/** The flags of `snapback agent` for the containerd runtime on `ctd`, with this machine's CRIU. */
+export function containerdAgentArgs(ctd: { socket: string; namespace: string }): string[] {
+  return [
+    '--runtime',
+    'containerd',
+    '--containerd-socket',
+    ctd.socket,
+    '--containerd-namespace',
+    ctd.namespace,
+    '--criu',
+    join(criuDir, 'bin/criu'),
+    '--no-cuda',
+  ];
+}
+
 /** Why the real-containerd tests cannot run here, or undefined when they can. */
 export function containerdMissing(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root';

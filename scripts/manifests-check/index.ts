@@ -1,12 +1,13 @@
 /**
  * `checkManifests(sources)`: every problem with a kustomize base of snapback manifests — YAML, the
  * kustomization's file list, schemas (Kubernetes and Knative), and the cross-checks against the code
- * (Trigger types, env variables, the agent's ports and labels, the node watcher). An empty list means the base passed.
+ * (Trigger types, env variables, the agent's ports and labels, the node watcher, RBAC). An empty list means the base passed.
  */
 import { checkAgentNetwork } from './agent-network.js';
 import { snapbackContainers } from './containers.js';
 import { checkEnv } from './env.js';
 import { loadBase, type Problem, readSources, type Sources } from './load.js';
+import { checkRbac } from './rbac.js';
 import { checkRouting } from './routing.js';
 import { validateSchemas } from './schemas.js';
 import { checkWatcher } from './watcher.js';
@@ -28,6 +29,7 @@ export function checkManifests(sources: Sources): Problem[] {
   checkEnv(containers, problems);
   checkAgentNetwork(manifests, containers, problems);
   checkWatcher(manifests, containers, problems);
+  checkRbac(manifests, containers, problems);
   return problems;
 }
 

@@ -37,6 +37,8 @@ export interface FakeKube {
   closeWatches(): void;
   /** Forgets the change history (etcd compaction): a watch resuming from before now gets 410 Gone. */
   compact(): void;
+  /** Answers matching requests 500 (an API server in trouble) until called again with `undefined`. */
+  failRequests(match: ((method: string, url: string) => boolean) | undefined): void;
   /** The kubelet's last word on a deleted pod: it is removed (watchers get DELETED). */
   finishDeletion(namespace: string, name: string): void;
   close(): Promise<void>;
@@ -53,8 +55,22 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
   const watches = new Set<() => void>();
   const requests: string[] = [];
   const ctx = { store, watches, bookmarkMs: options.bookmarkMs ?? 10_000 };
+  let failing: ((method: string, url: string) => boolean) | undefined;
   const server = createServer((req, res) => {
     requests.push(`${req.method} ${req.url ?? '/'}`);
+    if (failing?.(req.method ?? 'GET', req.url ?? '/')) {
+      res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          kind: 'Status',
+          apiVersion: 'v1',
+          status: 'Failure',
+          code: 500,
+          message: 'injected',
+        }),
+      );
+      return;
+    }
     let body = '';
     req.on('data', (chunk: Buffer) => {
       body += chunk.toString('utf8');
@@ -92,6 +108,9 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
       for (const stop of [...watches]) stop();
     },
     compact: () => store.compact(),
+    failRequests(match: ((method: string, url: string) => boolean) | undefined) {
+      failing = match;
+    },
     finishDeletion(namespace: string, name: string) {
       const pod = store.find(Kind.POD, namespace, name);
       if (pod !== undefined) store.remove(Kind.POD, pod);

@@ -241,6 +241,17 @@ describe('knative/ manifests', () => {
       );
     });
 
+    it('functions whose ServiceAccount may not watch what their informers watch', () => {
+      assertProblem(
+        withChange('functions-rbac.yaml', 'verbs: [get, list, watch]', 'verbs: [get, list]'),
+        /ServiceAccount snapback-functions may not watch pods, which the functions do/,
+      );
+      assertProblem(
+        withChange('functions-rbac.yaml', 'verbs: [list, watch]', 'verbs: [list]'),
+        /may not watch nodes/,
+      );
+    });
+
     it('a file the kustomization does not list, and a listed file that does not exist', () => {
       const extra = new Map([
         ...base,

@@ -1,7 +1,7 @@
 /**
  * `checkManifests(sources)`: every problem with a kustomize base of snapback manifests — YAML, the
  * kustomization's file list, schemas (Kubernetes and Knative), and the cross-checks against the code
- * (Trigger types, env variables, the agent's ports and labels, the node watcher, RBAC). An empty list means the base passed.
+ * (Trigger types, env variables, the agent's ports and labels, the node watcher, RBAC, the ApiServerSources). An empty list means the base passed.
  */
 import { checkAgentNetwork } from './agent-network.js';
 import { snapbackContainers } from './containers.js';
@@ -10,6 +10,7 @@ import { loadBase, type Problem, readSources, type Sources } from './load.js';
 import { checkRbac } from './rbac.js';
 import { checkRouting } from './routing.js';
 import { validateSchemas } from './schemas.js';
+import { checkSources } from './sources.js';
 import { checkWatcher } from './watcher.js';
 
 export type { Problem, Sources } from './load.js';
@@ -30,6 +31,7 @@ export function checkManifests(sources: Sources): Problem[] {
   checkAgentNetwork(manifests, containers, problems);
   checkWatcher(manifests, containers, problems);
   checkRbac(manifests, containers, problems);
+  checkSources(manifests, problems);
   return problems;
 }
 

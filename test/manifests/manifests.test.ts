@@ -25,6 +25,24 @@ function withChange(file: string, from: string | RegExp, to: string): Sources {
   return new Map([...base, [file, changed]]);
 }
 
+const componentDir = fileURLToPath(new URL('../../knative/components/preempted-events', import.meta.url));
+
+/** The base with the preempted-events component's resources added, as `components:` in an overlay does. */
+async function withPreemptedEvents(): Promise<Sources> {
+  const component = await readSources(componentDir);
+  const kustomization = component.get('kustomization.yaml')!;
+  assert.match(kustomization, /kind: Component/);
+  assert.match(kustomization, /- event-source\.yaml/);
+  const listed = base
+    .get('kustomization.yaml')!
+    .replace('  - pod-source.yaml\n', '  - pod-source.yaml\n  - event-source.yaml\n');
+  return new Map([
+    ...base,
+    ['kustomization.yaml', listed],
+    ['event-source.yaml', component.get('event-source.yaml')!],
+  ]);
+}
+
 function assertProblem(sources: Sources, pattern: RegExp): void {
   const problems = checkManifests(sources);
   const text = formatProblems(problems);
@@ -39,6 +57,21 @@ describe('knative/ manifests', () => {
   it('parse, validate against the Kubernetes and Knative schemas, and agree with the code', () => {
     const problems = checkManifests(base);
     assert.deepEqual(problems, [], formatProblems(problems));
+  });
+
+  it('with the preempted-events component, as an overlay adds it, still do', async () => {
+    const sources = await withPreemptedEvents();
+    const problems = checkManifests(sources);
+    assert.deepEqual(problems, [], formatProblems(problems));
+    const broken = new Map(sources);
+    broken.set(
+      'event-source.yaml',
+      sources.get('event-source.yaml')!.replace('verbs: [get, list, watch]', 'verbs: [get]'),
+    );
+    assertProblem(
+      broken,
+      /ServiceAccount snapback-event-source may not list, watch events, which the source watches/,
+    );
   });
 
   // kubectl's built-in kustomize renders the base offline; skipped where there is no kubectl.
@@ -249,6 +282,51 @@ describe('knative/ manifests', () => {
       assertProblem(
         withChange('functions-rbac.yaml', 'verbs: [list, watch]', 'verbs: [list]'),
         /may not watch nodes/,
+      );
+    });
+
+    it('a pod source that would send every pod, or pods that did not opt in', () => {
+      assertProblem(
+        withChange(
+          'pod-source.yaml',
+          /\n {6}selector:\n {8}matchLabels:\n {10}snapback\.io\/enabled: "true"/,
+          '',
+        ),
+        /the Pod resource must select exactly snapback\.io\/enabled: "true"/,
+      );
+      assertProblem(
+        withChange('pod-source.yaml', 'snapback.io/enabled: "true"', 'app: trainer'),
+        /must select exactly snapback\.io\/enabled/,
+      );
+    });
+
+    it('a source of objects the function does not read, in Ref mode, or without the rights to watch them', () => {
+      assertProblem(
+        withChange('pod-source.yaml', 'kind: Pod', 'kind: ConfigMap'),
+        /does not read ConfigMap objects/,
+      );
+      assertProblem(
+        withChange('pod-source.yaml', 'mode: Resource', 'mode: Reference'),
+        /mode must be Resource/,
+      );
+      assertProblem(
+        withChange(
+          'pod-source.yaml',
+          /(resources: \[pods\]\n {4}verbs: )\[get, list, watch\]/,
+          '$1[get, list]',
+        ),
+        /ServiceAccount snapback-pod-source may not watch pods, which the source watches/,
+      );
+    });
+
+    it('pods that appear already disrupted, routed nowhere', () => {
+      assertProblem(
+        withChange(
+          'triggers.yaml',
+          'type: dev.knative.apiserver.resource.add',
+          'type: dev.knative.apiserver.resource.update',
+        ),
+        /no Trigger routes dev\.knative\.apiserver\.resource\.add to a function/,
       );
     });
 

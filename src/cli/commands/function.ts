@@ -75,6 +75,14 @@ export const options = {
     description: 'kept free before a deadline',
     schema: { minimum: 0 },
   },
+  podBudgetS: {
+    type: 'integer',
+    env: 'SNAPBACK_POD_NOTICE_BUDGET_S',
+    default: 30,
+    valueName: 'SECONDS',
+    description: "a pod notice's time when neither the pod's deletion time nor its grace period is known",
+    schema: { minimum: 1 },
+  },
   maxBodyBytes: {
     type: 'integer',
     env: 'SNAPBACK_MAX_BODY_BYTES',
@@ -166,7 +174,11 @@ export const functionCommand = defineCommand({
         ...(values.sink ? { sink: values.sink } : {}),
         maxBodyBytes: values.maxBodyBytes,
         webhookOrigins: values.webhookOrigins,
-        fanOut: { concurrency: values.concurrency, safetyMarginMs: values.safetyMarginMs },
+        fanOut: {
+          concurrency: values.concurrency,
+          safetyMarginMs: values.safetyMarginMs,
+          podBudgetMs: values.podBudgetS * 1000,
+        },
       },
       values.port,
     );

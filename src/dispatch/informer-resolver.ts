@@ -59,8 +59,8 @@ export function createInformerResolver(
       if (!cache.synced) return uncached.targetsOn(node);
       return targetsOf(cache.optedInOn(node), node, agentFor);
     },
-    async optedInPod(namespace, name, container) {
-      const pod = cache.synced ? cache.optedIn(namespace, name) : undefined;
+    async optedInPod(namespace, name, container, fresh) {
+      const pod = cache.synced && !fresh ? cache.optedIn(namespace, name) : undefined;
       // A miss may be a pod created a moment ago: the API has the last word (one GET).
       if (pod === undefined) return direct().optedInPod(namespace, name, container);
       return podStateOf(pod, container, agentFor);

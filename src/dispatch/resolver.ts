@@ -52,8 +52,16 @@ export interface Resolver {
   nodesFor(ref: NodeRef): Promise<string[]>;
   /** Every opted-in target on a node, located, and those that cannot be dispatched. */
   targetsOn(node: string): Promise<{ targets: Located[]; skipped: Skipped[] }>;
-  /** An opted-in pod by name (`undefined`: there is none of that name, or it did not opt in). */
-  optedInPod(namespace: string, pod: string, container?: string): Promise<PodState | undefined>;
+  /**
+   * An opted-in pod by name (`undefined`: there is none of that name, or it did not opt in); `fresh` reads
+   * it from the API even where a cache holds it (a preStop hook must see the deletion that caused it).
+   */
+  optedInPod(
+    namespace: string,
+    pod: string,
+    container?: string,
+    fresh?: boolean,
+  ): Promise<PodState | undefined>;
   /** Whether Kubernetes Events can be recorded (cluster mode). */
   readonly cluster: boolean;
 }

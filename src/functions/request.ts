@@ -102,7 +102,8 @@ function notRemembered(value: CloudEvent<unknown>[]): Once<CloudEvent<unknown>[]
   };
 }
 
-async function deliver(state: AppState, outcomes: Once<CloudEvent<unknown>[]>[]): Promise<void> {
+/** Sends each outcome's events to the sink once (a duplicate request finds them sent). */
+export async function deliver(state: AppState, outcomes: Once<CloudEvent<unknown>[]>[]): Promise<void> {
   const sink = state.sink!;
   for (const once of outcomes) {
     // Marked before sending: a duplicate arriving meanwhile must not send the same events again; a failed

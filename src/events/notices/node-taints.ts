@@ -10,7 +10,8 @@
  *   600 s by default), so no deadline of its own either. `DeletionCandidateOfClusterAutoscaler` (a soft
  *   PreferNoSchedule mark on candidates) is not a notice.
  *   https://github.com/kubernetes/autoscaler/blob/master/cluster-autoscaler/FAQ.md
- * - `node.kubernetes.io/out-of-service`: the node is already down; act now (it likely fails).
+ * - `node.kubernetes.io/out-of-service`: the node is already down (an administrator says so): its deadline
+ *   is the taint's time, so its opted-in pods are reported in `preemption.handled` as too late, not tried.
  * - `cloud.google.com/impending-node-termination`: GKE spot/preemptible VM, 30 seconds.
  * Node updates without these taints are recognised and ignored: ApiServerSource sends every update.
  */

@@ -5,73 +5,20 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import {
-  checkManifests,
-  formatProblems,
-  readSources,
-  type Sources,
-} from '../../scripts/manifests-check/index.js';
+import { checkManifests, formatProblems, type Sources } from '../../scripts/manifests-check/index.js';
+import { assertProblem, changed, knativeDir, readBase } from '../helpers/manifests.js';
 
-const dir = fileURLToPath(new URL('../../knative', import.meta.url));
 let base: Sources;
-
-/** The base with one file changed; fails when `from` is not in that file, so no test passes vacuously. */
-function withChange(file: string, from: string | RegExp, to: string): Sources {
-  const text = base.get(file);
-  assert.ok(text !== undefined, `${file} exists`);
-  const changed = text.replace(from, to);
-  assert.notEqual(changed, text, `${file} contains ${from}`);
-  return new Map([...base, [file, changed]]);
-}
-
-const componentDir = fileURLToPath(new URL('../../knative/components/preempted-events', import.meta.url));
-
-/** The base with the preempted-events component's resources added, as `components:` in an overlay does. */
-async function withPreemptedEvents(): Promise<Sources> {
-  const component = await readSources(componentDir);
-  const kustomization = component.get('kustomization.yaml')!;
-  assert.match(kustomization, /kind: Component/);
-  assert.match(kustomization, /- event-source\.yaml/);
-  const listed = base
-    .get('kustomization.yaml')!
-    .replace('  - pod-source.yaml\n', '  - pod-source.yaml\n  - event-source.yaml\n');
-  return new Map([
-    ...base,
-    ['kustomization.yaml', listed],
-    ['event-source.yaml', component.get('event-source.yaml')!],
-  ]);
-}
-
-function assertProblem(sources: Sources, pattern: RegExp): void {
-  const problems = checkManifests(sources);
-  const text = formatProblems(problems);
-  assert.match(text, pattern, `expected a problem matching ${pattern}; got:\n${text || '(none)'}`);
-}
+const withChange = (file: string, from: string | RegExp, to: string) => changed(base, file, from, to);
 
 describe('knative/ manifests', () => {
   before(async () => {
-    base = await readSources(dir);
+    base = await readBase();
   });
 
   it('parse, validate against the Kubernetes and Knative schemas, and agree with the code', () => {
     const problems = checkManifests(base);
     assert.deepEqual(problems, [], formatProblems(problems));
-  });
-
-  it('with the preempted-events component, as an overlay adds it, still do', async () => {
-    const sources = await withPreemptedEvents();
-    const problems = checkManifests(sources);
-    assert.deepEqual(problems, [], formatProblems(problems));
-    const broken = new Map(sources);
-    broken.set(
-      'event-source.yaml',
-      sources.get('event-source.yaml')!.replace('verbs: [get, list, watch]', 'verbs: [get]'),
-    );
-    assertProblem(
-      broken,
-      /ServiceAccount snapback-event-source may not list, watch events, which the source watches/,
-    );
   });
 
   // kubectl's built-in kustomize renders the base offline; skipped where there is no kubectl.
@@ -86,7 +33,7 @@ describe('knative/ manifests', () => {
   it('render with kustomize, every image placeholder replaced', {
     skip: !kubectl && 'no kubectl here',
   }, () => {
-    const rendered = execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8' });
+    const rendered = execFileSync('kubectl', ['kustomize', knativeDir], { encoding: 'utf8' });
     const images = [...rendered.matchAll(/^\s*(?:- )?image: (\S+)$/gm)].map((m) => m[1]);
     assert.ok(images.length >= 5, `images: ${images.join(', ')}`);
     for (const image of images) assert.match(image!, /\//, `${image} is still a placeholder`);
@@ -271,62 +218,6 @@ describe('knative/ manifests', () => {
           '$1snapback-checkpoint',
         ),
         /function checkpoint does not handle events of type google\.cloud\.audit\.log\.v1\.written/,
-      );
-    });
-
-    it('functions whose ServiceAccount may not watch what their informers watch', () => {
-      assertProblem(
-        withChange('functions-rbac.yaml', 'verbs: [get, list, watch]', 'verbs: [get, list]'),
-        /ServiceAccount snapback-functions may not watch pods, which the functions do/,
-      );
-      assertProblem(
-        withChange('functions-rbac.yaml', 'verbs: [list, watch]', 'verbs: [list]'),
-        /may not watch nodes/,
-      );
-    });
-
-    it('a pod source that would send every pod, or pods that did not opt in', () => {
-      assertProblem(
-        withChange(
-          'pod-source.yaml',
-          /\n {6}selector:\n {8}matchLabels:\n {10}snapback\.io\/enabled: "true"/,
-          '',
-        ),
-        /the Pod resource must select exactly snapback\.io\/enabled: "true"/,
-      );
-      assertProblem(
-        withChange('pod-source.yaml', 'snapback.io/enabled: "true"', 'app: trainer'),
-        /must select exactly snapback\.io\/enabled/,
-      );
-    });
-
-    it('a source of objects the function does not read, in Ref mode, or without the rights to watch them', () => {
-      assertProblem(
-        withChange('pod-source.yaml', 'kind: Pod', 'kind: ConfigMap'),
-        /does not read ConfigMap objects/,
-      );
-      assertProblem(
-        withChange('pod-source.yaml', 'mode: Resource', 'mode: Reference'),
-        /mode must be Resource/,
-      );
-      assertProblem(
-        withChange(
-          'pod-source.yaml',
-          /(resources: \[pods\]\n {4}verbs: )\[get, list, watch\]/,
-          '$1[get, list]',
-        ),
-        /ServiceAccount snapback-pod-source may not watch pods, which the source watches/,
-      );
-    });
-
-    it('pods that appear already disrupted, routed nowhere', () => {
-      assertProblem(
-        withChange(
-          'triggers.yaml',
-          'type: dev.knative.apiserver.resource.add',
-          'type: dev.knative.apiserver.resource.update',
-        ),
-        /no Trigger routes dev\.knative\.apiserver\.resource\.add to a function/,
       );
     });
 

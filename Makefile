@@ -51,7 +51,7 @@ test: setup
 ## manifests-check: validate knative/ offline — schemas and cross-checks against the code (also in `make test`).
 .PHONY: manifests-check images
 manifests-check: node_modules/.installed
-	node --import tsx --test --test-reporter=spec test/manifests/manifests.test.ts
+	node --import tsx --test --test-reporter=spec test/manifests/manifests.test.ts test/manifests/sources.test.ts
 
 ## images: build the agent and functions images (needs a Docker engine; push them, then set knative/ images).
 VERSION := $(shell sed -n 's/^  "version": "\(.*\)",$$/\1/p' package.json)

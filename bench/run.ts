@@ -1,7 +1,7 @@
 /**
  * `make bench`: one run of every benchmark on this machine, in sequence (they would disturb each other in
  * parallel on 2 cores), then bench/results.json, docs/benchmarks.md and docs/benchmarks.svg.
- *   node --import tsx bench/run.ts [--only=demo,pipeline,dispatch,fanout,containerd,cuda]
+ *   node --import tsx bench/run.ts [--only=demo,pipeline,dispatch,scale,fanout,containerd,cuda]
  *   node --import tsx bench/run.ts --only=cuda --merge   (replaces those sections of bench/results.json
  *                                                          and keeps the others, saying when each was measured)
  *   node --import tsx bench/run.ts --report-only   (re-renders the docs from bench/results.json)
@@ -21,8 +21,9 @@ import { benchFanOut } from './fanout.js';
 import { describeMachine } from './machine.js';
 import { benchPipeline } from './pipeline.js';
 import { type BenchResults, barsOf, renderMarkdown } from './report.js';
+import { benchScale } from './scale.js';
 
-const SECTIONS = ['demo', 'pipeline', 'dispatch', 'fanout', 'containerd', 'cuda'] as const;
+const SECTIONS = ['demo', 'pipeline', 'dispatch', 'scale', 'fanout', 'containerd', 'cuda'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function sectionsOf(argv: readonly string[]): Section[] {
@@ -120,6 +121,9 @@ async function main(): Promise<number> {
     });
     await section('dispatch', async () => {
       results.dispatch = await benchDispatch(work, signal);
+    });
+    await section('scale', async () => {
+      results.scale = await benchScale(signal);
     });
     await section('fanout', async () => {
       results.fanOut = await benchFanOut(agent!, join(work, 'agent'), signal, 3);

@@ -1,7 +1,10 @@
 /** The process around `main`: signals become an abort, the exit status becomes the process's. */
 import { ErrorCode, SnapbackError } from '../errors.js';
 import type { CommandIo } from './command.js';
-import { main } from './main.js';
+
+// The preStop relay runs in every opted-in pod: it loads its own command only (src/cli/prestop-main.ts).
+const { main } =
+  process.argv[2] === 'prestop' ? await import('./prestop-main.js') : await import('./main.js');
 
 function runAsProcess(): void {
   const controller = new AbortController();

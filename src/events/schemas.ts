@@ -8,13 +8,11 @@ import { ajv, detailsOf, type ValidateFunction } from '../validation/ajv.js';
 import type { CheckpointRequestedData, PreemptionNoticedData, RestoreRequestedData } from './types.js';
 import { EventType } from './types.js';
 
-/** A DNS-1123 label, as Kubernetes names namespaces and checkpoint ids. */
-export { DNS1123_LABEL_PATTERN as DNS1123_LABEL } from '../lib/storage/index.js';
+/** DNS-1123 labels (namespaces, checkpoint ids) and subdomains (pod and node names). */
+export { DNS1123_LABEL, DNS1123_SUBDOMAIN } from './names.js';
 
-import { DNS1123_LABEL_PATTERN as DNS1123_LABEL } from '../lib/storage/index.js';
-/** A DNS-1123 subdomain (pod and node names). */
-export const DNS1123_SUBDOMAIN =
-  '^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+import { DNS1123_LABEL, DNS1123_SUBDOMAIN } from './names.js';
+
 /** Container names are DNS-1123 labels too. */
 const label = { type: 'string', pattern: DNS1123_LABEL };
 const subdomain = { type: 'string', pattern: DNS1123_SUBDOMAIN };

@@ -3,6 +3,8 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { createAgentClient } from '../../src/dispatch/agent-client.js';
+import { createInformerResolver } from '../../src/dispatch/informer-resolver.js';
+import { startKubeCache } from '../../src/dispatch/kube-cache.js';
 import { createKubeResolver } from '../../src/dispatch/kube-resolver.js';
 import { createKubeRecorder } from '../../src/dispatch/recorder.js';
 import type { FunctionsAppDeps } from '../../src/functions/app.js';
@@ -39,27 +41,40 @@ export async function startSink(): Promise<Sink> {
   };
 }
 
+/**
+ * The functions in cluster mode against the loopback API server, resolving as `snapback function` does:
+ * from informers' caches (`resolution: 'informers'`, the default), or with a request per question (`'list'`).
+ */
 export async function startClusterFunctions(
   kube: FakeKube,
-  extra: Partial<FunctionsAppDeps> = {},
+  extra: Partial<FunctionsAppDeps> & { resolution?: 'informers' | 'list' } = {},
 ): Promise<FunctionsServer & { url: string }> {
+  const { resolution = 'informers', ...deps } = extra;
   const kc = new KubeConfig();
   kc.loadFromFile(kube.kubeconfig);
   const api = kc.makeApiClient(CoreV1Api);
   const log = silentLogger();
+  const cache = resolution === 'informers' ? await startKubeCache(kc, api, { log }) : undefined;
   const server = await startFunctionsServer(
     {
       serve: 'all',
-      resolver: createKubeResolver(api),
+      resolver: cache === undefined ? createKubeResolver(api) : createInformerResolver(api, cache),
       agent: createAgentClient(),
       recorder: createKubeRecorder(api, log),
       log,
-      ...extra,
+      ...deps,
     },
     0,
     '127.0.0.1',
   );
-  return { ...server, url: `http://127.0.0.1:${server.port}` };
+  return {
+    ...server,
+    url: `http://127.0.0.1:${server.port}`,
+    close: async () => {
+      await server.close();
+      await cache?.stop();
+    },
+  };
 }
 
 /** Posts one event in binary mode. */

@@ -5,6 +5,7 @@ import { checkpointCommand } from './checkpoint.js';
 import { demoCommand } from './demo.js';
 import { functionCommand } from './function.js';
 import { inspectCommand, listCommand } from './list.js';
+import { prestopCommand } from './prestop.js';
 import { restoreCommand } from './restore.js';
 import { runCommand } from './run.js';
 import { sendCommand } from './send.js';
@@ -14,6 +15,7 @@ export const commands: readonly Command[] = [
   agentCommand,
   functionCommand,
   watchCommand,
+  prestopCommand,
   runCommand,
   checkpointCommand,
   restoreCommand,

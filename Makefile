@@ -7,7 +7,7 @@ export PATH := $(TOOLS)/bin:$(TOOLS)/criu/bin:$(CURDIR)/node_modules/.bin:$(PATH
 
 ## setup: install everything (Node 24, npm packages, criu 4.2, helpers) and build. Idempotent.
 setup: node-tools system-tools container-tools $(TOOLS)/bin/snapback-no-io-uring $(TOOLS)/bin/snapback-cuda-helper \
-  node_modules/.installed build
+  $(TOOLS)/bin/snapback-init node_modules/.installed build
 
 node-tools:
 	@bash scripts/setup-node.sh $(TOOLS)
@@ -29,6 +29,12 @@ $(TOOLS)/bin/snapback-cuda-helper: native/cuda-helper.c
 	@mkdir -p $(TOOLS)/bin
 	cc -O2 -Wall -Wextra -pthread -o $@ $< -ldl
 
+## PID 1 of placeholder containers (a restored workload lives as the container's own PID 1 would):
+## static, so that it runs in any image.
+$(TOOLS)/bin/snapback-init: native/snapback-init.c
+	@mkdir -p $(TOOLS)/bin
+	cc -O2 -Wall -Wextra -Wno-format-truncation -static -o $@ $<
+
 node_modules/.installed: package.json package-lock.json | node-tools
 	npm ci --no-audit --no-fund
 	@touch $@
@@ -46,7 +52,7 @@ test: setup
 ## manifests-check: validate knative/ offline — schemas and cross-checks against the code (also in `make test`).
 .PHONY: manifests-check images
 manifests-check: node_modules/.installed
-	node --import tsx --test --test-reporter=spec test/manifests/manifests.test.ts
+	node --import tsx --test --test-reporter=spec test/manifests/manifests.test.ts test/manifests/sources.test.ts
 
 ## images: build the agent and functions images (needs a Docker engine; push them, then set knative/ images).
 VERSION := $(shell sed -n 's/^  "version": "\(.*\)",$$/\1/p' package.json)

@@ -19,7 +19,11 @@ export interface BenchAgent {
   stop(): Promise<void>;
 }
 
-export async function startBenchAgent(dir: string, signal: AbortSignal): Promise<BenchAgent> {
+export async function startBenchAgent(
+  dir: string,
+  signal: AbortSignal,
+  extraArgs: readonly string[] = [],
+): Promise<BenchAgent> {
   const storage = join(dir, 'checkpoints');
   const stateDir = join(dir, 'state');
   await mkdir(dir, { recursive: true });
@@ -29,6 +33,7 @@ export async function startBenchAgent(dir: string, signal: AbortSignal): Promise
     node: 'bench-node',
     logFile: join(dir, 'agent.log'),
     signal,
+    extraArgs,
   });
   const client = connectAgent(address);
   return {

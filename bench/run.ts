@@ -1,7 +1,7 @@
 /**
  * `make bench`: one run of every benchmark on this machine, in sequence (they would disturb each other in
  * parallel on 2 cores), then bench/results.json, docs/benchmarks.md and docs/benchmarks.svg.
- *   node --import tsx bench/run.ts [--only=demo,pipeline,dispatch,fanout,cuda]
+ *   node --import tsx bench/run.ts [--only=demo,pipeline,dispatch,scale,fanout,containerd,cuda]
  *   node --import tsx bench/run.ts --only=cuda --merge   (replaces those sections of bench/results.json
  *                                                          and keeps the others, saying when each was measured)
  *   node --import tsx bench/run.ts --report-only   (re-renders the docs from bench/results.json)
@@ -10,8 +10,10 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
+import { containerdMissing } from '../test/helpers/containerd.js';
 import { type BenchAgent, root, startBenchAgent } from './agent.js';
 import { renderChart } from './chart.js';
+import { benchContainerd } from './containerd.js';
 import { benchCudaPhase } from './cuda-phase.js';
 import { benchDemoWorkload, torchMissing } from './demo-workload.js';
 import { benchDispatch } from './dispatch.js';
@@ -19,8 +21,9 @@ import { benchFanOut } from './fanout.js';
 import { describeMachine } from './machine.js';
 import { benchPipeline } from './pipeline.js';
 import { type BenchResults, barsOf, renderMarkdown } from './report.js';
+import { benchScale } from './scale.js';
 
-const SECTIONS = ['demo', 'pipeline', 'dispatch', 'fanout', 'cuda'] as const;
+const SECTIONS = ['demo', 'pipeline', 'dispatch', 'scale', 'fanout', 'containerd', 'cuda'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function sectionsOf(argv: readonly string[]): Section[] {
@@ -111,7 +114,7 @@ async function main(): Promise<number> {
   });
   let agent: BenchAgent | undefined;
   try {
-    if (sections.includes('pipeline') || sections.includes('fanout'))
+    if (sections.some((s) => s === 'pipeline' || s === 'fanout' || s === 'containerd'))
       agent = await startBenchAgent(join(work, 'agent'), signal);
     await section('pipeline', async () => {
       results.pipeline = await benchPipeline(agent!, join(work, 'agent'), 5);
@@ -119,8 +122,19 @@ async function main(): Promise<number> {
     await section('dispatch', async () => {
       results.dispatch = await benchDispatch(work, signal);
     });
+    await section('scale', async () => {
+      results.scale = await benchScale(signal);
+    });
     await section('fanout', async () => {
       results.fanOut = await benchFanOut(agent!, join(work, 'agent'), signal, 3);
+    });
+    await section('containerd', async () => {
+      const missing = containerdMissing();
+      if (missing !== undefined) {
+        results.skipped['containerd (PID 1 container vs process runtime)'] = missing;
+        return;
+      }
+      results.containerd = await benchContainerd(join(work, 'agent'), agent!, signal, 3);
     });
   } finally {
     await agent?.stop();

@@ -1,12 +1,13 @@
 # syntax=docker/dockerfile:1
 # The node agent: `snapback agent` with criu >= 4.2, nsenter (util-linux), the io_uring-blocking launcher,
-# the CUDA driver helper and, optionally, NVIDIA's cuda-checkpoint (knative/agent.yaml).
+# the CUDA driver helper, snapback-init for placeholders, the io_uring seccomp profile and, optionally,
+# NVIDIA's cuda-checkpoint (knative/agent.yaml).
 # Build from the repository root: docker build -f images/agent.Dockerfile .   (or `make images`)
 #
-# criu runs inside each workload's namespaces (nsenter), whatever the workload image's libc, so it is a
-# self-contained folder (criu with its own loader and libraries, patched by scripts/setup-criu.sh) built
-# for /opt/snapback/criu; the DaemonSet's init container copies it to that hostPath, which workloads mount
-# at the same path.
+# criu is a self-contained folder (criu with its own loader and libraries, patched by
+# scripts/setup-criu.sh for /opt/snapback/criu): the agent runs it on the node for a dump, and inside a
+# placeholder's namespaces for a restore, through its own loader reached from the agent (src/lib/criu/
+# placement.ts) — whatever the workload image's libc, and with nothing of it in the workload.
 ARG NODE_IMAGE=node:24-trixie-slim
 ARG DEBIAN_IMAGE=debian:trixie-slim
 
@@ -40,6 +41,9 @@ RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends gcc lib
   && rm -rf /var/lib/apt/lists/*
 COPY native/no-io-uring.c /tmp/no-io-uring.c
 RUN mkdir -p /out && cc -O2 -Wall -Wextra -static -o /out/snapback-no-io-uring /tmp/no-io-uring.c
+# A placeholder's PID 1: pods copy it into an emptyDir with an init container of this image (docs/deploy.md).
+COPY native/snapback-init.c /tmp/snapback-init.c
+RUN cc -O2 -Wall -Wextra -Wno-format-truncation -static -o /out/snapback-init /tmp/snapback-init.c
 # The CUDA driver helper runs in the agent's own container and loads libcuda.so.1 at run time: not static.
 COPY native/cuda-helper.c /tmp/cuda-helper.c
 RUN cc -O2 -Wall -Wextra -pthread -o /out/snapback-cuda-helper /tmp/cuda-helper.c -ldl
@@ -63,11 +67,13 @@ COPY --from=deps /app/node_modules node_modules
 COPY --from=build /app/dist dist
 COPY package.json ./
 COPY bin bin
-# What the init container puts on the node's /opt/snapback.
-COPY --from=criu /opt/snapback/criu /usr/local/share/snapback/criu
-COPY --from=native /out/snapback-no-io-uring /usr/local/share/snapback/bin/snapback-no-io-uring
+COPY --from=criu /opt/snapback/criu /opt/snapback/criu
+COPY --from=native /out/snapback-no-io-uring /usr/local/bin/snapback-no-io-uring
 COPY --from=native /out/snapback-cuda-helper /usr/local/bin/snapback-cuda-helper
-COPY images/install-tools.sh /usr/local/bin/snapback-install-tools
+# What pods take from this image: placeholders' PID 1 (an init container copies it), and the seccomp
+# profile the DaemonSet's init container installs for the kubelet.
+COPY --from=native /out/snapback-init /usr/local/share/snapback/bin/snapback-init
+COPY knative/seccomp/no-io-uring.json /usr/local/share/snapback/seccomp/no-io-uring.json
 COPY --from=cuda /out/ /usr/local/bin/
 # Root: CRIU and nsenter need it (the DaemonSet also runs the container privileged, with hostPID).
 ENTRYPOINT ["/opt/snapback-app/bin/snapback"]

@@ -1,14 +1,16 @@
 /**
  * `checkManifests(sources)`: every problem with a kustomize base of snapback manifests — YAML, the
  * kustomization's file list, schemas (Kubernetes and Knative), and the cross-checks against the code
- * (Trigger types, env variables, the agent's ports and labels, the node watcher). An empty list means the base passed.
+ * (Trigger types, env variables, the agent's ports and labels, the node watcher, RBAC, the ApiServerSources). An empty list means the base passed.
  */
 import { checkAgentNetwork } from './agent-network.js';
 import { snapbackContainers } from './containers.js';
 import { checkEnv } from './env.js';
 import { loadBase, type Problem, readSources, type Sources } from './load.js';
+import { checkRbac } from './rbac.js';
 import { checkRouting } from './routing.js';
 import { validateSchemas } from './schemas.js';
+import { checkSources } from './sources.js';
 import { checkWatcher } from './watcher.js';
 
 export type { Problem, Sources } from './load.js';
@@ -28,6 +30,8 @@ export function checkManifests(sources: Sources): Problem[] {
   checkEnv(containers, problems);
   checkAgentNetwork(manifests, containers, problems);
   checkWatcher(manifests, containers, problems);
+  checkRbac(manifests, containers, problems);
+  checkSources(manifests, problems);
   return problems;
 }
 

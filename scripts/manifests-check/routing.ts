@@ -45,6 +45,7 @@ export const requiredRoutes: readonly string[] = [
     EventType.RESTORE_REQUESTED,
     EventType.PREEMPTION_NOTICED,
     ApiServerSourceType.UPDATE,
+    ApiServerSourceType.ADD,
     WATCH_EVENT_TYPE,
   ]),
 ];

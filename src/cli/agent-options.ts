@@ -58,6 +58,21 @@ export const agentOptions = {
     description: 'containerd namespace of the containers (runtime containerd)',
     schema: { minLength: 1 },
   },
+  hostRoot: {
+    type: 'string',
+    env: 'SNAPBACK_HOST_ROOT',
+    default: '/',
+    valueName: 'DIR',
+    description: "where the node's root filesystem is seen (/proc/1/root in a DaemonSet with hostPID)",
+    schema: { pattern: '^/' },
+  },
+  excludePaths: {
+    type: 'string[]',
+    env: 'SNAPBACK_EXCLUDE_PATHS',
+    default: [],
+    valueName: 'PATH,…',
+    description: 'container paths never captured (in the rootfs diff or as emptyDir and /dev/shm contents)',
+  },
   node: {
     type: 'string',
     env: 'NODE_NAME',

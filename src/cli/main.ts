@@ -1,49 +1,13 @@
 /**
- * The `snapback` entry point: one binary for every process (agent, functions, clients, demo).
+ * The `snapback` entry point: one binary for every process (agent, functions, clients, demo), its
+ * commands serving the functions they are given (functions/index.ts, composed by bin/snapback.ts).
  * Exit status: 0 success, 2 usage error, other non-zero per error code (src/errors.ts).
  */
-import { ErrorCode, exitCodeOf, SnapbackError } from '../errors.js';
-import type { Command, CommandIo } from './command.js';
-import { commandHelp, mainHelp } from './help.js';
-import { packageVersion as version } from './version.js';
+import type { FunctionTable } from '../http/context.js';
+import type { CommandIo } from './command.js';
+import { createCommands } from './commands/index.js';
+import { runMain } from './run-main.js';
 
-export async function main(
-  argv: readonly string[],
-  io: CommandIo,
-  commands: readonly Command[],
-): Promise<number> {
-  const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    io.stdout.write(mainHelp(commands, version));
-    return name === undefined ? 2 : 0;
-  }
-  if (name === '--version' || name === '-v') {
-    io.stdout.write(`${version}\n`);
-    return 0;
-  }
-  const command: Command | undefined = commands.find((c) => c.name === name);
-  if (command === undefined) {
-    io.stderr.write(`snapback: unknown command "${name}"\n\n${mainHelp(commands, version)}`);
-    return 2;
-  }
-  const dashDash = rest.indexOf('--');
-  const flags = dashDash === -1 ? rest : rest.slice(0, dashDash);
-  if (flags.includes('--help') || flags.includes('-h')) {
-    io.stdout.write(commandHelp(command));
-    return 0;
-  }
-  try {
-    return await command.run(rest, io);
-  } catch (err) {
-    const error = SnapbackError.from(err);
-    if (error.code === ErrorCode.INVALID_ARGUMENT && error.details.length > 0) {
-      io.stderr.write(
-        `snapback ${command.name}: ${error.details.map((d) => `${d.field}: ${d.message}`).join('\n  ')}\n`,
-      );
-      io.stderr.write(`Run \`snapback ${command.name} --help\` for usage.\n`);
-    } else {
-      io.stderr.write(`snapback ${command.name}: ${error.code}: ${error.message}\n`);
-    }
-    return exitCodeOf[error.code];
-  }
+export function main(argv: readonly string[], io: CommandIo, functions: FunctionTable): Promise<number> {
+  return runMain(argv, io, createCommands(functions));
 }

@@ -85,6 +85,8 @@ async function readyOf<T>(
 }
 
 export interface AgentOptions {
+  /** More flags for `snapback agent` (e.g. another runtime). */
+  extraArgs?: readonly string[];
   storage: string;
   stateDir: string;
   node: string;
@@ -99,7 +101,16 @@ export async function startAgentProcess(
   let address: string | undefined;
   const service = spawnSnapback({
     name: 'the agent',
-    args: ['agent', '--listen', '127.0.0.1:0', '--storage', options.storage, '--state-dir', options.stateDir],
+    args: [
+      'agent',
+      '--listen',
+      '127.0.0.1:0',
+      '--storage',
+      options.storage,
+      '--state-dir',
+      options.stateDir,
+      ...(options.extraArgs ?? []),
+    ],
     env: { NODE_NAME: options.node },
     logFile: options.logFile,
     onLine: (line, stream) => {

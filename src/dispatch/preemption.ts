@@ -13,13 +13,18 @@ import { callDeadlineOf, type FanOutOptions, fanOut } from './fan-out.js';
 import { durationsOf, errorDataOf } from './outcome.js';
 import type { Located } from './resolver.js';
 
-export type FanOutSettings = Omit<FanOutOptions, 'deadline' | 'now'>;
+export type FanOutSettings = Omit<FanOutOptions, 'deadline' | 'now'> & {
+  /** Budget of a pod-level notice that tells neither the pod's deletion time nor its grace period. */
+  podBudgetMs: number;
+};
 
 export const defaultFanOutSettings: FanOutSettings = {
   concurrency: 8,
   safetyMarginMs: 10_000,
   defaultBudgetMs: 10 * 60_000,
   minimumCallMs: 1_000,
+  // Kubernetes' default terminationGracePeriodSeconds.
+  podBudgetMs: 30_000,
 };
 
 export interface PreemptionResult {

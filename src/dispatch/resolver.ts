@@ -26,6 +26,25 @@ export interface Skipped {
   reason: string;
 }
 
+/**
+ * An opted-in pod found by name: located when it can be dispatched now, else why not, and what its
+ * deletion says about the time it has left.
+ */
+export interface PodState {
+  namespace: string;
+  pod: string;
+  uid?: string;
+  node?: string;
+  target?: Located;
+  skipped?: Skipped;
+  /** `metadata.deletionTimestamp`: when the kubelet kills it (the deletion's grace period included). */
+  deletionDeadline?: Date;
+  /** `spec.terminationGracePeriodSeconds`. */
+  gracePeriodSeconds?: number;
+  /** Restarts of its container so far (a preStop hook also runs before a restart). */
+  restarts?: number;
+}
+
 export interface Resolver {
   /** Where `namespace/pod` runs and the agent of its node; NOT_FOUND / FAILED_PRECONDITION otherwise. */
   locate(namespace: string, pod: string, container?: string): Promise<Located>;
@@ -33,6 +52,16 @@ export interface Resolver {
   nodesFor(ref: NodeRef): Promise<string[]>;
   /** Every opted-in target on a node, located, and those that cannot be dispatched. */
   targetsOn(node: string): Promise<{ targets: Located[]; skipped: Skipped[] }>;
+  /**
+   * An opted-in pod by name (`undefined`: there is none of that name, or it did not opt in); `fresh` reads
+   * it from the API even where a cache holds it (a preStop hook must see the deletion that caused it).
+   */
+  optedInPod(
+    namespace: string,
+    pod: string,
+    container?: string,
+    fresh?: boolean,
+  ): Promise<PodState | undefined>;
   /** Whether Kubernetes Events can be recorded (cluster mode). */
   readonly cluster: boolean;
 }
@@ -67,6 +96,24 @@ export function createLocalResolver(options: LocalResolverOptions): Resolver {
         ('providerId' in ref && options.providerId === ref.providerId) ||
         ('vmName' in ref && ref.vmName.toLowerCase() === options.node.toLowerCase());
       return matches ? [options.node] : [];
+    },
+    // Local mode has no labels: every workload of the agent is a target, as in targetsOn.
+    async optedInPod(namespace, pod, container) {
+      if (options.agents === undefined)
+        return { namespace, pod, node: options.node, target: located(namespace, pod, container) };
+      const workloads = await options.agents.listWorkloads(options.agent, {
+        deadline: new Date(Date.now() + 10_000),
+      });
+      const workload = workloads.find((w) => w.name === pod);
+      if (workload === undefined) return undefined;
+      return workload.running
+        ? { namespace, pod, node: options.node, target: located(namespace, pod, container) }
+        : {
+            namespace,
+            pod,
+            node: options.node,
+            skipped: { namespace, pod, container: container ?? '', reason: 'not running' },
+          };
     },
     async targetsOn(node) {
       if (node !== options.node) return { targets: [], skipped: [] };

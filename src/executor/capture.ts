@@ -1,7 +1,8 @@
 /**
- * Phase 3, capture: CUDA lock + checkpoint, CRIU dump into staging, CUDA restore + unlock (the workload
- * keeps running), rootfs diff where the runtime has one, cuda.json, then the manifest with every file's
- * size and sha256, all fsynced before promotion may publish it.
+ * Phase 3, capture: CUDA lock + checkpoint, CRIU dump into staging — with the runtime's own capture (a
+ * container's filesystem changes and volumes) while CRIU still holds the tree frozen — CUDA restore +
+ * unlock (the workload keeps running), cuda.json, then the manifest with every file's size and sha256,
+ * all fsynced before promotion may publish it.
  */
 
 import { readdir, stat } from 'node:fs/promises';
@@ -19,6 +20,7 @@ import {
 import { type DumpPlan, IMAGES_DIR } from './configure.js';
 import type { ExecutorDeps } from './deps.js';
 import { withDirectoryLocks } from './dump-lock.js';
+import { openFrozenWindow } from './frozen-window.js';
 import type { PhaseClock } from './phase-clock.js';
 
 export interface CaptureInput {
@@ -32,6 +34,8 @@ export interface CaptureInput {
 }
 
 const PROGRESS_INTERVAL_MS = 250;
+/** How long CRIU keeps a dumped tree frozen for the runtime's capture before it gives up (and thaws it). */
+const FROZEN_CAPTURE_LIMIT_MS = 5 * 60_000;
 /** CRIU's page images, which it writes front to back (see growing-files.ts). */
 const PAGE_IMAGES = /^pages-\d+\.img$/;
 
@@ -57,21 +61,38 @@ export async function captureCheckpoint(
   const cwds = await workingDirectories(inspection.pids);
   // CRIU's page images are hashed while CRIU writes them: the manifest then costs little more than the fsync.
   const pages = hashGrowingFiles(plan.imagesDir, PAGE_IMAGES);
+  // What CRIU's images do not hold (a container's files) is captured while the tree is still frozen.
+  const frozen = deps.runtime.captureFrozen
+    ? await openFrozenWindow(`${plan.stagingDir}.frozen`, FROZEN_CAPTURE_LIMIT_MS)
+    : undefined;
   try {
-    await clock.run('criuDump', () =>
+    const dumping = clock.run('criuDump', () =>
       withDirectoryLocks(cwds, () =>
-        withDumpProgress(plan, clock, () => deps.criu.dump(plan.dump, undefined, inspection.criuVia)),
+        withDumpProgress(plan, clock, () =>
+          deps.criu.dump(
+            frozen ? { ...plan.dump, actionScript: frozen.actionScript, env: frozen.env } : plan.dump,
+            inspection.placement,
+          ),
+        ),
       ),
     );
+    if (frozen && deps.runtime.captureFrozen && (await frozen.entered(dumping))) {
+      let captured = false;
+      try {
+        await deps.runtime.captureFrozen(inspection, plan.stagingDir, clock, signal);
+        captured = true;
+      } finally {
+        await frozen.release(captured);
+      }
+    }
+    await dumping;
   } finally {
+    await frozen?.close();
     for (const [name, file] of await pages.finish()) hashedWhileWritten.set(`${IMAGES_DIR}/${name}`, file);
   }
   if (cuda) {
     await cuda.resume(inspection.cudaPids, clock, undefined, signal);
     await input.onSuspended([]);
-  }
-  if (deps.runtime.captureRootfs && inspection.upperDir !== undefined) {
-    await clock.run('rootfs', () => deps.runtime.captureRootfs!(inspection, plan.stagingDir, signal));
   }
   const createdAt = new Date().toISOString();
   let sizeBytes = 0;

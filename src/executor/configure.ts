@@ -23,7 +23,7 @@ export async function configureDump(inspection: InspectedTarget, stagingDir: str
     stagingDir,
     imagesDir,
     dump: {
-      pid: inspection.dumpPid,
+      pid: inspection.rootPid,
       imagesDir,
       logFile: join(imagesDir, 'dump.log'),
       // Always dump leaving the tree running: a stop is done only once the checkpoint is promoted, so a

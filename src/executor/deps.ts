@@ -20,4 +20,6 @@ export interface ExecutorDeps {
   journal: Journal;
   /** Whether the kernel has userfaultfd as CRIU's lazy pages need it (`criu check --feature uffd-noncoop`). */
   lazyPagesSupported: boolean;
+  /** Where CRIU's logs of failed restores are kept (node-local); none kept when absent. */
+  keptLogsDir?: string;
 }

@@ -78,7 +78,6 @@ export async function recover(deps: RecoveryDeps): Promise<RecoveryReport> {
           pid: entry.pid,
           namespacePid: undefined,
           workload: entry.workload,
-          durations: {},
         });
         report.killed.push(entry.pid);
         log.warn(

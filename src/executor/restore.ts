@@ -3,7 +3,7 @@
  * confirm alive (docs/architecture.md, "Executor"). A restore that fails after CRIU brought the tree back kills that tree:
  * it is never left half-alive and reported as restored.
  */
-import { rm } from 'node:fs/promises';
+import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, SnapbackError } from '../errors.js';
 import { hostPidsOf, isRunning, processTree, startTimeOf } from '../lib/procfs/index.js';
@@ -74,21 +74,44 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
   let closeJournal = async () => {};
   try {
     const imagesDir = join(dir, IMAGES_DIR);
-    if (input.lazy)
-      daemon = await clock.run('lazyPagesStart', () =>
-        deps.criu.startLazyPages(imagesDir, work.dir, input.signal),
-      );
-    outcome = await deps.runtime.restore({
-      checkpointId: input.checkpointId,
-      workload: manifest.workload,
-      checkpointDir: dir,
-      imagesDir,
-      workDir: work.dir,
-      target: input.target,
-      criu: deps.criu,
-      signal: input.signal,
-      ...(input.lazy ? { lazyPages: true } : {}),
-    });
+    // The runtime readies the target (its checks, files and placeholder) in phases of its own.
+    const prepared = await deps.runtime.prepareRestore(
+      {
+        checkpointId: input.checkpointId,
+        workload: manifest.workload,
+        checkpointDir: dir,
+        workDir: work.dir,
+        target: input.target,
+        signal: input.signal,
+      },
+      clock,
+    );
+    try {
+      if (input.lazy)
+        daemon = await clock.run('lazyPagesStart', () =>
+          deps.criu.startLazyPages(imagesDir, work.dir, input.signal),
+        );
+      outcome = await clock.run('criuRestore', async () => {
+        const criuPid = await deps.criu.restore(
+          {
+            imagesDir,
+            logFile: join(work.dir, RESTORE_LOG),
+            pidFile: join(work.dir, 'restore.pid'),
+            workDir: work.dir,
+            inheritFds: prepared.inheritFds,
+            extraArgs: prepared.extraArgs,
+            ...(input.lazy ? { lazyPages: true } : {}),
+          },
+          prepared.placement,
+        );
+        return prepared.complete(criuPid);
+      });
+    } catch (err) {
+      const undone = await prepared
+        .fail(SnapbackError.from(err))
+        .catch((e: unknown) => `undoing it failed: ${SnapbackError.from(e).message}`);
+      throw undone === undefined ? err : withUndo(SnapbackError.from(err), undone);
+    }
     // Until it is confirmed, a restored tree is undone by whoever finds it: this run, or the next agent.
     closeJournal = await deps.journal.open({
       kind: 'restoring',
@@ -98,7 +121,6 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
       workload: outcome.workload,
       at: new Date().toISOString(),
     });
-    for (const [phase, ms] of Object.entries(outcome.durations)) clock.record(phase, ms);
     await resumeCuda(deps, manifest, outcome, input, clock, deviceMap);
     const restored = outcome;
     await clock.run('confirm', async () => {
@@ -144,9 +166,49 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
         .catch((e: unknown) => log.error({ err: e }, 'could not kill the half-restored tree'));
     }
     await closeJournal().catch(() => {});
+    // CRIU's own account of a failed restore outlives the work folder: the error and the log name it.
+    const kept = await keepRestoreLog(deps, work.dir, input.checkpointId);
     await deps.store.discardStaging(work).catch(() => {});
-    log.warn({ err: error, phase: error.phase }, 'restore failed');
-    throw error.phase === undefined ? error.inPhase('criuRestore') : error;
+    log.warn({ err: error, phase: error.phase, criuLog: kept }, 'restore failed');
+    const named = kept === undefined ? error : withKeptLog(error, kept, deps.node);
+    throw named.phase === undefined ? named.inPhase('criuRestore') : named;
+  }
+}
+
+const RESTORE_LOG = 'restore.log';
+
+/** The error, with what undoing the restore did (e.g. the placeholder was killed). */
+function withUndo(error: SnapbackError, undone: string): SnapbackError {
+  return new SnapbackError(error.code, `${error.message} (${undone})`, {
+    cause: error,
+    ...(error.phase === undefined ? {} : { phase: error.phase }),
+    details: [...error.details, { field: 'target', message: undone }],
+  });
+}
+
+/** The error, naming where CRIU's restore log was kept (an internal error keeps it in the agent's log). */
+function withKeptLog(error: SnapbackError, path: string, node: string): SnapbackError {
+  const message =
+    error.code === ErrorCode.INTERNAL
+      ? error.message
+      : `${error.message}; CRIU's log: ${path} on node ${node}`;
+  return new SnapbackError(error.code, message, {
+    cause: error.cause,
+    ...(error.phase === undefined ? {} : { phase: error.phase }),
+    details: [...error.details, { field: 'criuLog', message: path }],
+  });
+}
+
+/** Copies CRIU's restore log, if it wrote one, to the agent's folder of kept logs; returns where. */
+async function keepRestoreLog(deps: ExecutorDeps, workDir: string, id: string): Promise<string | undefined> {
+  if (deps.keptLogsDir === undefined) return undefined;
+  const kept = join(deps.keptLogsDir, `${id}-${new Date().toISOString().replace(/[:.]/g, '-')}-restore.log`);
+  try {
+    await mkdir(deps.keptLogsDir, { recursive: true, mode: 0o700 });
+    await copyFile(join(workDir, RESTORE_LOG), kept);
+    return kept;
+  } catch {
+    return undefined; // CRIU never ran: the failure came before it
   }
 }
 

@@ -15,6 +15,7 @@ import type { Logger } from '../log.js';
 import { type FunctionDefinition, type FunctionName, type FunctionTable, functionNames } from './context.js';
 import { IdempotencyCache, type IdempotencyOptions } from './idempotency.js';
 import { createFunctionMetrics, type FunctionMetrics } from './metrics.js';
+import { PRESTOP_PATH, preStopRoute } from './prestop-route.js';
 import { sendError } from './replies.js';
 import { handleEvents } from './request.js';
 import { createSinkSender, type SinkSender } from './sink.js';
@@ -110,6 +111,8 @@ export function createFunctionsApp(deps: FunctionsAppDeps): FunctionsApp {
   });
   route('/', served);
   app.options('/', validation);
+  // A pod's preStop hook, through its relay: on the function that is kept warm (no cold start in a grace period).
+  if (served.includes(deps.functions.preemption)) app.post(PRESTOP_PATH, preStopRoute(state));
   for (const fn of served) {
     route(`/${fn.name}`, [fn]);
     app.options(`/${fn.name}`, validation);

@@ -5,6 +5,7 @@
 import type { CloudEvent } from 'cloudevents';
 import type { DispatchDeps } from '../dispatch/checkpoint-restore.js';
 import type { FanOutSettings } from '../dispatch/preemption.js';
+import type { RequestRef } from '../events/types.js';
 import type { Logger } from '../log.js';
 
 export const FunctionName = {
@@ -40,6 +41,11 @@ export interface FunctionDefinition {
   /** Throws INVALID_ARGUMENT naming each failing field; run on every event before any is handled. */
   validate(event: CloudEvent<unknown>, now: Date): void;
   handle(context: FunctionContext, event: CloudEvent<unknown>): Promise<Reply>;
+  /**
+   * The request an event is one delivery of, when not its own `source`+`id` (several notices of one pod's
+   * disruption are one request); `null` when the event asks for nothing and need not be remembered.
+   */
+  idempotencyRef?(event: CloudEvent<unknown>): RequestRef | null | undefined;
 }
 
 /** The handler of each function (functions/index.ts): the transport serves what it is given. */

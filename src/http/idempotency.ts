@@ -19,6 +19,7 @@ export interface Once<T> {
   value: T;
   duplicate: boolean;
   mark(name: string): void;
+  unmark(name: string): void;
   isMarked(name: string): boolean;
 }
 
@@ -59,6 +60,7 @@ export class IdempotencyCache<T> {
       value: await entry.promise,
       duplicate,
       mark: (name) => marks.add(name),
+      unmark: (name) => marks.delete(name),
       isMarked: (name) => marks.has(name),
     };
   }

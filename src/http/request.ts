@@ -71,12 +71,16 @@ async function run(
   { event, fn }: Routed,
   header: string | undefined,
 ): Promise<Once<CloudEvent<unknown>[]>> {
-  const key = IdempotencyCache.keyOf(fn.name, event.source, event.id);
-  const once = await state.idempotency.run(key, async () => {
+  const work = async () => {
     const replies = asList(await fn.handle(state.context(fn.name, traceparentOf(event) ?? header), event));
     observe(state, replies);
     return replies;
-  });
+  };
+  const ref = fn.idempotencyRef?.(event);
+  // An event that asks for nothing is not remembered: it would only push out what must be.
+  if (ref === null) return notRemembered(await work());
+  const key = IdempotencyCache.keyOf(fn.name, ref?.source ?? event.source, ref?.id ?? event.id);
+  const once = await state.idempotency.run(key, work);
   if (once.duplicate) {
     state.metrics.duplicates.inc({ function: fn.name });
     state.log.info(
@@ -87,20 +91,35 @@ async function run(
   return once;
 }
 
-async function deliver(state: AppState, outcomes: Once<CloudEvent<unknown>[]>[]): Promise<void> {
+function notRemembered(value: CloudEvent<unknown>[]): Once<CloudEvent<unknown>[]> {
+  const marks = new Set<string>();
+  return {
+    value,
+    duplicate: false,
+    mark: (name) => marks.add(name),
+    unmark: (name) => marks.delete(name),
+    isMarked: (name) => marks.has(name),
+  };
+}
+
+/** Sends each outcome's events to the sink once (a duplicate request finds them sent). */
+export async function deliver(state: AppState, outcomes: Once<CloudEvent<unknown>[]>[]): Promise<void> {
   const sink = state.sink!;
   for (const once of outcomes) {
+    // Marked before sending: a duplicate arriving meanwhile must not send the same events again; a failed
+    // delivery unmarks, and the failed request's retry sends them.
     if (once.isMarked('sink')) continue;
+    once.mark('sink');
     for (const event of once.value) {
       try {
         await sink(event);
         state.metrics.sinkDeliveries.inc({ outcome: 'delivered' });
       } catch (err) {
         state.metrics.sinkDeliveries.inc({ outcome: 'failed' });
+        once.unmark('sink');
         throw err;
       }
     }
-    once.mark('sink');
   }
 }
 

@@ -3,12 +3,13 @@
  * memory and counter survive checkpoint and restore, under the same or a new name, beside the original.
  */
 import assert from 'node:assert/strict';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { RestoreCallResult } from '../../src/agent/client.js';
 import {
   type AgentProcess,
+  resetCounter,
   stagingEntries,
   startAgent,
   startStatefulWorkload,
@@ -30,9 +31,13 @@ describe('agent: checkpoint and restore (real CRIU)', () => {
 
   /** The first counter value the restored process writes: a fresh start would write 1. */
   async function firstValueAfter(out: string, action: () => Promise<unknown>): Promise<number> {
-    await rm(out, { force: true });
+    await resetCounter(out);
     await action();
-    return waitFor('the restored counter', () => readNumber(out), 20_000);
+    return waitFor(
+      'the restored counter',
+      async () => ((await readNumber(out)) ?? 0) > 0 && readNumber(out),
+      20_000,
+    );
   }
 
   it('checkpoints leaving the workload running, then restores it with its memory after it died', async () => {

@@ -124,6 +124,54 @@ describe('bench report', () => {
     assert.ok(!md.includes('Merged in'), 'nothing was merged in');
   });
 
+  it('resolution at scale: each resolution with and without Events, requests per notice, the ratios', () => {
+    const side = (resolution: 'requests' | 'informers', events: boolean, p50: number[], reads: number) => ({
+      resolution,
+      events,
+      p50Ms: summarize(p50),
+      p99Ms: summarize(p50.map((x) => x * 2)),
+      readsPerNotice: reads,
+      writesPerNotice: events ? 100 : 0,
+    });
+    const md = renderMarkdown({
+      date: '2026-11-28T12:42:06.597Z',
+      durationS: 60,
+      machine: {
+        cpu: 'AMD EPYC',
+        cores: 2,
+        memoryGiB: 24,
+        kernel: '6.18',
+        os: 'Debian 12',
+        node: 'v24',
+        criu: '4.2.1',
+        filesystem: 'ext4',
+      },
+      scale: {
+        pods: 5000,
+        nodes: 50,
+        podsOnNode: 100,
+        rounds: 3,
+        noticesPerRound: 30,
+        sides: [
+          side('requests', true, [220, 230, 240], 3),
+          side('informers', true, [200, 210, 220], 0),
+          side('requests', false, [60, 62, 64], 3),
+          side('informers', false, [30, 31, 32], 0),
+        ],
+        watchRequests: 3,
+      },
+      skipped: {},
+    });
+    assert.match(
+      md,
+      /## Resolution at scale: 100 opted-in pods on the noticed node, 5,000 pods in the API server/,
+    );
+    assert.match(md, /\| a request per question \| yes \| 230 ms \(220 ms–240 ms\) \| .* \| 3 \| 100 \|/);
+    assert.match(md, /\| informers \| no \| 31 ms \(30 ms–32 ms\) \| .* \| 0 \| 0 \|/);
+    assert.match(md, /over median with informers: 1\.1× with the Events recorded, 2\.0× without/);
+    assert.match(md, /opened 3 watch requests/);
+  });
+
   it('the CUDA phase: both backends side by side, with the initialisation they stand for, and when it was merged in', () => {
     const results: BenchResults = {
       date: '2026-11-28T12:42:06.597Z',

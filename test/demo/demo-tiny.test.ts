@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { functions } from '../../functions/index.js';
-import { createCommands } from '../../src/cli/commands/index.js';
 import { main } from '../../src/cli/main.js';
 import type { DemoResult } from '../../src/demo/report.js';
 import { isRunning } from '../helpers/proc.js';
@@ -35,7 +34,7 @@ async function demo(argv: string[], abortWhen?: (stderr: string) => boolean): Pr
       controller.abort(new Error('interrupted by the test'));
   });
   const io = { stdout, stderr, env: {}, signal: controller.signal };
-  const code = await main(['demo', ...argv], io, createCommands(functions));
+  const code = await main(['demo', ...argv], io, functions);
   return { code, stdout: out, stderr: err };
 }
 

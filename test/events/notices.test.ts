@@ -76,10 +76,12 @@ describe('preemption notices', () => {
   for (const [taint, deadlineMs, urgency] of [
     ['aws-node-termination-handler/spot-itn', 120_000, Urgency.IMMINENT],
     ['karpenter.sh/disrupted', undefined, Urgency.EARLY],
+    [{ key: 'karpenter.sh/disruption', value: 'disrupting' }, undefined, Urgency.EARLY],
+    [{ key: 'ToBeDeletedByClusterAutoscaler', value: '1795867200' }, undefined, Urgency.IMMINENT],
     ['node.kubernetes.io/out-of-service', 0, Urgency.IMMINENT],
     ['cloud.google.com/impending-node-termination', 30_000, Urgency.IMMINENT],
   ] as const) {
-    it(`ApiServerSource Node update with taint ${taint}`, () => {
+    it(`ApiServerSource Node update with taint ${typeof taint === 'string' ? taint : `${taint.key}=${taint.value}`}`, () => {
       const notice = parsePreemptionNotice(
         ce('dev.knative.apiserver.resource.update', nodeUpdate('node-a', [taint], now)),
         now,
@@ -96,14 +98,30 @@ describe('preemption notices', () => {
   }
 
   it('a Node update without a termination taint is recognised and ignored', () => {
-    const result = parsePreemptionNotice(
-      ce(
-        'dev.knative.apiserver.resource.update',
-        nodeUpdate('node-a', ['node.kubernetes.io/unschedulable'], now),
-      ),
-      now,
-    );
-    assert.ok(isIgnored(result));
+    for (const taints of [
+      ['node.kubernetes.io/unschedulable'],
+      // A candidate for scale-down is not being deleted yet.
+      [{ key: 'DeletionCandidateOfClusterAutoscaler', value: '1795867200' }],
+      // The pre-v1 Karpenter key counts only with the value Karpenter gives it while disrupting.
+      [{ key: 'karpenter.sh/disruption', value: 'candidate' }],
+      ['karpenter.sh/disruption'],
+    ]) {
+      const result = parsePreemptionNotice(
+        ce('dev.knative.apiserver.resource.update', nodeUpdate('node-a', taints, now)),
+        now,
+      );
+      assert.ok(isIgnored(result), JSON.stringify(taints));
+    }
+  });
+
+  it('hostile taint lists: entries that are not taints are skipped, never a crash', () => {
+    const node = nodeUpdate('node-a', [], now) as { spec: { taints: unknown[] } };
+    node.spec.taints = [null, 7, 'x', { key: 42 }, {}, [], { key: 'ToBeDeletedByClusterAutoscaler' }];
+    const notice = parsePreemptionNotice(ce('dev.knative.apiserver.resource.update', node), now);
+    assert.ok(!isIgnored(notice));
+    assert.equal(notice.urgency, Urgency.IMMINENT);
+    node.spec.taints = Array.from({ length: 50_000 }, (_, i) => ({ key: `example.com/t${i}` }));
+    assert.ok(isIgnored(parsePreemptionNotice(ce('dev.knative.apiserver.resource.update', node), now)));
   });
 
   it('generic io.snapback.preemption.noticed, and its schema errors', () => {

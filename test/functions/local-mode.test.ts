@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { functions } from '../../functions/index.js';
-import { createCommands } from '../../src/cli/commands/index.js';
 import { main } from '../../src/cli/main.js';
 import { createAgentDispatcher } from '../../src/dispatch/agent-dispatcher.js';
 import { createLocalResolver } from '../../src/dispatch/resolver.js';
@@ -20,7 +19,7 @@ async function snapback(...argv: string[]): Promise<{ code: number; stdout: stri
   stdout.on('data', (c: Buffer) => out.push(c.toString()));
   stderr.on('data', (c: Buffer) => err.push(c.toString()));
   const io = { stdout, stderr, env: {}, signal: new AbortController().signal };
-  const code = await main(argv, io, createCommands(functions));
+  const code = await main(argv, io, functions);
   return { code, stdout: out.join(''), stderr: err.join('') };
 }
 

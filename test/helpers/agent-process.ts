@@ -133,6 +133,14 @@ export async function workloadHash(out: string): Promise<string> {
   );
 }
 
+/**
+ * Sets a stateful workload's counter file to 0, keeping the file and its size: the workload holds it open,
+ * and CRIU restores an open file only if it is still there with the size it had.
+ */
+export async function resetCounter(out: string): Promise<void> {
+  await writeFile(out, `${'0'.padStart(19)}\n`);
+}
+
 /** What the agent of `node` has staged in `storage` (its own folder under tmp/). */
 export async function stagingEntries(storage: string, node = 'test-node'): Promise<string[]> {
   return readdir(join(storage, 'tmp', node)).catch(() => []);

@@ -7,7 +7,18 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, realpathSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import {
+  copyFile,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  realpath,
+  rename,
+  rm,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -25,7 +36,24 @@ export const criuDir = existsSync(join(root, '.tools/criu'))
   : join(root, '.tools/criu');
 export const IMAGE = 'snapback.test/busybox:1';
 export const OTHER_IMAGE = 'snapback.test/busybox:other';
+/** Debian's python3 (this machine's) with its libraries and the static busybox: a server image. */
+export const PYTHON_IMAGE = 'snapback.test/python:1';
 const RUN_DIR = '/run/containerd';
+
+/** The flags of `snapback agent` for the containerd runtime on `ctd`, with this machine's CRIU. */
+export function containerdAgentArgs(ctd: { socket: string; namespace: string }): string[] {
+  return [
+    '--runtime',
+    'containerd',
+    '--containerd-socket',
+    ctd.socket,
+    '--containerd-namespace',
+    ctd.namespace,
+    '--criu',
+    join(criuDir, 'bin/criu'),
+    '--no-cuda',
+  ];
+}
 
 /** Why the real-containerd tests cannot run here, or undefined when they can. */
 export function containerdMissing(): string | undefined {
@@ -52,8 +80,16 @@ export interface Containerd {
   run(
     id: string,
     command: string[],
-    options?: { image?: string; binds?: string[]; labels?: Record<string, string> },
+    options?: {
+      image?: string;
+      binds?: string[];
+      /** Bind mounts at other paths, e.g. a pod's emptyDir folder at the container's mountpoint. */
+      mounts?: { source: string; destination: string }[];
+      labels?: Record<string, string>;
+    },
   ): Promise<number>;
+  /** Waits for the task to stop and removes it; resolves with its exit code. */
+  exitCode(id: string, timeoutMs?: number): Promise<number>;
   taskPid(id: string): Promise<number | undefined>;
   remove(id: string): Promise<void>;
   /** SIGKILL to the daemon only (its containers keep running), to test "containerd down". */
@@ -149,10 +185,10 @@ export async function startContainerd(): Promise<Containerd> {
     namespace,
     ctr,
     async run(id, command, options = {}) {
-      const mounts = (options.binds ?? []).flatMap((p) => [
-        '--mount',
-        `type=bind,src=${p},dst=${p},options=rbind:rw`,
-      ]);
+      const mounts = [
+        ...(options.binds ?? []).map((p) => ({ source: p, destination: p })),
+        ...(options.mounts ?? []),
+      ].flatMap((m) => ['--mount', `type=bind,src=${m.source},dst=${m.destination},options=rbind:rw`]);
       const labels = Object.entries(options.labels ?? { 'snapback.io/enabled': 'true' }).flatMap(([k, v]) => [
         '--label',
         `${k}=${v}`,
@@ -162,6 +198,24 @@ export async function startContainerd(): Promise<Containerd> {
       return waitFor(`task ${id}`, () => taskPid(id), 10_000);
     },
     taskPid,
+    async exitCode(id, timeoutMs = 15_000) {
+      await waitFor(
+        `task ${id} to stop`,
+        async () =>
+          (await ctr('task', 'ls')).split('\n').some((l) => l.startsWith(`${id} `) && l.includes('STOPPED')),
+        timeoutMs,
+      );
+      // `ctr task rm` warns "task ID exit with non-zero exit code N" and says nothing for 0.
+      const { stderr } = await execFileAsync(
+        join(containerdBin, 'ctr'),
+        ['-a', socket, '-n', namespace, 'task', 'rm', id],
+        {
+          env,
+          timeout: 60_000,
+        },
+      );
+      return Number(/exit code (\d+)/.exec(stderr)?.[1] ?? 0);
+    },
     remove,
     killDaemon,
     startDaemon,
@@ -181,8 +235,9 @@ export async function startContainerd(): Promise<Containerd> {
   };
 }
 
-/** Two images of the static busybox: the test image and another (for the "other image" check). */
+/** Two images of the static busybox (the test image and another, for the "other image" check), and Python's. */
 async function importImages(dir: string, ctr: (...args: string[]) => Promise<string>): Promise<void> {
+  await ctr('images', 'import', await pythonImage());
   const rootfs = join(dir, 'image/rootfs');
   await mkdir(join(rootfs, 'bin'), { recursive: true });
   for (const d of ['tmp', 'proc', 'sys', 'dev', 'etc']) await mkdir(join(rootfs, d), { recursive: true });
@@ -248,4 +303,83 @@ async function mountsUnder(dir: string): Promise<string[]> {
     .map((l) => l.split(' ')[4] ?? '')
     .filter((m) => m.startsWith(`${dir}/`))
     .reverse();
+}
+
+/** Python modules a small HTTP server never needs (tests, GUI, packaging): left out of the image. */
+const PYTHON_LEFT_OUT = [
+  'test',
+  'dist-packages',
+  'site-packages',
+  'idlelib',
+  'tkinter',
+  'ensurepip',
+  'lib2to3',
+  'turtledemo',
+  'pydoc_data',
+];
+
+/**
+ * A docker-archive of this machine's /usr/bin/python3 with the libraries it loads and the static busybox,
+ * built once into .tools/containerd (it is the same for every suite).
+ */
+async function pythonImage(): Promise<string> {
+  const archive = join(containerdBin, '..', 'python-image.tar');
+  if (existsSync(archive)) return archive;
+  const work = await mkdtemp(join(tmpdir(), 'snapback-pyimage-'));
+  try {
+    const python = await realpath('/usr/bin/python3');
+    const version = /python(\d+\.\d+)$/.exec(python)?.[1] ?? '3';
+    const libraries = (await execFileAsync('ldd', [python])).stdout
+      .split('\n')
+      .map((l) => /(\/\S+) \(0x/.exec(l)?.[1])
+      .filter((p): p is string => p !== undefined);
+    const rootfs = join(work, 'rootfs');
+    for (const d of ['bin', 'tmp', 'proc', 'sys', 'dev', 'etc', 'usr/bin'])
+      await mkdir(join(rootfs, d), { recursive: true });
+    await copyFile(join(containerdBin, 'busybox'), join(rootfs, 'bin/busybox'));
+    for (const applet of ['sh', 'sleep', 'cat', 'echo', 'mkdir', 'rm', 'ls', 'wget'])
+      await symlink('busybox', join(rootfs, 'bin', applet));
+    const layer = join(work, 'layer.tar');
+    await execFileAsync('tar', ['-C', rootfs, '-cf', layer, '.']);
+    await execFileAsync('tar', [
+      '-C',
+      '/',
+      '-rhf',
+      layer,
+      ...PYTHON_LEFT_OUT.map((e) => `--exclude=usr/lib/python${version}/${e}`),
+      '--exclude=__pycache__',
+      python.slice(1),
+      `usr/lib/python${version}`,
+      ...libraries.map((l) => l.slice(1)),
+    ]);
+    await symlink(`python${version}`, join(rootfs, 'usr/bin/python3'));
+    await execFileAsync('tar', ['-C', rootfs, '-rf', layer, 'usr/bin/python3']);
+    const diffId = createHash('sha256')
+      .update(await readFile(layer))
+      .digest('hex');
+    const config = {
+      architecture: 'amd64',
+      os: 'linux',
+      config: { Env: ['PATH=/usr/bin:/bin'], Cmd: ['/usr/bin/python3'] },
+      rootfs: { type: 'layers', diff_ids: [`sha256:${diffId}`] },
+    };
+    await writeFile(join(work, 'config.json'), JSON.stringify(config));
+    await writeFile(
+      join(work, 'manifest.json'),
+      JSON.stringify([{ Config: 'config.json', RepoTags: [PYTHON_IMAGE], Layers: ['layer.tar'] }]),
+    );
+    await execFileAsync('tar', [
+      '-C',
+      work,
+      '-cf',
+      `${archive}.partial`,
+      'config.json',
+      'manifest.json',
+      'layer.tar',
+    ]);
+    await rename(`${archive}.partial`, archive);
+    return archive;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
 }

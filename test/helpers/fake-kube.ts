@@ -1,155 +1,133 @@
 /**
- * A Kubernetes API server stand-in on node:http (127.0.0.1:0): serves nodes and pods, applying label and
- * field selectors as the real API server does (unsupported pod field labels are a 400), and accepts
- * Events. Driven by the real @kubernetes/client-node through a kubeconfig file the test writes.
+ * A Kubernetes API server stand-in on node:http (127.0.0.1:0), driven by the real @kubernetes/client-node
+ * through a kubeconfig file the test writes. It serves nodes, pods and events (`kube/routes.ts`): lists
+ * with label and field selectors and a resourceVersion, watches that the real client-node `Watch` and
+ * informers follow (`kube/watch.ts`: replay from a resource version, 410 Gone after compaction, selector
+ * transitions), patches of objects and of their `status` in the three patch types client-node sends
+ * (`kube/patch.ts`), graceful pod deletion — and checks every object written against the Kubernetes schema
+ * of its kind (`kube/store.ts`).
+ *
+ * Tests set the cluster's state with `kube.pods = [...]` (and `nodes`, `events`): watchers see what was
+ * added, changed or removed. Objects pushed into those arrays or changed in place are seen by lists, but by
+ * watches only once a later request adopts them: use the setters or the API for changes a watch must see.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CoreV1Event, V1Node, V1Pod } from '@kubernetes/client-node';
+import { route } from './kube/routes.js';
+import { Kind, type KubeObject, ObjectStore } from './kube/store.js';
+
+export { matchesLabels } from './kube/selectors.js';
 
 export interface FakeKube {
   nodes: V1Node[];
   pods: V1Pod[];
   events: CoreV1Event[];
+  /** Every request, `METHOD /path?query`, watches included. */
   requests: string[];
   kubeconfig: string;
+  /** The API server's URL (http://127.0.0.1:PORT). */
+  url: string;
+  /** How many watch streams are open now. */
+  readonly openWatches: number;
+  /** Ends every open watch, as an API server restart does; clients resume from their resource version. */
+  closeWatches(): void;
+  /** Forgets the change history (etcd compaction): a watch resuming from before now gets 410 Gone. */
+  compact(): void;
+  /** Answers matching requests 500 (an API server in trouble) until called again with `undefined`. */
+  failRequests(match: ((method: string, url: string) => boolean) | undefined): void;
+  /** The kubelet's last word on a deleted pod: it is removed (watchers get DELETED). */
+  finishDeletion(namespace: string, name: string): void;
   close(): Promise<void>;
 }
 
-/** `a=b,c!=d,e,!f` (equality-based selectors; set-based ones are not needed here). */
-export function matchesLabels(labels: Record<string, string> | undefined, selector: string | null): boolean {
-  if (!selector) return true;
-  const l = labels ?? {};
-  return selector.split(',').every((term) => {
-    const t = term.trim();
-    const ne = /^([^!=]+)!=(.*)$/.exec(t);
-    if (ne) return l[ne[1]!] !== ne[2];
-    const eq = /^([^!=]+)==?(.*)$/.exec(t);
-    if (eq) return l[eq[1]!] === eq[2];
-    if (t.startsWith('!')) return !(t.slice(1) in l);
-    return t in l;
-  });
+export interface FakeKubeOptions {
+  /** BOOKMARK interval for watches that allow them. */
+  bookmarkMs?: number;
 }
 
-const podFields: Record<string, (p: V1Pod) => string | undefined> = {
-  'metadata.name': (p) => p.metadata?.name,
-  'metadata.namespace': (p) => p.metadata?.namespace,
-  'spec.nodeName': (p) => p.spec?.nodeName ?? '',
-  'status.phase': (p) => p.status?.phase,
-  'status.podIP': (p) => p.status?.podIP,
-};
-
-function podFieldFilter(selector: string | null): ((p: V1Pod) => boolean) | string {
-  if (!selector) return () => true;
-  const terms = selector.split(',').map((t) => /^([^!=]+)(!=|==|=)(.*)$/.exec(t.trim()));
-  for (const term of terms) {
-    if (!term || podFields[term[1]!] === undefined)
-      return `field label not supported: ${term?.[1] ?? selector}`;
-  }
-  return (p) => terms.every((t) => (podFields[t![1]!]!(p) === t![3]) === (t![2] !== '!='));
-}
-
-function send(res: ServerResponse, status: number, body: unknown): undefined {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
-  return undefined;
-}
-
-const status = (code: number, message: string) => ({
-  kind: 'Status',
-  apiVersion: 'v1',
-  status: 'Failure',
-  message,
-  code,
-});
-
-function route(kube: FakeKube, req: IncomingMessage, body: string, res: ServerResponse): undefined {
-  const url = new URL(req.url ?? '/', 'http://localhost');
-  const path = url.pathname;
-  kube.requests.push(`${req.method} ${path}${url.search}`);
-  const labels = url.searchParams.get('labelSelector');
-  if (req.method === 'GET' && path === '/api/v1/nodes') {
-    return send(res, 200, {
-      kind: 'NodeList',
-      apiVersion: 'v1',
-      metadata: {},
-      items: kube.nodes.filter((n) => matchesLabels(n.metadata?.labels, labels)),
-    });
-  }
-  const list = /^\/api\/v1(?:\/namespaces\/([^/]+))?\/pods$/.exec(path);
-  if (req.method === 'GET' && list) {
-    const fields = podFieldFilter(url.searchParams.get('fieldSelector'));
-    if (typeof fields === 'string') return send(res, 400, status(400, fields));
-    const items = kube.pods.filter(
-      (p) =>
-        (!list[1] || p.metadata?.namespace === list[1]) &&
-        matchesLabels(p.metadata?.labels, labels) &&
-        fields(p),
-    );
-    return send(res, 200, { kind: 'PodList', apiVersion: 'v1', metadata: {}, items });
-  }
-  const one = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)$/.exec(path);
-  if (req.method === 'GET' && one) {
-    const pod = kube.pods.find((p) => p.metadata?.namespace === one[1] && p.metadata?.name === one[2]);
-    return pod
-      ? send(res, 200, { kind: 'Pod', apiVersion: 'v1', ...pod })
-      : send(res, 404, status(404, `pods "${one[2]}" not found`));
-  }
-  const events = /^\/api\/v1\/namespaces\/([^/]+)\/events$/.exec(path);
-  if (req.method === 'POST' && events) {
-    const event = JSON.parse(body) as CoreV1Event;
-    const created = {
-      ...event,
-      metadata: { ...event.metadata, name: `${event.metadata?.generateName ?? 'e.'}${kube.events.length}` },
-    };
-    kube.events.push(created);
-    return send(res, 201, created);
-  }
-  return send(res, 404, status(404, `no route ${req.method} ${path}`));
-}
-
-export async function startFakeKube(): Promise<FakeKube> {
+export async function startFakeKube(options: FakeKubeOptions = {}): Promise<FakeKube> {
   const dir = await mkdtemp(join(tmpdir(), 'snapback-kube-'));
-  const kube: FakeKube = {
-    nodes: [],
-    pods: [],
-    events: [],
-    requests: [],
-    kubeconfig: join(dir, 'kubeconfig'),
-    close: async () => {},
-  };
+  const store = new ObjectStore();
+  const watches = new Set<() => void>();
+  const requests: string[] = [];
+  const ctx = { store, watches, bookmarkMs: options.bookmarkMs ?? 10_000 };
+  let failing: ((method: string, url: string) => boolean) | undefined;
   const server = createServer((req, res) => {
+    requests.push(`${req.method} ${req.url ?? '/'}`);
+    if (failing?.(req.method ?? 'GET', req.url ?? '/')) {
+      res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          kind: 'Status',
+          apiVersion: 'v1',
+          status: 'Failure',
+          code: 500,
+          message: 'injected',
+        }),
+      );
+      return;
+    }
     let body = '';
     req.on('data', (chunk: Buffer) => {
       body += chunk.toString('utf8');
     });
-    req.on('end', () => route(kube, req, body, res));
+    req.on('end', () => route(ctx, req, body, res));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const kubeconfig = join(dir, 'kubeconfig');
   await writeFile(
-    kube.kubeconfig,
+    kubeconfig,
     [
       'apiVersion: v1',
       'kind: Config',
-      'clusters: [{name: fake, cluster: {server: "http://127.0.0.1:' +
-        port +
-        '", insecure-skip-tls-verify: true}}]',
+      `clusters: [{name: fake, cluster: {server: "${url}", insecure-skip-tls-verify: true}}]`,
       'users: [{name: tester, user: {token: fake-token}}]',
       'contexts: [{name: fake, context: {cluster: fake, user: tester}}]',
       'current-context: fake',
       '',
     ].join('\n'),
   );
-  kube.close = async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    await rm(dir, { recursive: true, force: true });
+  const collection = (kind: Kind) => ({
+    get: () => store.collections[kind],
+    set: (list: KubeObject[]) => store.replaceAll(kind, list),
+    enumerable: true,
+  });
+  const kube = {
+    requests,
+    kubeconfig,
+    url,
+    get openWatches() {
+      return watches.size;
+    },
+    closeWatches() {
+      for (const stop of [...watches]) stop();
+    },
+    compact: () => store.compact(),
+    failRequests(match: ((method: string, url: string) => boolean) | undefined) {
+      failing = match;
+    },
+    finishDeletion(namespace: string, name: string) {
+      const pod = store.find(Kind.POD, namespace, name);
+      if (pod !== undefined) store.remove(Kind.POD, pod);
+    },
+    async close() {
+      kube.closeWatches();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await rm(dir, { recursive: true, force: true });
+    },
   };
-  return kube;
+  Object.defineProperties(kube, {
+    pods: collection(Kind.POD),
+    nodes: collection(Kind.NODE),
+    events: collection(Kind.EVENT),
+  });
+  return kube as unknown as FakeKube;
 }
 
 export function node(name: string, providerID: string): V1Node {
@@ -166,6 +144,7 @@ export function pod(
     containers?: string[];
     annotations?: Record<string, string>;
     phase?: string;
+    gracePeriodSeconds?: number;
   } = {},
 ): V1Pod {
   return {
@@ -176,7 +155,12 @@ export function pod(
       labels: options.labels ?? {},
       annotations: options.annotations ?? {},
     },
-    spec: { nodeName, containers: (options.containers ?? ['main']).map((c) => ({ name: c })) },
+    spec: {
+      nodeName,
+      containers: (options.containers ?? ['main']).map((c) => ({ name: c })),
+      // The API server defaults it to 30 s; set here as it would be.
+      terminationGracePeriodSeconds: options.gracePeriodSeconds ?? 30,
+    },
     status: { phase: options.phase ?? 'Running', ...(options.ip ? { podIP: options.ip } : {}) },
   };
 }

@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { functions } from '../../functions/index.js';
 import { createAgentDispatcher } from '../../src/dispatch/agent-dispatcher.js';
+import { createInformerResolver } from '../../src/dispatch/informer-resolver.js';
+import { startKubeCache } from '../../src/dispatch/kube-cache.js';
 import { createKubeResolver } from '../../src/dispatch/kube-resolver.js';
 import { createKubeRecorder } from '../../src/dispatch/recorder.js';
 import type { FunctionsAppDeps } from '../../src/http/app.js';
@@ -40,28 +42,41 @@ export async function startSink(): Promise<Sink> {
   };
 }
 
+/**
+ * The functions in cluster mode against the loopback API server, resolving as `snapback function` does:
+ * from informers' caches (`resolution: 'informers'`, the default), or with a request per question (`'list'`).
+ */
 export async function startClusterFunctions(
   kube: FakeKube,
-  extra: Partial<FunctionsAppDeps> = {},
+  extra: Partial<FunctionsAppDeps> & { resolution?: 'informers' | 'list' } = {},
 ): Promise<FunctionsServer & { url: string }> {
+  const { resolution = 'informers', ...deps } = extra;
   const kc = new KubeConfig();
   kc.loadFromFile(kube.kubeconfig);
   const api = kc.makeApiClient(CoreV1Api);
   const log = silentLogger();
+  const cache = resolution === 'informers' ? await startKubeCache(kc, api, { log }) : undefined;
   const server = await startFunctionsServer(
     {
       functions,
       serve: 'all',
-      resolver: createKubeResolver(api),
+      resolver: cache === undefined ? createKubeResolver(api) : createInformerResolver(api, cache),
       agents: createAgentDispatcher(),
       recorder: createKubeRecorder(api, log),
       log,
-      ...extra,
+      ...deps,
     },
     0,
     '127.0.0.1',
   );
-  return { ...server, url: `http://127.0.0.1:${server.port}` };
+  return {
+    ...server,
+    url: `http://127.0.0.1:${server.port}`,
+    close: async () => {
+      await server.close();
+      await cache?.stop();
+    },
+  };
 }
 
 /** Posts one event in binary mode. */

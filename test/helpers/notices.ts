@@ -49,7 +49,12 @@ export function azurePreempt(resources: string[], notBefore: string): Record<str
   };
 }
 
-export function nodeUpdate(name: string, taints: readonly string[], at: Date): Record<string, unknown> {
+/** A Node as the ApiServerSource sends it; a taint is its key, or its key and value. */
+export function nodeUpdate(
+  name: string,
+  taints: ReadonlyArray<string | { key: string; value: string }>,
+  at: Date,
+): Record<string, unknown> {
   return {
     apiVersion: 'v1',
     kind: 'Node',
@@ -61,7 +66,11 @@ export function nodeUpdate(name: string, taints: readonly string[], at: Date): R
     },
     spec: {
       providerID: `aws:///us-east-2a/i-0${name.length}`,
-      taints: taints.map((key) => ({ key, effect: 'NoSchedule', timeAdded: at.toISOString() })),
+      taints: taints.map((t) => ({
+        ...(typeof t === 'string' ? { key: t } : t),
+        effect: 'NoSchedule',
+        timeAdded: at.toISOString(),
+      })),
     },
     status: { conditions: [{ type: 'Ready', status: 'True' }] },
   };

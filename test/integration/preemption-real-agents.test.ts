@@ -2,12 +2,16 @@
  * The whole path with nothing faked but the cluster: a Kubernetes API stand-in on loopback (driven by the
  * real client-node), the functions, two real agents over gRPC and real CRIU workloads. A spot warning for
  * one node checkpoints every opted-in workload there and nothing elsewhere; a restore request brings one
- * back with its state; duplicate deliveries checkpoint once; a dead agent is a `failed` event.
+ * back with its state; duplicate deliveries checkpoint once; a dead agent is a `failed` event; a pod's
+ * preStop hook, through its relay, is answered once its workload's checkpoint is on the agent's storage.
  */
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { silentLogger } from '../../src/log.js';
+import { startPreStopRelay } from '../../src/prestop/relay.js';
 import {
   type AgentProcess,
   startAgent,
@@ -70,7 +74,7 @@ describe('preemption through the functions to real agents (real CRIU)', () => {
     await fns.close();
     for (const [agent, names] of [
       [agentA, ['train-a', 'train-b', 'web']],
-      [agentB, ['train-c']],
+      [agentB, ['train-c', 'train-d']],
     ] as const) {
       for (const name of names) await agent.client.stopWorkload({ name }).catch(() => {});
       await agent.stop();
@@ -190,5 +194,39 @@ describe('preemption through the functions to real agents (real CRIU)', () => {
     assert.equal((failed.data['error'] as { code: string }).code, 'UNAVAILABLE');
     assert.equal((await fetch(`${fns.url}/health/liveness`)).status, 200);
     agentB = await startAgent({ dir: agentB.dir });
+  });
+
+  it("a pod's preStop hook through its relay: answered once the checkpoint is stored; the workload runs on", async () => {
+    // The restarted agent of node-b listens elsewhere: its pod says so, as the DaemonSet's new pod would.
+    kube.pods = [
+      ...kube.pods.filter((p) => p.metadata?.name !== 'agent-b'),
+      agentPod('agent-b', 'node-b', agentB.address),
+      pod('ml', 'train-d', 'node-b', { labels: enabled }),
+    ];
+    await workload(agentB, 'train-d');
+    const relay = await startPreStopRelay(
+      { to: `${fns.url}/prestop`, namespace: 'ml', pod: 'train-d', timeoutMs: 120_000 },
+      { host: '127.0.0.1', port: 0 },
+      silentLogger(),
+    );
+    try {
+      const kc = new KubeConfig();
+      kc.loadFromFile(kube.kubeconfig);
+      await kc.makeApiClient(CoreV1Api).deleteNamespacedPod({ name: 'train-d', namespace: 'ml' });
+      const res = await fetch(`http://127.0.0.1:${relay.port}/prestop`);
+      assert.equal(res.status, 200, await res.clone().text());
+      const { checkpoint } = (await res.json()) as {
+        checkpoint: { checkpointId: string; sizeBytes: number };
+      };
+      assert.ok(checkpoint.sizeBytes > 8 * 1024 * 1024);
+      const { checkpoints } = await agentB.client.listCheckpoints({});
+      assert.ok(
+        checkpoints.some((c) => c.checkpointId === checkpoint.checkpointId),
+        'stored when the hook is answered',
+      );
+      assert.ok(await isRunning(pids['train-d']!), 'the checkpoint leaves it running until SIGTERM');
+    } finally {
+      await relay.close();
+    }
   });
 });

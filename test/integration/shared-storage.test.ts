@@ -29,6 +29,20 @@ const SEED = Number(process.env['SNAPBACK_SHARED_SEED'] ?? 20261130);
 const MAX_DELAY_MS = 600;
 const IDS = ['shared-0', 'shared-1', 'shared-2'];
 
+/** A failure with what the agent logged about it (the incident line carries the cause). */
+function explain(name: string, agent: AgentProcess, err: unknown, why: string): string {
+  const error = SnapbackError.from(err);
+  const incident = /incident ([0-9a-f]+)/.exec(error.message)?.[1];
+  const logged =
+    incident === undefined
+      ? ''
+      : agent
+          .logs()
+          .split('\n')
+          .find((line) => line.includes(incident));
+  return `${name} failed: ${error.message}; ${why}${logged ? `\n${name}'s log: ${logged.slice(0, 4000)}` : ''}`;
+}
+
 describe('agents sharing one checkpoint storage (real agents, real CRIU)', () => {
   let root: string;
   let storage: string;
@@ -135,22 +149,20 @@ describe('agents sharing one checkpoint storage (real agents, real CRIU)', () =>
         await b.kill();
         b = undefined;
       }
-      const result = await checkpoint.catch((err: unknown) => {
-        assert.fail(`A's checkpoint failed: ${SnapbackError.from(err).message}; ${why}`);
-      });
+      const result = await checkpoint.catch((err: unknown) => assert.fail(explain('A', a, err, why)));
       assert.equal(result.checkpointId, id, why);
       written.add(id);
       if (cRestore !== undefined) {
-        const copy = await cRestore.catch((err: unknown) => {
-          assert.fail(`C's restore failed: ${SnapbackError.from(err).message}; ${why}`);
-        });
+        const copy = await cRestore.catch((err: unknown) => assert.fail(explain('C', c, err, why)));
         restored.push(copy.restoredPid);
         assert.ok(await isRunning(copy.restoredPid), `C's restore runs: ${why}`);
         killTree(copy.restoredPid);
       }
       // Every checkpoint reported written restores with its memory: a copy beside the source answers
       // the hash request on the shared out file with the same data.
-      const copy = await c.client.restore({ checkpointId: id, target: { pod: `v-${trial}` } });
+      const copy = await c.client
+        .restore({ checkpointId: id, target: { pod: `v-${trial}` } })
+        .catch((err: unknown) => assert.fail(explain('C', c, err, why)));
       restored.push(copy.restoredPid);
       assert.ok(await isRunning(copy.restoredPid), `the checkpoint restores: ${why}`);
       killTree(copy.restoredPid);

@@ -5,35 +5,15 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import {
-  checkManifests,
-  formatProblems,
-  readSources,
-  type Sources,
-} from '../../scripts/manifests-check/index.js';
+import { checkManifests, formatProblems, type Sources } from '../../scripts/manifests-check/index.js';
+import { assertProblem, changed, knativeDir, readBase } from '../helpers/manifests.js';
 
-const dir = fileURLToPath(new URL('../../knative', import.meta.url));
 let base: Sources;
-
-/** The base with one file changed; fails when `from` is not in that file, so no test passes vacuously. */
-function withChange(file: string, from: string | RegExp, to: string): Sources {
-  const text = base.get(file);
-  assert.ok(text !== undefined, `${file} exists`);
-  const changed = text.replace(from, to);
-  assert.notEqual(changed, text, `${file} contains ${from}`);
-  return new Map([...base, [file, changed]]);
-}
-
-function assertProblem(sources: Sources, pattern: RegExp): void {
-  const problems = checkManifests(sources);
-  const text = formatProblems(problems);
-  assert.match(text, pattern, `expected a problem matching ${pattern}; got:\n${text || '(none)'}`);
-}
+const withChange = (file: string, from: string | RegExp, to: string) => changed(base, file, from, to);
 
 describe('knative/ manifests', () => {
   before(async () => {
-    base = await readSources(dir);
+    base = await readBase();
   });
 
   it('parse, validate against the Kubernetes and Knative schemas, and agree with the code', () => {
@@ -53,7 +33,7 @@ describe('knative/ manifests', () => {
   it('render with kustomize, every image placeholder replaced', {
     skip: !kubectl && 'no kubectl here',
   }, () => {
-    const rendered = execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8' });
+    const rendered = execFileSync('kubectl', ['kustomize', knativeDir], { encoding: 'utf8' });
     const images = [...rendered.matchAll(/^\s*(?:- )?image: (\S+)$/gm)].map((m) => m[1]);
     assert.ok(images.length >= 5, `images: ${images.join(', ')}`);
     for (const image of images) assert.match(image!, /\//, `${image} is still a placeholder`);

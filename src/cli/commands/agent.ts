@@ -39,7 +39,10 @@ export const agentCommand = defineCommand({
       extUnixSockets: config.extUnixSk,
       logLevel: config.criuLogLevel,
       manageCgroups: config.manageCgroups as CriuSettings['manageCgroups'],
-      networkLock: config.networkLock as CriuSettings['networkLock'],
+      // A container's dump locks its (external) network namespace: with CRIU's own nftables library unless
+      // configured otherwise, since nothing promises iptables-restore on the node.
+      networkLock: (config.networkLock ??
+        (config.runtime === 'containerd' ? 'nftables' : undefined)) as CriuSettings['networkLock'],
       timeoutMs: config.criuTimeout * 1000,
     };
     const criu = createCriu(config.criu, criuSettings, runTool);
@@ -74,8 +77,8 @@ export const agentCommand = defineCommand({
       createContainerdRuntime({
         client: containerd!,
         run: runTool,
-        criuBinary: config.criu,
-        storageDir: resolve(config.storage),
+        hostRoot: config.hostRoot,
+        rootfsExclusions: config.excludePaths,
       });
     const executor: ExecutorDeps = {
       store,
@@ -97,6 +100,7 @@ export const agentCommand = defineCommand({
       node,
       lazyPagesSupported,
       journal: createJournal(join(resolve(config.stateDir), 'journal')),
+      keptLogsDir: join(resolve(config.stateDir), 'logs'),
     };
     // Whatever a previous agent left half-done is finished or undone before anything new starts.
     const recovered = await recover({

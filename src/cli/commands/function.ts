@@ -5,7 +5,8 @@
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { loadConfig } from '../../config/load-config.js';
 import { createAgentDispatcher } from '../../dispatch/agent-dispatcher.js';
-import { createKubeResolver } from '../../dispatch/kube-resolver.js';
+import { createInformerResolver } from '../../dispatch/informer-resolver.js';
+import { startKubeCache } from '../../dispatch/kube-cache.js';
 import { createKubeRecorder } from '../../dispatch/recorder.js';
 import { createLocalResolver } from '../../dispatch/resolver.js';
 import { ErrorCode, SnapbackError } from '../../errors.js';
@@ -73,6 +74,14 @@ export const options = {
     default: 10000,
     description: 'kept free before a deadline',
     schema: { minimum: 0 },
+  },
+  podBudgetS: {
+    type: 'integer',
+    env: 'SNAPBACK_POD_NOTICE_BUDGET_S',
+    default: 30,
+    valueName: 'SECONDS',
+    description: "a pod notice's time when neither the pod's deletion time nor its grace period is known",
+    schema: { minimum: 1 },
   },
   maxBodyBytes: {
     type: 'integer',
@@ -145,17 +154,18 @@ export const functionCommand = (functions: FunctionTable) =>
         });
       }
       const api = kc?.makeApiClient(CoreV1Api);
-      const resolver = api
-        ? createKubeResolver(api, {
-            agentPort: values.agentPort,
-            ...(values.agentNamespace ? { agentNamespace: values.agentNamespace } : {}),
-          })
-        : createLocalResolver({
-            agent: values.agent!,
-            node: values.node!,
-            agents,
-            ...(values.providerId ? { providerId: values.providerId } : {}),
-          });
+      const agentNamespace = values.agentNamespace ? { agentNamespace: values.agentNamespace } : {};
+      // Informers keep agents, opted-in pods and nodes in memory: an event lists nothing.
+      const cache = api && kc ? await startKubeCache(kc, api, { log, ...agentNamespace }) : undefined;
+      const resolver =
+        api && cache
+          ? createInformerResolver(api, cache, { agentPort: values.agentPort, ...agentNamespace })
+          : createLocalResolver({
+              agent: values.agent!,
+              node: values.node!,
+              agents,
+              ...(values.providerId ? { providerId: values.providerId } : {}),
+            });
       const server = await startFunctionsServer(
         {
           functions,
@@ -167,7 +177,11 @@ export const functionCommand = (functions: FunctionTable) =>
           ...(values.sink ? { sink: values.sink } : {}),
           maxBodyBytes: values.maxBodyBytes,
           webhookOrigins: values.webhookOrigins,
-          fanOut: { concurrency: values.concurrency, safetyMarginMs: values.safetyMarginMs },
+          fanOut: {
+            concurrency: values.concurrency,
+            safetyMarginMs: values.safetyMarginMs,
+            podBudgetMs: values.podBudgetS * 1000,
+          },
         },
         values.port,
       );
@@ -178,6 +192,7 @@ export const functionCommand = (functions: FunctionTable) =>
       if (!io.signal.aborted)
         await new Promise((resolve) => io.signal.addEventListener('abort', resolve, { once: true }));
       await server.close();
+      await cache?.stop();
       return 0;
     },
   });

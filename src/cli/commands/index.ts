@@ -6,6 +6,7 @@ import { checkpointCommand } from './checkpoint.js';
 import { demoCommand } from './demo.js';
 import { functionCommand } from './function.js';
 import { inspectCommand, listCommand } from './list.js';
+import { prestopCommand } from './prestop.js';
 import { restoreCommand } from './restore.js';
 import { runCommand } from './run.js';
 import { sendCommand } from './send.js';
@@ -16,6 +17,7 @@ export const createCommands = (functions: FunctionTable): readonly Command[] => 
   agentCommand,
   functionCommand(functions),
   watchCommand,
+  prestopCommand,
   runCommand,
   checkpointCommand,
   restoreCommand,

@@ -1,6 +1,7 @@
 /**
  * Preemption notices in every format snapback understands (docs/architecture.md, "Events"), each turned into the nodes it
- * names, a deadline and an urgency. An event in no known format is answered 400 listing the formats.
+ * names, a deadline and an urgency — or, for the pod-level formats (a pod's DisruptionTarget condition, a
+ * Preempted Event), into the one pod it names. An event in no known format is answered 400 listing the formats.
  */
 import type { CloudEvent } from 'cloudevents';
 import { ErrorCode, SnapbackError } from '../../errors.js';
@@ -12,7 +13,15 @@ import { looksLikeAwsHealthEvent, parseAwsHealthEvent } from './aws-health.js';
 import { looksLikeAzureScheduledEvents, parseAzureScheduledEvents } from './azure.js';
 import { looksLikeGcpAuditLog, parseGcpAuditLog } from './gcp.js';
 import { looksLikeNodeResourceEvent, parseNodeTaints } from './node-taints.js';
-import { NoticeFormat, type NoticeResult, Urgency, understoodFormats } from './notice.js';
+import {
+  NoticeFormat,
+  type NoticeResult,
+  type PodNoticeResult,
+  Urgency,
+  understoodFormats,
+} from './notice.js';
+import { looksLikePodResourceEvent, parsePodDisruption } from './pod-disruption.js';
+import { looksLikeKubeEventResource, parsePreemptedEvent } from './preempted-event.js';
 
 export * from './notice.js';
 
@@ -32,10 +41,32 @@ const formats: readonly Format[] = [
   { matches: looksLikeNodeResourceEvent, parse: parseNodeTaints },
 ];
 
+/** The formats that name one pod (Kubernetes objects from the ApiServerSource), keyed on the type and data. */
+const podFormats: ReadonlyArray<{
+  matches(type: string, data: unknown): boolean;
+  parse(data: unknown): PodNoticeResult;
+}> = [
+  { matches: looksLikePodResourceEvent, parse: parsePodDisruption },
+  { matches: looksLikeKubeEventResource, parse: parsePreemptedEvent },
+];
+
 /** Whether an event is a preemption notice in a known format (without validating it fully). */
 export function isPreemptionNotice(event: CloudEvent<unknown>): boolean {
   const data = dataOf(event);
-  return event.type === EventType.PREEMPTION_NOTICED || formats.some((f) => f.matches(event.type, data));
+  return (
+    event.type === EventType.PREEMPTION_NOTICED ||
+    formats.some((f) => f.matches(event.type, data)) ||
+    podFormats.some((f) => f.matches(event.type, data))
+  );
+}
+
+/**
+ * The notice a pod-level event carries (ignored when it asks for nothing), or `undefined` when the event
+ * is in no pod-level format (then `parsePreemptionNotice` reads it). Throws INVALID_ARGUMENT naming fields.
+ */
+export function parsePodNotice(event: CloudEvent<unknown>): PodNoticeResult | undefined {
+  const data = dataOf(event);
+  return podFormats.find((f) => f.matches(event.type, data))?.parse(data);
 }
 
 /** The notice an event carries; throws INVALID_ARGUMENT (malformed, or no known format). */

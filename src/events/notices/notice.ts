@@ -9,6 +9,9 @@ export const NoticeFormat = {
   AZURE_PREEMPT: 'azure-scheduled-events-preempt',
   AZURE_TERMINATE: 'azure-scheduled-events-terminate',
   NODE_TAINT: 'kubernetes-node-taint',
+  POD_DISRUPTION: 'kubernetes-pod-disruption-target',
+  POD_PREEMPTED_EVENT: 'kubernetes-preempted-event',
+  PRESTOP_HOOK: 'kubernetes-prestop-hook',
   SNAPBACK: 'io.snapback.preemption.noticed',
 } as const;
 export type NoticeFormat = (typeof NoticeFormat)[keyof typeof NoticeFormat];
@@ -25,6 +28,8 @@ export const understoodFormats: readonly string[] = [
   'GCP Eventarc google.cloud.audit.log.v1.written for compute.instances.preempted',
   'Azure Scheduled Events document with Preempt or Terminate events as data',
   'Knative ApiServerSource Node add/update (dev.knative.apiserver.resource.*) with a termination taint',
+  'Knative ApiServerSource Pod add/update whose status carries DisruptionTarget=True',
+  'Knative ApiServerSource Event add/update of reason Preempted about a Pod',
 ];
 
 export const Urgency = {
@@ -54,6 +59,30 @@ export interface PreemptionNotice {
   reason: string;
 }
 
+/** A pod a notice names, with its uid when the notice carries it (a pod of the same name may replace it). */
+export interface PodRef {
+  namespace: string;
+  pod: string;
+  uid?: string;
+}
+
+/**
+ * A notice about one pod: Kubernetes is about to disrupt it (preemption, eviction, a taint it does not
+ * tolerate, the kubelet) or its container is stopping (its preStop hook).
+ */
+export interface PodNotice {
+  format: NoticeFormat;
+  urgency: Urgency;
+  pod: PodRef;
+  /** When the pod is killed, if the notice says: its `deletionTimestamp` (grace period included). */
+  deadline?: Date;
+  /** When the disruption began (the condition's `lastTransitionTime`, the Event's time). */
+  since?: Date;
+  /** The pod's `terminationGracePeriodSeconds`, when the notice carries the pod. */
+  gracePeriodSeconds?: number;
+  reason: string;
+}
+
 /** A recognised event that asks for nothing (a node update without a termination taint). */
 export interface IgnoredNotice {
   format: NoticeFormat;
@@ -61,7 +90,8 @@ export interface IgnoredNotice {
 }
 
 export type NoticeResult = PreemptionNotice | IgnoredNotice;
+export type PodNoticeResult = PodNotice | IgnoredNotice;
 
-export function isIgnored(result: NoticeResult): result is IgnoredNotice {
+export function isIgnored(result: NoticeResult | PodNoticeResult): result is IgnoredNotice {
   return 'ignored' in result;
 }

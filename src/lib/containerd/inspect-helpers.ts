@@ -1,119 +1,109 @@
 /**
- * What inspect and restore check and record about a container: the tools and storage reachable inside
- * it, the workload being a session leader, the overlay upperdir, and the manifest's `workload` record.
+ * What inspect records about a container and restore checks: the manifest's `workload` record, the
+ * overlay layers, which process is the workload's root, and the io_uring refusal.
  */
-import { readFile, stat } from 'node:fs/promises';
-import { delimiter, isAbsolute, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { isAbsolute } from 'node:path';
 import { ErrorCode, SnapbackError } from '../../errors.js';
-import { namespacePid } from '../procfs/index.js';
+import { childrenOf } from '../procfs/index.js';
 import type { ContainerdClient, ContainerInfo } from './client.js';
+import { type SnapbackInit, snapbackInitOf } from './init-protocol.js';
 import type { ClassifiedMount } from './mounts.js';
+import type { CapturedVolume } from './volumes.js';
 
-/** The manifest's `workload` under this runtime: what a restore needs and checks. */
+/** The manifest's `workload` under this runtime (version 2: the whole container, dumped from the host). */
 export interface ContainerWorkload {
+  format: 2;
   containerId: string;
   containerdNamespace: string;
   image: string;
-  /** The dumped tree's root, as its pid namespace sees it. */
-  namespacePid: number;
-  /** Every pid of the tree inside its namespace: a placeholder must have them free. */
-  namespacePids: number[];
+  /** `process.arch` of the node it was taken on: a restore elsewhere must match. */
+  arch: string;
+  /** Every mount of the dumped tree: all but `/` are external to CRIU and come from the placeholder. */
   mounts: ClassifiedMount[];
+  /** Volumes whose contents travel in the checkpoint. */
+  volumes: CapturedVolume[];
   snapshotter: string;
-  upperDir?: string;
-}
-
-export async function workloadRecordOf(
-  client: ContainerdClient,
-  container: ContainerInfo,
-  pids: readonly number[],
-  mounts: ClassifiedMount[],
-  upperDir: string | undefined,
-): Promise<ContainerWorkload> {
-  const namespacePids: number[] = [];
-  for (const pid of pids) {
-    const ns = await namespacePid(pid);
-    if (ns !== undefined) namespacePids.push(ns);
-  }
-  return {
-    containerId: container.id,
-    containerdNamespace: client.namespace,
-    image: container.image,
-    namespacePid: namespacePids[0] ?? pids[0]!,
-    namespacePids,
-    mounts,
-    snapshotter: container.snapshotter,
-    ...(upperDir === undefined ? {} : { upperDir }),
-  };
 }
 
 export function parseContainerWorkload(workload: Record<string, unknown>): ContainerWorkload {
   const r = workload as Partial<ContainerWorkload>;
+  const safePath = (p: unknown) => typeof p === 'string' && isAbsolute(p) && !p.split('/').includes('..');
   const ok =
+    r.format === 2 &&
     typeof r.containerId === 'string' &&
     typeof r.image === 'string' &&
-    typeof r.namespacePid === 'number' &&
-    Array.isArray(r.namespacePids) &&
-    r.namespacePids.every((p) => Number.isInteger(p) && p > 0) &&
-    Array.isArray(r.mounts);
+    typeof r.arch === 'string' &&
+    Array.isArray(r.mounts) &&
+    r.mounts.every((m) => safePath(m?.destination)) &&
+    Array.isArray(r.volumes) &&
+    r.volumes.every(
+      (v) => safePath(v?.mountpoint) && typeof v.archive === 'string' && !v.archive.includes('..'),
+    );
   if (!ok) {
     throw new SnapbackError(
       ErrorCode.FAILED_PRECONDITION,
-      'the checkpoint has no containerd workload record (taken by another runtime or version?)',
+      'the checkpoint holds no containerd workload record this agent can restore (taken by another runtime, or by an earlier snapback: take a new checkpoint)',
     );
   }
   return r as ContainerWorkload;
 }
 
-/** The overlay upperdir of the container's snapshot; undefined for other snapshotters. */
-export async function upperDirOf(
+/** The overlay layers of the container's snapshot; undefined for other snapshotters. */
+export async function overlayOf(
   client: ContainerdClient,
   container: ContainerInfo,
-): Promise<string | undefined> {
+): Promise<{ upperDir: string; lowerDirs: string[] } | undefined> {
   if (container.snapshotKey === '') return undefined;
   const mounts = await client.snapshotMounts(container.snapshotter, container.snapshotKey);
   const overlay = mounts.find((m) => m.type === 'overlay');
-  const option = overlay?.options.find((o) => o.startsWith('upperdir='));
-  return option?.slice('upperdir='.length);
-}
-
-/** stat(2)'s session id of `pid` equals the pid: it leads its session. */
-export async function isSessionLeader(pid: number): Promise<boolean> {
-  const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  // after the command: state ppid pgrp session …
-  return Number(fields[3]) === pid;
+  const option = (name: string) =>
+    overlay?.options.find((o) => o.startsWith(`${name}=`))?.slice(name.length + 1);
+  const upperDir = option('upperdir');
+  if (upperDir === undefined) return undefined;
+  return { upperDir, lowerDirs: (option('lowerdir') ?? '').split(':').filter(Boolean) };
 }
 
 /**
- * Each of `paths` must be the same file inside the container (`/proc/INIT/root/PATH`) as here: CRIU runs
- * in the container's mount namespace and reads and writes the checkpoint there.
+ * The root of what to checkpoint in a container whose PID 1 is `init`: PID 1 itself, or — when PID 1 is
+ * snapback's init holding a restored workload — that workload (PID 1 of its own nested pid namespace).
  */
-export async function assertSharedPaths(init: number, paths: readonly string[], what: string): Promise<void> {
-  for (const path of paths) {
-    const absolute = await onPath(path);
-    const here = await stat(absolute).catch(() => undefined);
-    const there = await stat(join(`/proc/${init}/root`, absolute)).catch(() => undefined);
-    if (here === undefined || there === undefined || here.dev !== there.dev || here.ino !== there.ino) {
-      throw new SnapbackError(
-        ErrorCode.FAILED_PRECONDITION,
-        `${absolute} is not visible inside ${what} at the same path; mount it there (a hostPath volume at an identical path) so CRIU can run inside the container`,
-      );
-    }
+export async function workloadRootOf(
+  init: number,
+  containerId: string,
+): Promise<{ root: number; snapbackInit: SnapbackInit | undefined }> {
+  const snapbackInit = await snapbackInitOf(init);
+  // No init, or one that became the container's command (started cold): PID 1 is the workload.
+  if (snapbackInit === undefined || !snapbackInit.live) return { root: init, snapbackInit };
+  const state = await snapbackInit.state();
+  if (state.kind !== 'restored') {
+    throw new SnapbackError(
+      ErrorCode.FAILED_PRECONDITION,
+      `container ${containerId} is a placeholder whose snapback-init is ${state.kind === 'waiting' ? 'still waiting for a restore' : `in state "${state.kind}"`}: there is no workload to checkpoint yet`,
+    );
   }
+  const root = await childAtNamespacePid(init, state.pid);
+  if (root === undefined) {
+    throw new SnapbackError(
+      ErrorCode.FAILED_PRECONDITION,
+      `container ${containerId}: snapback-init says it holds restored pid ${state.pid}, which is gone`,
+    );
+  }
+  return { root, snapbackInit };
 }
 
-async function onPath(file: string): Promise<string> {
-  if (isAbsolute(file)) return file;
-  for (const dir of (process.env['PATH'] ?? '').split(delimiter)) {
-    const candidate = join(dir, file);
-    if (
-      await stat(candidate).then(
-        (s) => s.isFile(),
-        () => false,
-      )
-    )
-      return candidate;
+/** The host pid of the child of `parent` that is `pid` in `parent`'s own pid namespace. */
+export async function childAtNamespacePid(parent: number, pid: number): Promise<number | undefined> {
+  const level = (await nsPids(parent)).length - 1;
+  for (const child of await childrenOf(parent)) {
+    if ((await nsPids(child))[level] === pid) return child;
   }
-  return file;
+  return undefined;
+}
+
+/** NSpid of /proc/PID/status: the pid in each pid namespace, outermost first. */
+async function nsPids(pid: number): Promise<number[]> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  const line = status.split('\n').find((l) => l.startsWith('NSpid:'));
+  return line === undefined ? [] : line.slice(6).trim().split(/\s+/).map(Number);
 }

@@ -16,6 +16,13 @@ const TAR_TIMEOUT_MS = 10 * 60_000;
 
 export interface RootfsCaptureInput {
   upperDir: string;
+  /**
+   * The image's layers (overlay lowerdirs) and the container's merged root (/proc/PID/root): an entry of a
+   * layer that the merged view no longer shows was deleted (a whiteout, or a folder replaced whole — an
+   * opaque folder, whose marker is an xattr the placeholder's overlay cannot take), and is recorded so.
+   */
+  lowerDirs?: readonly string[];
+  mergedRoot?: string;
   /** Absolute paths inside the container left out with everything beneath them. */
   exclude: readonly string[];
   /** The staging dir of the checkpoint: the two files are written there. */
@@ -46,9 +53,13 @@ export async function captureRootfsDiff(input: RootfsCaptureInput): Promise<numb
         continue;
       }
       members.push(child);
-      if (entry.isDirectory()) await walk(child);
+      if (entry.isDirectory()) {
+        deleted.push(...(await hiddenEntries(input, child, excluded)));
+        await walk(child);
+      }
     }
   };
+  deleted.push(...(await hiddenEntries(input, '', excluded)));
   await walk('');
   const tarFile = join(input.dir, ROOTFS_DIFF_FILE);
   // GNU tar, members named relative to the upperdir; --no-recursion: the walk chose every member.
@@ -73,10 +84,31 @@ export async function captureRootfsDiff(input: RootfsCaptureInput): Promise<numb
       ...signalOption(input.signal),
     },
   );
-  const record: DeletedFiles = { version: 1, deleted };
+  const record: DeletedFiles = { version: 1, deleted: [...new Set(deleted)].sort() };
   const deletedFile = join(input.dir, DELETED_FILES_FILE);
   await writeFileDurably(deletedFile, `${JSON.stringify(record, null, 2)}\n`);
   return (await stat(tarFile)).size + (await stat(deletedFile)).size;
+}
+
+/**
+ * Entries of `rel` (a folder of the upperdir) that some image layer has and the merged view does not show:
+ * the container deleted them. Whiteouts are among them; a folder made opaque hides all of its layers'.
+ */
+async function hiddenEntries(
+  input: RootfsCaptureInput,
+  rel: string,
+  excluded: (path: string) => boolean,
+): Promise<string[]> {
+  if (input.lowerDirs === undefined || input.mergedRoot === undefined) return [];
+  const visible = new Set(await readdir(join(input.mergedRoot, rel)).catch(() => [] as string[]));
+  const hidden = new Set<string>();
+  for (const lower of input.lowerDirs) {
+    for (const name of await readdir(join(lower, rel)).catch(() => [] as string[])) {
+      const path = rel === '' ? `/${name}` : `/${rel}/${name}`;
+      if (!visible.has(name) && !excluded(path)) hidden.add(path);
+    }
+  }
+  return [...hidden];
 }
 
 export interface RootfsApplyInput {

@@ -1,54 +1,78 @@
 /**
- * The `containerd` runtime (docs/architecture.md, "Runtimes"): checkpoints the process tree under a container's init, from
- * inside the container's namespaces, and restores it into a running placeholder container of the same
- * image (see docs/architecture.md).
+ * The `containerd` runtime (docs/architecture.md, "Runtimes"): any container as it runs. The whole
+ * process tree of a container — its PID 1 included — is dumped by CRIU running on the node, not in the
+ * container: the container's mounts and network namespace are external to the dump, its pid namespace is
+ * dumped whole, and CRIU enters its UTS and IPC namespaces so that those are the pod's, not the image's.
+ * Nothing of snapback needs to be in the workload's image or pod spec.
  *
- * The workload is the one child tree of the container's PID 1 (an init such as `tini`, or
- * `sh -c 'setsid WORKLOAD & exec sleep infinity'`), a session leader. CRIU runs through
- * `nsenter -t INIT -m -u -i -n -p`, so it shares every namespace with the tree: no namespace is recorded,
- * no mount needs `--external`, and the restored tree keeps its namespace pids inside the placeholder.
- * That needs CRIU and the checkpoint storage visible inside both containers at the paths the agent uses
- * (hostPath volumes mounted at identical paths); inspect and restore check it and say so when they are not.
+ * A restore goes into a running placeholder container of the same image. CRIU runs inside the
+ * placeholder's namespaces, reached with nothing in its image (see src/lib/criu/placement.ts), and brings
+ * the tree back as PID 1 of a pid namespace nested in the placeholder's, with its checkpointed pids; the
+ * placeholder's PID 1 — snapback-init, ideally — becomes its parent. The container's filesystem changes
+ * and its emptyDir and /dev/shm contents are captured while the tree is frozen and applied before CRIU
+ * runs; every other mount is the placeholder's own.
  */
-
+import { open, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode, SnapbackError } from '../../errors.js';
-import { readImagePids } from '../criu/index.js';
-import { childrenOf, isRunning, namespacePid, pidsWithIoUring, processTree } from '../procfs/index.js';
-import type { Inspection, RestoreContext, RestoreOutcome, Runtime, TargetRef } from '../runtime/index.js';
+import { type CriuPlacement, firstExtraFd } from '../criu/index.js';
+import { isRunning, pidsWithIoUring, processTree } from '../procfs/index.js';
+import type {
+  Inspection,
+  Phases,
+  PreparedRestore,
+  RestoreContext,
+  Runtime,
+  TargetRef,
+} from '../runtime/index.js';
 import type { Runner } from '../tools/index.js';
 import { cgroupProcsFiles, joinCgroupsVia } from './cgroups.js';
 import type { ContainerdClient } from './client.js';
 import {
-  assertSharedPaths,
-  isSessionLeader,
+  type ContainerWorkload,
+  childAtNamespacePid,
+  overlayOf,
   parseContainerWorkload,
-  upperDirOf,
-  workloadRecordOf,
+  workloadRootOf,
 } from './inspect-helpers.js';
 import { classifyMounts, mountpoints, mountsOf } from './mounts.js';
+import { checkPlaceholder, resolvePlaceholder } from './placeholder.js';
 import { applyRootfsDiff, captureRootfsDiff } from './rootfs.js';
-import { describe, resolveRunning } from './targets.js';
+import { resolveRunning } from './targets.js';
+import { applyVolumes, captureVolumes, volumesToCapture } from './volumes.js';
 
 export interface ContainerdRuntimeOptions {
   client: ContainerdClient;
   run: Runner;
-  /** The criu binary the agent runs (checked to be reachable inside containers). */
-  criuBinary: string;
-  /** Checkpoint storage base (checked to be reachable inside containers at the same path). */
-  storageDir: string;
-  /** Absolute container paths never captured in the rootfs diff (mountpoints always are left out). */
+  /**
+   * Where this node's root filesystem is seen from the agent: `/` on the node itself; in a DaemonSet with
+   * hostPID, `/proc/1/root`. containerd names the overlay layers by their paths on the node.
+   */
+  hostRoot?: string;
+  /** Absolute container paths never captured (neither in the rootfs diff nor as volume contents). */
   rootfsExclusions?: readonly string[];
 }
 
 const SIGKILL = 9;
-const NSENTER_TIMEOUT_MS = 10_000;
+/** The name the network namespace of a dump is known by, in CRIU's --external / --inherit-fd. */
+const NET_NS_KEY = 'extNetNs';
+
+/** `nsenter` into `pid`'s namespaces (the letters are nsenter's flags: -m -u -i -n -p). */
+const enter = (pid: number, namespaces: readonly string[]) => [
+  'nsenter',
+  '-t',
+  String(pid),
+  ...namespaces.map((n) => `-${n}`),
+  '--',
+];
 
 export function createContainerdRuntime(options: ContainerdRuntimeOptions): Runtime {
   const { client, run } = options;
-  const shared = [options.criuBinary, options.storageDir];
-  const enter = (pid: number) => ['nsenter', '-t', String(pid), '-m', '-u', '-i', '-n', '-p', '--'];
+  const hostPath = (path: string) => join(options.hostRoot ?? '/', path);
+  const exclusions = options.rootfsExclusions ?? [];
+  const excluded = (path: string) =>
+    exclusions.some((e) => path === e || path.startsWith(`${e.replace(/\/$/, '')}/`));
 
   const killContainer = async (containerId: string, waitFor?: number) => {
     await client.kill(containerId, SIGKILL, true);
@@ -60,184 +84,148 @@ export function createContainerdRuntime(options: ContainerdRuntimeOptions): Runt
 
     async inspect(target: TargetRef): Promise<Inspection> {
       const { container, task, names } = await resolveRunning(client, target);
-      const init = task.pid;
-      const children = await childrenOf(init);
-      if (children.length !== 1) {
-        throw new SnapbackError(
-          ErrorCode.FAILED_PRECONDITION,
-          children.length === 0
-            ? `container ${container.id} runs its workload as PID 1 (${init}); this runtime checkpoints the process tree under the container's init: start the workload under an init (tini, or sh -c 'setsid CMD & exec sleep infinity')`
-            : `container ${container.id} has ${children.length} process trees under its init (pids ${children.join(', ')}); exactly one can be checkpointed`,
-        );
-      }
-      const root = children[0]!;
-      if (!(await isSessionLeader(root))) {
-        throw new SnapbackError(
-          ErrorCode.FAILED_PRECONDITION,
-          `the workload of container ${container.id} (pid ${root}) is not a session leader; CRIU cannot dump a tree whose session leader is outside it: start it with setsid`,
-        );
-      }
+      const { root } = await workloadRootOf(task.pid, container.id);
       const pids = await processTree(root);
       const withIoUring = await pidsWithIoUring(pids);
       if (withIoUring.length > 0) {
         throw new SnapbackError(
           ErrorCode.FAILED_PRECONDITION,
-          `container ${container.id} holds io_uring instances (pids ${withIoUring.join(', ')}), which CRIU cannot dump; block io_uring_setup in the pod's seccomp profile`,
+          `container ${container.id} holds io_uring instances (pids ${withIoUring.join(', ')}), which CRIU cannot dump; block io_uring_setup in the pod's seccomp profile (knative/seccomp/no-io-uring.json)`,
         );
       }
-      await assertSharedPaths(init, shared, `container ${container.id}`);
-      const mounts = classifyMounts(container.spec, await mountsOf(init));
-      const upperDir = await upperDirOf(client, container);
-      const record = await workloadRecordOf(client, container, pids, mounts, upperDir);
+      const mounts = classifyMounts(container.spec, await mountsOf(root));
+      const workload: ContainerWorkload = {
+        format: 2,
+        containerId: container.id,
+        containerdNamespace: client.namespace,
+        image: container.image,
+        arch: process.arch,
+        mounts,
+        volumes: [],
+        snapshotter: container.snapshotter,
+      };
+      const netNs = (await readlink(`/proc/${root}/ns/net`)).replace(/\D/g, '');
       return {
         runtime: 'containerd',
         target: names,
         rootPid: root,
         pids,
-        dumpPid: record.namespacePid,
-        criuVia: enter(init),
-        // CRIU shares the tree's mount and network namespaces: none is dumped, so nothing is external.
-        externals: [],
+        // On the node, in the container's UTS and IPC namespaces (so that those are inherited on restore,
+        // from the placeholder, rather than dumped and restored with the old pod's hostname).
+        placement: { via: enter(root, ['u', 'i']), foreignMounts: false },
+        externals: [`net[${netNs}]:${NET_NS_KEY}`, ...mountpoints(mounts).map((m) => `mnt[${m}]:${m}`)],
         dumpArgs: [],
-        ...(upperDir === undefined ? {} : { upperDir }),
-        workload: { ...record },
-        description: `container ${container.id} (${client.namespace}), workload pid ${root} (${record.namespacePid} inside)`,
+        workload: { ...workload },
+        description: `container ${container.id} (${client.namespace}), workload pid ${root}`,
       };
     },
 
     async stop(inspection) {
-      const record = parseContainerWorkload(inspection.workload);
-      await killContainer(record.containerId, inspection.rootPid);
+      await killContainer(parseContainerWorkload(inspection.workload).containerId, inspection.rootPid);
     },
 
-    async captureRootfs(inspection, dir, signal) {
-      if (inspection.upperDir === undefined) return 0;
-      const record = parseContainerWorkload(inspection.workload);
-      return captureRootfsDiff({
-        upperDir: inspection.upperDir,
-        exclude: [...mountpoints(record.mounts), ...(options.rootfsExclusions ?? [])],
-        dir,
-        run,
-        ...(signal === undefined ? {} : { signal }),
-      });
-    },
-
-    async restore(context: RestoreContext): Promise<RestoreOutcome> {
-      const setupStarted = performance.now();
-      const record = parseContainerWorkload(context.workload);
-      const placeholder = await resolvePlaceholder(client, context.target);
-      const phId = placeholder.container.id;
-      if (placeholder.container.image !== record.image) {
-        throw new SnapbackError(
-          ErrorCode.FAILED_PRECONDITION,
-          `placeholder ${phId} runs image ${placeholder.container.image}, but checkpoint ${context.checkpointId} was taken from ${record.image}`,
+    async captureFrozen(inspection, dir, phases, signal) {
+      const workload = inspection.workload as unknown as ContainerWorkload;
+      const root = `/proc/${inspection.rootPid}/root`;
+      const layers = await overlayOf(client, await client.getContainer(workload.containerId));
+      if (layers !== undefined) {
+        await phases.run('rootfs', () =>
+          captureRootfsDiff({
+            upperDir: hostPath(layers.upperDir),
+            lowerDirs: layers.lowerDirs.map(hostPath),
+            mergedRoot: root,
+            exclude: [...mountpoints(workload.mounts), ...exclusions],
+            dir,
+            run,
+            ...(signal === undefined ? {} : { signal }),
+          }),
         );
       }
-      const init = placeholder.task.pid;
-      await assertSharedPaths(init, shared, `placeholder ${phId}`);
-      // The pids of the dump itself (the workload may have forked since it was inspected).
-      const needed = [...new Set([...record.namespacePids, ...(await readImagePids(context.imagesDir))])];
-      await assertPidsFree(init, needed, phId);
-      const cgroups = await cgroupProcsFiles(init);
-      const setup = performance.now() - setupStarted;
-      try {
-        const rootfsStarted = performance.now();
-        await applyRootfsDiff({
-          checkpointDir: context.checkpointDir,
-          root: `/proc/${init}/root`,
-          run,
-          signal: context.signal,
-        });
-        const rootfs = performance.now() - rootfsStarted;
-        const criuStarted = performance.now();
-        // runc's own processes took the placeholder's first pids; CRIU (forked in that pid namespace) must
-        // not take one it is about to restore. ns_last_pid is per pid namespace, written from inside it.
-        const lastPid = Math.max(...needed) + 1;
-        await run(
-          'nsenter',
-          ['-t', String(init), '-p', '--', 'sh', '-c', `echo ${lastPid} > /proc/sys/kernel/ns_last_pid`],
-          {
-            timeoutMs: NSENTER_TIMEOUT_MS,
-            signal: context.signal,
-          },
-        );
-        const nsPid = await context.criu.restore(
-          {
-            imagesDir: context.imagesDir,
-            logFile: join(context.workDir, 'restore.log'),
-            pidFile: join(context.workDir, 'restore.pid'),
-            ...(context.lazyPages ? { lazyPages: true, workDir: context.workDir } : {}),
-          },
-          context.signal,
-          [],
-          [...joinCgroupsVia(cgroups), ...enter(init)],
-        );
-        const criuRestore = performance.now() - criuStarted;
-        // The pid file holds the pid inside the placeholder's namespace; find the host's.
-        const tree = await processTree(init);
-        let pid: number | undefined;
-        for (const p of tree) if (p !== init && (await namespacePid(p)) === nsPid) pid = p;
-        if (pid === undefined)
-          throw new SnapbackError(
-            ErrorCode.INTERNAL,
-            `criu restored pid ${nsPid}, but placeholder ${phId} holds no such process`,
-          );
-        return { pid, namespacePid: nsPid, workload: phId, durations: { setup, rootfs, criuRestore } };
-      } catch (err) {
-        // The placeholder's root filesystem has changed and CRIU may have left part of a tree: it is
-        // killed (Kubernetes restarts it per the pod's policy), never left half-restored.
-        const error = SnapbackError.from(err);
-        const killed = await killContainer(phId, init).then(
+      const volumes = volumesToCapture(workload.mounts, excluded);
+      if (volumes.length > 0) {
+        // Recorded in the inspection's workload, which becomes the manifest's.
+        workload.volumes = await phases.run('volumes', () => captureVolumes(volumes, root, dir, run, signal));
+      }
+    },
+
+    async prepareRestore(context: RestoreContext, phases: Phases): Promise<PreparedRestore> {
+      const workload = parseContainerWorkload(context.workload);
+      const { placeholder, init, snapbackInit, cgroups } = await phases.run('setup', async () => {
+        const found = await resolvePlaceholder(client, context.target);
+        const init = found.task.pid;
+        // Everything is checked before anything is touched: a refused placeholder stays as it was.
+        const snapbackInit = await checkPlaceholder(found, init, workload, context.checkpointId);
+        return { placeholder: found, init, snapbackInit, cgroups: await cgroupProcsFiles(init) };
+      });
+      const phId = placeholder.container.id;
+      const netNs = await open(`/proc/${init}/ns/net`, 'r');
+      const undo = async (error: Error) => {
+        await netNs.close().catch(() => {});
+        // Its files have changed, and CRIU may have left part of a tree: the placeholder is killed (the
+        // pod restarts it), never left half-restored; its init is told to start cold next time.
+        await snapbackInit?.decide({ cold: `restore failed: ${error.message}` }).catch(() => {});
+        return killContainer(phId, init).then(
           () => `placeholder ${phId} was killed`,
           (e: unknown) => `placeholder ${phId} could not be killed: ${SnapbackError.from(e).message}`,
         );
-        throw new SnapbackError(error.code, `${error.message} (${killed})`, {
-          cause: error,
-          ...(error.phase === undefined ? {} : { phase: error.phase }),
-          details: [...error.details, { field: 'placeholder', message: killed }],
-        });
+      };
+      try {
+        await snapbackInit?.decide('restoring');
+        const root = `/proc/${init}/root`;
+        await phases.run('rootfs', () =>
+          applyRootfsDiff({ checkpointDir: context.checkpointDir, root, run, signal: context.signal }),
+        );
+        if (workload.volumes.length > 0) {
+          await phases.run('volumes', () =>
+            applyVolumes(workload.volumes, context.checkpointDir, root, run, context.signal),
+          );
+        }
+      } catch (err) {
+        const undone = await undo(SnapbackError.from(err));
+        throw new SnapbackError(
+          SnapbackError.from(err).code,
+          `${SnapbackError.from(err).message} (${undone})`,
+          {
+            cause: err,
+            phase: SnapbackError.from(err).phase ?? 'rootfs',
+          },
+        );
       }
+      const placement: CriuPlacement = {
+        // Joins the placeholder's cgroups first (CRIU leaves cgroups alone), then its namespaces.
+        via: [...joinCgroupsVia(cgroups), ...enter(init, ['m', 'u', 'i', 'n', 'p'])],
+        foreignMounts: true,
+        extraFds: [netNs.fd],
+      };
+      return {
+        placement,
+        inheritFds: [{ fd: firstExtraFd(placement), resource: NET_NS_KEY }],
+        extraArgs: [
+          '--root',
+          '/',
+          ...mountpoints(workload.mounts).flatMap((m) => ['--ext-mount-map', `${m}:${m}`]),
+          // The pod's address changed: connections of the old one cannot come back, listeners do.
+          '--tcp-close',
+        ],
+        async complete(criuPid) {
+          await netNs.close();
+          // CRIU ran in the placeholder's pid namespace: its pid is the restored root's there.
+          const pid = await childAtNamespacePid(init, criuPid);
+          if (pid === undefined) {
+            throw new SnapbackError(
+              ErrorCode.INTERNAL,
+              `criu restored pid ${criuPid}, but placeholder ${phId} holds no such process`,
+            );
+          }
+          await snapbackInit?.decide({ restored: criuPid });
+          return { pid, namespacePid: criuPid, workload: phId };
+        },
+        fail: undo,
+      };
     },
 
     async abandon(outcome) {
       await killContainer(outcome.workload, outcome.pid);
     },
   };
-}
-
-async function resolvePlaceholder(client: ContainerdClient, target: TargetRef | undefined) {
-  if (target === undefined || (target.pod === '' && !target.containerId)) {
-    throw new SnapbackError(
-      ErrorCode.INVALID_ARGUMENT,
-      'a containerd restore goes into a running placeholder container: name it',
-      {
-        details: [{ field: 'target', message: 'the placeholder (pod or container id) is required' }],
-      },
-    );
-  }
-  try {
-    return await resolveRunning(client, target);
-  } catch (err) {
-    const error = SnapbackError.from(err);
-    if (error.code !== ErrorCode.NOT_FOUND && error.code !== ErrorCode.FAILED_PRECONDITION) throw error;
-    throw new SnapbackError(
-      ErrorCode.FAILED_PRECONDITION,
-      `placeholder ${describe(target)} cannot take a restore: ${error.message}`,
-      { cause: error },
-    );
-  }
-}
-
-/** A placeholder that already runs a process with one of the checkpoint's pids cannot take it. */
-async function assertPidsFree(init: number, needed: readonly number[], id: string): Promise<void> {
-  const wanted = new Set(needed);
-  for (const pid of await processTree(init)) {
-    const ns = await namespacePid(pid);
-    if (pid !== init && ns !== undefined && wanted.has(ns)) {
-      throw new SnapbackError(
-        ErrorCode.FAILED_PRECONDITION,
-        `placeholder ${id} already runs pid ${ns} (host ${pid}), which the checkpoint needs: use a fresh placeholder`,
-      );
-    }
-  }
 }

@@ -15,9 +15,13 @@ import {
   type RestoreOptions,
   restoreArgs,
 } from './options.js';
+import { type CriuPlacement, pathFor, placedCommand } from './placement.js';
+import { explainRestoreFailure } from './restore-failures.js';
 
 export * from './images.js';
 export * from './options.js';
+export * from './placement.js';
+export * from './restore-failures.js';
 
 export interface Criu {
   readonly binary: string;
@@ -25,18 +29,16 @@ export interface Criu {
   /** `criu check`: FAILED_PRECONDITION naming what the kernel lacks, when it does. */
   check(signal?: AbortSignal): Promise<void>;
   /**
-   * Runs `criu dump`; `via` is a command prefix that runs it elsewhere (e.g. nsenter into namespaces).
-   * Never interrupted: killing CRIU while its parasite runs inside the workload can kill the workload. It is
-   * bounded by the timeout and detached, so that the agent's own death does not take it along.
+   * Runs `criu dump` where `placement` says (default: here). Never interrupted: killing CRIU while its
+   * parasite runs inside the workload can kill the workload. It is bounded by the timeout and detached, so
+   * that the agent's own death does not take it along.
    */
-  dump(options: DumpOptions, signal?: AbortSignal, via?: readonly string[]): Promise<void>;
-  /** Restores detached; returns the PID of the restored root task. */
-  restore(
-    options: RestoreOptions,
-    signal?: AbortSignal,
-    extraFds?: readonly number[],
-    via?: readonly string[],
-  ): Promise<number>;
+  dump(options: DumpOptions, placement?: CriuPlacement): Promise<void>;
+  /**
+   * Restores detached, where `placement` says; returns the PID of the restored root task as CRIU saw it
+   * (in the pid namespace CRIU ran in). A failure CRIU's log explains is said in words (restore-failures.ts).
+   */
+  restore(options: RestoreOptions, placement?: CriuPlacement): Promise<number>;
   readonly settings: CriuSettings;
   /** Whether this kernel has userfaultfd as lazy restores need it (`criu check --feature uffd-noncoop`). */
   supportsLazyPages(): Promise<boolean>;
@@ -106,26 +108,42 @@ export function createCriu(binary: string, settings: CriuSettings, run: Runner):
     async check(signal) {
       await run(binary, ['check'], { timeoutMs: 30_000, signal, failureCode: ErrorCode.FAILED_PRECONDITION });
     },
-    async dump(options, _signal, via = []) {
-      const [file, args] = wrap(via, binary, dumpArgs(settings, options));
-      await run(file, args, {
-        timeoutMs: settings.timeoutMs,
-        detached: true,
-        logFile: options.logFile,
-        failureCode: ErrorCode.INTERNAL,
-      });
+    async dump(options, placement = HERE) {
+      const command = await placedCommand(binary, dumpArgs(settings, options), placement);
+      try {
+        await run(command.file, command.args, {
+          timeoutMs: settings.timeoutMs,
+          detached: true,
+          logFile: options.logFile,
+          extraFds: command.fds,
+          ...(options.env === undefined ? {} : { env: options.env }),
+          failureCode: ErrorCode.INTERNAL,
+        });
+      } finally {
+        await command.close();
+      }
     },
-    async restore(options, _signal, extraFds, via = []) {
-      const [file, args] = wrap(via, binary, restoreArgs(settings, options));
+    async restore(options, placement = HERE) {
+      const command = await placedCommand(
+        binary,
+        restoreArgs(settings, options, (path) => pathFor(placement, path)),
+        placement,
+      );
       // Never interrupted (a tree half-restored by a killed CRIU is neither dead nor whole): bounded by the
-      // timeout, detached so that the agent's death does not kill it; callers check their signal after.
-      await run(file, args, {
-        timeoutMs: settings.timeoutMs,
-        detached: true,
-        logFile: options.logFile,
-        extraFds,
-        failureCode: ErrorCode.INTERNAL,
-      });
+      // timeout, detached so that the agent's own death does not kill it; callers check their signal after.
+      try {
+        await run(command.file, command.args, {
+          timeoutMs: settings.timeoutMs,
+          detached: true,
+          logFile: options.logFile,
+          extraFds: command.fds,
+          failureCode: ErrorCode.INTERNAL,
+        });
+      } catch (err) {
+        throw await explainRestoreFailure(err, options.logFile);
+      } finally {
+        await command.close();
+      }
       const pid = Number.parseInt((await readFile(options.pidFile, 'utf8')).trim(), 10);
       if (!Number.isInteger(pid) || pid <= 0) {
         throw new SnapbackError(ErrorCode.INTERNAL, `criu restore wrote no valid pid to ${options.pidFile}`);
@@ -135,7 +153,4 @@ export function createCriu(binary: string, settings: CriuSettings, run: Runner):
   };
 }
 
-function wrap(via: readonly string[], binary: string, args: string[]): [string, string[]] {
-  if (via.length === 0) return [binary, args];
-  return [via[0]!, [...via.slice(1), binary, ...args]];
-}
+const HERE: CriuPlacement = { via: [], foreignMounts: false };

@@ -51,6 +51,13 @@ export interface DumpOptions {
   externals?: readonly string[];
   /** Anything the runtime must add (e.g. `--root`). */
   extraArgs?: readonly string[];
+  /**
+   * CRIU's action script (--action-script): run at each step with CRTOOLS_SCRIPT_ACTION set; at
+   * `post-dump` the tree is dumped and still frozen.
+   */
+  actionScript?: string;
+  /** Environment for CRIU (and so for its action script), over the agent's own. */
+  env?: Record<string, string>;
 }
 
 export interface RestoreOptions {
@@ -83,24 +90,30 @@ export function dumpArgs(s: CriuSettings, o: DumpOptions): string[] {
   if (s.linkRemap) args.push('--link-remap');
   args.push('--ghost-limit', String(s.ghostLimitBytes));
   for (const external of o.externals ?? []) args.push('--external', external);
+  if (o.actionScript !== undefined) args.push('--action-script', o.actionScript);
   args.push(...(o.extraArgs ?? []));
   return args;
 }
 
-export function restoreArgs(s: CriuSettings, o: RestoreOptions): string[] {
+/** `path` maps each of the agent's paths to how CRIU reaches it (see placement.ts). */
+export function restoreArgs(
+  s: CriuSettings,
+  o: RestoreOptions,
+  path: (p: string) => string = (p) => p,
+): string[] {
   const args = [
     'restore',
     '-D',
-    o.imagesDir,
+    path(o.imagesDir),
     '-o',
-    o.logFile,
+    path(o.logFile),
     '-d',
     '--pidfile',
-    o.pidFile,
+    path(o.pidFile),
     ...commonArgs(s),
   ];
   for (const { fd, resource } of o.inheritFds ?? []) args.push('--inherit-fd', `fd[${fd}]:${resource}`);
-  if (o.workDir !== undefined) args.push('-W', o.workDir);
+  if (o.workDir !== undefined) args.push('-W', path(o.workDir));
   if (o.lazyPages) args.push('--lazy-pages');
   args.push(...(o.extraArgs ?? []));
   return args;

@@ -7,8 +7,16 @@ import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode, SnapbackError } from '../../errors.js';
+import { firstExtraFd } from '../criu/index.js';
 import { isRunning, isSameProcess, namespacePid, pidsWithIoUring, processTree } from '../procfs/index.js';
-import type { Inspection, RestoreContext, RestoreOutcome, Runtime, TargetRef } from '../runtime/index.js';
+import type {
+  Inspection,
+  Phases,
+  PreparedRestore,
+  RestoreContext,
+  Runtime,
+  TargetRef,
+} from '../runtime/index.js';
 import { launchWorkload } from './launch.js';
 import { assertWorkloadName, createWorkloadRegistry, type WorkloadRecord } from './registry.js';
 
@@ -135,8 +143,7 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): ProcessRun
         target: { namespace: target.namespace || 'default', pod: name },
         rootPid: record.pid,
         pids,
-        dumpPid: record.pid,
-        criuVia: [],
+        placement: { via: [], foreignMounts: false },
         externals: [],
         dumpArgs: [],
         workload: { ...record },
@@ -150,57 +157,51 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): ProcessRun
         await killAndWait(record.pid);
     },
 
-    async restore(context: RestoreContext): Promise<RestoreOutcome> {
-      const setupStarted = performance.now();
-      const original = context.workload as unknown as WorkloadRecord;
-      const name = assertWorkloadName(context.target?.pod || original.name);
-      await assertNameFree(name);
-      const dir = registry.dirOf(name);
-      await mkdir(dir, { recursive: true, mode: 0o700 });
-      const record: WorkloadRecord = {
-        ...original,
-        name,
-        pid: 0,
-        stdoutPath: join(dir, 'stdout.log'),
-        stderrPath: join(dir, 'stderr.log'),
-        startedAt: new Date().toISOString(),
-        restoredFrom: context.checkpointId,
-      };
-      // The workload's log files grew after the dump; CRIU would refuse them ("bad size"). It is handed
-      // freshly opened files instead, under the resource names it recorded (path without the leading /).
-      const stdout = await open(record.stdoutPath, 'a', 0o600);
-      const stderr = await open(record.stderrPath, 'a', 0o600);
-      const setup = performance.now() - setupStarted;
-      try {
-        const started = performance.now();
-        const pid = await context.criu.restore(
-          {
-            imagesDir: context.imagesDir,
-            logFile: join(context.workDir, 'restore.log'),
-            pidFile: join(context.workDir, 'restore.pid'),
-            inheritFds: [
-              { fd: 3, resource: original.stdoutPath.replace(/^\//, '') },
-              { fd: 4, resource: original.stderrPath.replace(/^\//, '') },
-            ],
-            workDir: context.workDir,
-            ...(context.lazyPages ? { lazyPages: true } : {}),
-          },
-          context.signal,
-          [stdout.fd, stderr.fd],
-        );
-        const criuRestore = performance.now() - started;
-        record.pid = pid;
-        await registry.put(record);
-        return {
-          pid,
-          namespacePid: await namespacePid(pid),
-          workload: name,
-          durations: { setup, criuRestore },
+    async prepareRestore(context: RestoreContext, phases: Phases): Promise<PreparedRestore> {
+      return phases.run('setup', async () => {
+        const original = context.workload as unknown as WorkloadRecord;
+        const name = assertWorkloadName(context.target?.pod || original.name);
+        await assertNameFree(name);
+        const dir = registry.dirOf(name);
+        await mkdir(dir, { recursive: true, mode: 0o700 });
+        const record: WorkloadRecord = {
+          ...original,
+          name,
+          pid: 0,
+          stdoutPath: join(dir, 'stdout.log'),
+          stderrPath: join(dir, 'stderr.log'),
+          startedAt: new Date().toISOString(),
+          restoredFrom: context.checkpointId,
         };
-      } finally {
-        await stdout.close();
-        await stderr.close();
-      }
+        // The workload's log files grew after the dump; CRIU would refuse them ("bad size"). It is handed
+        // freshly opened files instead, under the resource names it recorded (path without the leading /).
+        const stdout = await open(record.stdoutPath, 'a', 0o600);
+        const stderr = await open(record.stderrPath, 'a', 0o600);
+        const closeFiles = async () => {
+          await stdout.close().catch(() => {});
+          await stderr.close().catch(() => {});
+        };
+        const placement = { via: [], foreignMounts: false, extraFds: [stdout.fd, stderr.fd] };
+        const first = firstExtraFd(placement);
+        return {
+          placement,
+          inheritFds: [
+            { fd: first, resource: original.stdoutPath.replace(/^\//, '') },
+            { fd: first + 1, resource: original.stderrPath.replace(/^\//, '') },
+          ],
+          extraArgs: [],
+          async complete(pid) {
+            await closeFiles();
+            record.pid = pid;
+            await registry.put(record);
+            return { pid, namespacePid: await namespacePid(pid), workload: name };
+          },
+          async fail() {
+            await closeFiles();
+            return undefined;
+          },
+        };
+      });
     },
 
     async abandon(outcome) {

@@ -1,9 +1,11 @@
 /**
- * What a container runtime provides to the executor (docs/architecture.md, "Runtimes"). `process` (src/lib/process) runs
- * workloads the agent started itself; `containerd` (src/lib/containerd) acts on Kubernetes' containers and
- * restores into placeholder containers. The executor drives the phases; a runtime answers what is where.
+ * What a container runtime provides to the executor (docs/architecture.md, "Runtimes"). `process`
+ * (src/lib/process) runs workloads the agent started itself; `containerd` (src/lib/containerd) acts on
+ * Kubernetes' containers and restores into placeholder containers. The executor drives every phase and
+ * runs CRIU; a runtime answers what is where, contributes CRIU's options and where CRIU runs, and does
+ * the runtime's own steps (the filesystem, the placeholder) inside the phases the executor hands it.
  */
-import type { Criu } from '../criu/index.js';
+import type { CriuPlacement } from '../criu/index.js';
 
 export interface TargetRef {
   namespace: string;
@@ -14,22 +16,24 @@ export interface TargetRef {
   containerId?: string;
 }
 
+/** Runs a named step, timed and reported as progress (the executor's PhaseClock). */
+export interface Phases {
+  run<T>(phase: string, work: () => Promise<T>): Promise<T>;
+}
+
 export interface Inspection {
   runtime: string;
   /** The target as resolved (names filled in), recorded in the manifest. */
   target: { namespace: string; pod: string; container?: string };
-  /** Host pid of the tree's root. */
+  /** Host pid of the tree's root: what CRIU dumps (with its whole tree). */
   rootPid: number;
   /** Host pids of the whole tree (CUDA discovery, io_uring check). */
   pids: number[];
-  /** Pid handed to `criu dump -t`: the host pid, or the namespace pid when `criuVia` enters the namespaces. */
-  dumpPid: number;
-  /** Command prefix that runs criu where it must run (e.g. `nsenter -t PID -m -p --`); empty = here. */
-  criuVia: string[];
+  /** Where CRIU runs for the dump. */
+  placement: CriuPlacement;
+  /** `--external` descriptors (mounts, namespaces). */
   externals: string[];
   dumpArgs: string[];
-  /** Overlay upperdir, when the runtime has one: the rootfs diff comes from it. */
-  upperDir?: string;
   /** Everything the runtime needs to restore, recorded in the manifest as `workload`. */
   workload: Record<string, unknown>;
   description: string;
@@ -40,15 +44,26 @@ export interface RestoreContext {
   /** The manifest's `workload` record, written by this runtime at checkpoint time. */
   workload: Record<string, unknown>;
   checkpointDir: string;
-  imagesDir: string;
-  /** Where the restore may write its log and pid file (never inside the checkpoint). */
+  /** Where the restore may write (never inside the checkpoint). */
   workDir: string;
   /** The placeholder (containerd) or the new workload name (process); undefined = the checkpointed one. */
   target: TargetRef | undefined;
-  criu: Criu;
   signal: AbortSignal;
-  /** Restore lazily: a `criu lazy-pages` daemon serves the pages on `workDir` (the executor runs it). */
-  lazyPages?: boolean;
+}
+
+/** A restore the runtime has made ready: how CRIU must run, and what follows it. */
+export interface PreparedRestore {
+  placement: CriuPlacement;
+  /** `--inherit-fd` pairs; their fds are the child's (see `firstExtraFd`). */
+  inheritFds: { fd: number; resource: string }[];
+  extraArgs: string[];
+  /** Finds the tree CRIU restored (`criuPid` as CRIU saw it) and makes it the runtime's. */
+  complete(criuPid: number): Promise<RestoreOutcome>;
+  /**
+   * The restore failed at some point after `prepare` returned: undo what was done to the target, so that
+   * it is never left half-restored. Returns what it did, in words.
+   */
+  fail(error: Error): Promise<string | undefined>;
 }
 
 export interface RestoreOutcome {
@@ -57,7 +72,6 @@ export interface RestoreOutcome {
   namespacePid: number | undefined;
   /** Name of the restored workload (process) or placeholder container id (containerd). */
   workload: string;
-  durations: Record<string, number>;
 }
 
 export interface Runtime {
@@ -65,9 +79,14 @@ export interface Runtime {
   inspect(target: TargetRef, signal?: AbortSignal): Promise<Inspection>;
   /** Stops a checkpointed workload when the caller asked not to leave it running. */
   stop(inspection: Inspection): Promise<void>;
-  /** Writes the rootfs diff of the container into `dir`; absent for runtimes without one. */
-  captureRootfs?(inspection: Inspection, dir: string, signal?: AbortSignal): Promise<number>;
-  restore(context: RestoreContext): Promise<RestoreOutcome>;
+  /**
+   * Captures, into `dir`, what of the workload CRIU's images do not hold (a container's filesystem changes,
+   * its pod volumes); called while the dumped tree is still frozen, so that memory and files are one
+   * moment. Absent for runtimes with nothing to add.
+   */
+  captureFrozen?(inspection: Inspection, dir: string, phases: Phases, signal?: AbortSignal): Promise<void>;
+  /** Checks the target and readies it (its files, its placeholder), inside `phases`; touches nothing on refusal. */
+  prepareRestore(context: RestoreContext, phases: Phases): Promise<PreparedRestore>;
   /** Kills a restored tree after a later restore step failed: never leave it half-alive. */
   abandon(outcome: RestoreOutcome): Promise<void>;
 }

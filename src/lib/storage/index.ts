@@ -4,6 +4,7 @@ export * from './agent-lease.js';
 export * from './chunked-hash.js';
 export * from './durable.js';
 export * from './growing-files.js';
+export * from './identity.js';
 export * from './manifest.js';
 export * from './paths.js';
 export * from './store.js';

@@ -14,6 +14,7 @@ import { ajv, detailsOf } from '../../validation/ajv.js';
 import { CHUNK_SIZE, hashChunked } from './chunked-hash.js';
 import { writeFileDurably } from './durable.js';
 import type { KnownFile } from './growing-files.js';
+import type { WorkloadIdentity } from './identity.js';
 import { assertInside } from './paths.js';
 
 export const MANIFEST_FILE = 'manifest.json';
@@ -41,6 +42,8 @@ export interface Manifest {
   workload: Record<string, unknown>;
   criu: { version: string; leaveRunning: boolean };
   cuda?: { pids: number[]; gpus: string[] };
+  /** The workload it belongs to, when the caller said (identity.ts): "latest" and retention go by it. */
+  identity?: WorkloadIdentity;
   durations: Record<string, number>;
   sizeBytes: number;
   files: ManifestFile[];
@@ -89,6 +92,30 @@ const validateManifest = ajv.compile<Manifest>({
       properties: {
         pids: { type: 'array', items: { type: 'integer' } },
         gpus: { type: 'array', items: { type: 'string' } },
+      },
+      additionalProperties: false,
+    },
+    identity: {
+      type: 'object',
+      required: ['namespace', 'owner', 'container', 'image', 'gpus', 'arch'],
+      properties: {
+        namespace: { type: 'string' },
+        owner: {
+          type: 'object',
+          required: ['kind', 'name'],
+          properties: { kind: { type: 'string' }, name: { type: 'string' } },
+          additionalProperties: false,
+        },
+        ordinal: { type: 'integer', minimum: 0 },
+        container: { type: 'string' },
+        image: { type: 'string' },
+        gpus: {
+          type: 'object',
+          required: ['count'],
+          properties: { count: { type: 'integer', minimum: 0 }, model: { type: 'string' } },
+          additionalProperties: false,
+        },
+        arch: { type: 'string' },
       },
       additionalProperties: false,
     },

@@ -23,6 +23,47 @@ describe('containerd rootfs diff', {
     await rm(dir, { recursive: true, force: true });
   });
 
+  it('records what the image layers have and the container no longer shows: an opaque folder hides it all', async () => {
+    // Image layers: /app holds a, b and sub/c. The container removed /app and made it again with only
+    // new (overlayfs marks such a folder opaque with an xattr, which a placeholder's overlay cannot take).
+    const lower = join(dir, 'opaque/lower');
+    await mkdir(join(lower, 'app/sub'), { recursive: true });
+    for (const f of ['app/a', 'app/b', 'app/sub/c', 'keep']) await writeFile(join(lower, f), f);
+    const upper = join(dir, 'opaque/upper');
+    await mkdir(join(upper, 'app'), { recursive: true });
+    await writeFile(join(upper, 'app/new'), 'new');
+    const merged = join(dir, 'opaque/merged');
+    await mkdir(join(merged, 'app'), { recursive: true });
+    await writeFile(join(merged, 'app/new'), 'new');
+    await writeFile(join(merged, 'keep'), 'keep');
+    const out = join(dir, 'opaque/out');
+    await mkdir(out, { recursive: true });
+    await captureRootfsDiff({
+      upperDir: upper,
+      lowerDirs: [lower],
+      mergedRoot: merged,
+      exclude: [],
+      dir: out,
+      run: runTool,
+    });
+    assert.deepEqual(JSON.parse(await readFile(join(out, 'deleted-files.json'), 'utf8')).deleted, [
+      '/app/a',
+      '/app/b',
+      '/app/sub',
+    ]);
+    const target = join(dir, 'opaque/target');
+    await mkdir(join(target, 'app/sub'), { recursive: true });
+    for (const f of ['app/a', 'app/b', 'app/sub/c', 'keep']) await writeFile(join(target, f), f);
+    await applyRootfsDiff({ checkpointDir: out, root: target, run: runTool });
+    assert.deepEqual(
+      execFileSync('find', ['.', '-mindepth', '1'], { cwd: target, encoding: 'utf8' })
+        .split('\n')
+        .filter(Boolean)
+        .sort(),
+      ['./app', './app/new', './keep'],
+    );
+  });
+
   it('captures files, records whiteouts as deletions, leaves out mountpoints and exclusions', async () => {
     const upper = join(dir, 'upper');
     await mkdir(join(upper, 'data'), { recursive: true });

@@ -1,0 +1,21 @@
+/**
+ * What the functions ask of the Kubernetes API (core/v1): read pods one by one and list/watch them
+ * (the informers of agent and opted-in pods, and a GET for a pod the cache does not hold), list/watch
+ * nodes (providerID and VM name → node), create Events on target pods (recorder.ts). `knative/functions-rbac.yaml`
+ * must grant exactly this much at least; `make manifests-check` checks it.
+ */
+export interface ApiAccess {
+  /** The API group ("" is core). */
+  group: string;
+  resource: string;
+  verbs: readonly string[];
+}
+
+export const functionsApiAccess: readonly ApiAccess[] = [
+  { group: '', resource: 'pods', verbs: ['get', 'list', 'watch'] },
+  { group: '', resource: 'nodes', verbs: ['list', 'watch'] },
+  { group: '', resource: 'events', verbs: ['create'] },
+];
+
+/** What an ApiServerSource needs on each resource it sends (Knative's adapter runs informers on them). */
+export const sourceVerbs: readonly string[] = ['get', 'list', 'watch'];

@@ -19,18 +19,11 @@ import { checkpointCompletion, preemptionHandled } from '../../src/events/comple
 import { NoticeFormat, Urgency } from '../../src/events/notices/index.js';
 import { dataProblems } from '../../src/events/schemas.js';
 import type { RequestRef } from '../../src/events/types.js';
-import type { FunctionContext } from '../../src/http/context.js';
+import type { FunctionContext, PreStopHandler, PreStopTarget } from '../../src/http/context.js';
 import { DNS1123_LABEL_PATTERN, DNS1123_SUBDOMAIN_PATTERN } from '../../src/ids.js';
 import { ajv } from '../../src/validation/ajv.js';
 
 export const PRESTOP_SOURCE = '/snapback/prestop';
-
-/** What a hook names: its pod, and the container to checkpoint (else the pod's annotation, else the first). */
-export interface PreStopTarget {
-  namespace: string;
-  pod: string;
-  container?: string;
-}
 
 const validateQuery = ajv.compile<PreStopTarget>({
   type: 'object',
@@ -109,3 +102,10 @@ export async function handlePreStop(
     ...(outcome.handled ? [preemptionHandled(completion, outcome.handled)] : []),
   ];
 }
+
+/** The preStop door the transport serves on the preemption function (src/http/prestop-route.ts). */
+export const preStopHandler: PreStopHandler = {
+  decode: decodePreStopQuery,
+  requestOf: preStopRequest,
+  handle: handlePreStop,
+};

@@ -112,7 +112,8 @@ export function createFunctionsApp(deps: FunctionsAppDeps): FunctionsApp {
   route('/', served);
   app.options('/', validation);
   // A pod's preStop hook, through its relay: on the function that is kept warm (no cold start in a grace period).
-  if (served.includes(deps.functions.preemption)) app.post(PRESTOP_PATH, preStopRoute(state));
+  if (served.includes(deps.functions.preemption))
+    app.post(PRESTOP_PATH, preStopRoute(state, deps.functions.preStop));
   for (const fn of served) {
     route(`/${fn.name}`, [fn]);
     app.options(`/${fn.name}`, validation);

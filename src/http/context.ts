@@ -5,6 +5,7 @@
 import type { CloudEvent } from 'cloudevents';
 import type { DispatchDeps } from '../dispatch/checkpoint-restore.js';
 import type { FanOutSettings } from '../dispatch/preemption.js';
+import type { PodState } from '../dispatch/resolver.js';
 import type { RequestRef } from '../events/types.js';
 import type { Logger } from '../log.js';
 
@@ -48,8 +49,32 @@ export interface FunctionDefinition {
   idempotencyRef?(event: CloudEvent<unknown>): RequestRef | null | undefined;
 }
 
-/** The handler of each function (functions/index.ts): the transport serves what it is given. */
-export type FunctionTable = Readonly<Record<FunctionName, FunctionDefinition>>;
+/** What a pod's preStop hook names: its pod, and the container to checkpoint (else its annotation, else the first). */
+export interface PreStopTarget {
+  namespace: string;
+  pod: string;
+  container?: string;
+}
+
+/** The preemption function's second door, `POST /prestop` (functions/prestop/index.ts). */
+export interface PreStopHandler {
+  /** The query string's target, or INVALID_ARGUMENT naming each field (`query.pod`). */
+  decode(query: unknown): PreStopTarget;
+  /** The request a hook is part of (its idempotency key). */
+  requestOf(pod: PodState): RequestRef;
+  /** The checkpoint a hook asks for, as the events a notice yields. */
+  handle(
+    context: FunctionContext,
+    target: PreStopTarget,
+    pod: PodState,
+    request: RequestRef,
+  ): Promise<CloudEvent<unknown>[]>;
+}
+
+/** The handlers (functions/index.ts): the transport serves what it is given. */
+export type FunctionTable = Readonly<Record<FunctionName, FunctionDefinition>> & {
+  readonly preStop: PreStopHandler;
+};
 
 export function traceparentOf(event: CloudEvent<unknown>): string | undefined {
   const value = (event as unknown as Record<string, unknown>)['traceparent'];

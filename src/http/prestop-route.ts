@@ -7,10 +7,9 @@
  */
 import type { CloudEvent } from 'cloudevents';
 import type { Request, Response } from 'express';
-import { decodePreStopQuery, handlePreStop, preStopRequest } from '../../functions/prestop/index.js';
 import { ErrorCode, httpStatusOf, SnapbackError } from '../errors.js';
 import { type CheckpointOutcomeData, EventType, type PreemptionHandledData } from '../events/types.js';
-import { FunctionName } from './context.js';
+import { FunctionName, type PreStopHandler } from './context.js';
 import { IdempotencyCache } from './idempotency.js';
 import { errorBody, sendError } from './replies.js';
 import { deliver } from './request.js';
@@ -43,11 +42,12 @@ function answerOf(events: readonly CloudEvent<unknown>[]): { status: number; bod
   return { status: httpStatusOf[code] ?? 500, body: errorBody(new SnapbackError(code, reason)) };
 }
 
-export function preStopRoute(state: AppState) {
+/** The route of a hook, answered by `handler` (functions/prestop/index.ts). */
+export function preStopRoute(state: AppState, handler: PreStopHandler) {
   return async (req: Request, res: Response) => {
     let status: number;
     try {
-      const target = decodePreStopQuery({ ...req.query });
+      const target = handler.decode({ ...req.query });
       const header = req.headers['traceparent'];
       const context = state.context(FunctionName.PREEMPTION, typeof header === 'string' ? header : undefined);
       const pod = await context.dispatch.resolver.optedInPod(
@@ -59,9 +59,9 @@ export function preStopRoute(state: AppState) {
       if (pod === undefined) {
         throw new SnapbackError(ErrorCode.NOT_FOUND, `no opted-in pod ${target.namespace}/${target.pod}`);
       }
-      const request = preStopRequest(pod);
+      const request = handler.requestOf(pod);
       const key = IdempotencyCache.keyOf(FunctionName.PREEMPTION, request.source, request.id);
-      const once = await state.idempotency.run(key, () => handlePreStop(context, target, pod, request));
+      const once = await state.idempotency.run(key, () => handler.handle(context, target, pod, request));
       if (state.sink !== undefined) await deliver(state, [once]);
       const answer = answerOf(once.value);
       status = answer.status;

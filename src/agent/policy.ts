@@ -6,11 +6,9 @@
  * reachable) and its namespace and pod labels are read there, never taken from the request.
  */
 import { ErrorCode, SnapbackError } from '../errors.js';
+import { OPT_IN_LABEL, OPT_IN_VALUE } from '../events/opt-in.js';
 import type { PodFacts } from '../lib/containerd/index.js';
 import type { TargetRef } from '../lib/runtime/index.js';
-
-/** The pod label that opts a pod in (docs/architecture.md, "Agent contract"). */
-export const OPT_IN_LABEL = 'snapback.io/enabled';
 
 export interface AccessPolicy {
   /** Returns the target when allowed; FAILED_PRECONDITION naming the rule otherwise. */
@@ -54,10 +52,10 @@ export function createAccessPolicy(options: PolicyOptions): AccessPolicy {
       const what =
         facts.pod === undefined ? `container ${facts.containerId}` : `pod ${facts.namespace}/${facts.pod}`;
       checkNamespace(facts.namespace, what);
-      if (facts.labels[OPT_IN_LABEL] !== 'true') {
+      if (facts.labels[OPT_IN_LABEL] !== OPT_IN_VALUE) {
         throw refuse(
           'opt-in',
-          `${what} has not opted in: it needs the label ${OPT_IN_LABEL}: "true"` +
+          `${what} has not opted in: it needs the label ${OPT_IN_LABEL}: "${OPT_IN_VALUE}"` +
             (facts.labels[OPT_IN_LABEL] === undefined ? '' : ` (it is "${facts.labels[OPT_IN_LABEL]}")`),
         );
       }

@@ -10,7 +10,6 @@ import type { NodeRef } from '../events/notices/notice.js';
 import { CONTAINER_ANNOTATION } from '../events/opt-in.js';
 import type { Located, PodState, Skipped } from './resolver.js';
 
-export { CONTAINER_ANNOTATION, ENABLED_SELECTOR } from '../events/opt-in.js';
 export const AGENT_SELECTOR = 'app.kubernetes.io/name=snapback-agent';
 export const DEFAULT_AGENT_PORT = 7070;
 

@@ -9,26 +9,19 @@
  */
 import type { CoreV1Api } from '@kubernetes/client-node';
 import { ErrorCode, SnapbackError } from '../errors.js';
-import { isOptedIn } from '../events/opt-in.js';
+import { ENABLED_SELECTOR, isOptedIn } from '../events/opt-in.js';
 import {
   AGENT_SELECTOR,
   agentAddressOf,
   containerOf,
   DEFAULT_AGENT_PORT,
-  ENABLED_SELECTOR,
   nodeMatches,
   podStateOf,
   targetsOf,
 } from './kube-objects.js';
 import type { Located, Resolver } from './resolver.js';
 
-export {
-  AGENT_SELECTOR,
-  azureVmMatches,
-  CONTAINER_ANNOTATION,
-  DEFAULT_AGENT_PORT,
-  ENABLED_SELECTOR,
-} from './kube-objects.js';
+export { AGENT_SELECTOR, DEFAULT_AGENT_PORT } from './kube-objects.js';
 
 export interface KubeResolverOptions {
   /** Namespace of the agent DaemonSet; all namespaces when absent. */

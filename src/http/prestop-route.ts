@@ -12,7 +12,7 @@ import { type CheckpointOutcomeData, EventType, type PreemptionHandledData } fro
 import { FunctionName, type PreStopHandler } from './context.js';
 import { IdempotencyCache } from './idempotency.js';
 import { errorBody, sendError } from './replies.js';
-import { deliver } from './request.js';
+import { deliverToSink } from './request.js';
 import type { AppState } from './state.js';
 
 export const PRESTOP_PATH = '/prestop';
@@ -62,7 +62,7 @@ export function preStopRoute(state: AppState, handler: PreStopHandler) {
       const request = handler.requestOf(pod);
       const key = IdempotencyCache.keyOf(FunctionName.PREEMPTION, request.source, request.id);
       const once = await state.idempotency.run(key, () => handler.handle(context, target, pod, request));
-      if (state.sink !== undefined) await deliver(state, [once]);
+      if (state.sink !== undefined) await deliverToSink(state, [once]);
       const answer = answerOf(once.value);
       status = answer.status;
       res.status(status).json(answer.body);

@@ -103,7 +103,7 @@ function notRemembered(value: CloudEvent<unknown>[]): Once<CloudEvent<unknown>[]
 }
 
 /** Sends each outcome's events to the sink once (a duplicate request finds them sent). */
-export async function deliver(state: AppState, outcomes: Once<CloudEvent<unknown>[]>[]): Promise<void> {
+export async function deliverToSink(state: AppState, outcomes: Once<CloudEvent<unknown>[]>[]): Promise<void> {
   const sink = state.sink!;
   for (const once of outcomes) {
     // Marked before sending: a duplicate arriving meanwhile must not send the same events again; a failed
@@ -132,7 +132,7 @@ export async function handleEvents(state: AppState, req: Request, res: Response)
     const header = typeof req.headers['traceparent'] === 'string' ? req.headers['traceparent'] : undefined;
     const outcomes = await Promise.all(routed.map((r) => run(state, r, header)));
     if (state.sink !== undefined) {
-      await deliver(state, outcomes);
+      await deliverToSink(state, outcomes);
       res.status(202).end();
       return 202;
     }

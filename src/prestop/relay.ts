@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { ErrorCode, SnapbackError } from '../errors.js';
 import type { Logger } from '../log.js';
 
-export interface PreStopTarget {
+export interface PreStopRequest {
   /** The function's preStop endpoint, e.g. http://snapback-preemption.snapback.svc.cluster.local/prestop. */
   to: string;
   namespace: string;
@@ -32,7 +32,7 @@ export interface PreStopAnswer {
 
 /** Asks the function for the pod's checkpoint; resolves with its answer once it has one. */
 export async function askForCheckpoint(
-  target: PreStopTarget,
+  target: PreStopRequest,
   container = target.container,
 ): Promise<PreStopAnswer> {
   const url = new URL(target.to);
@@ -64,7 +64,7 @@ const CONTAINER = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 /** Serves `GET /prestop[?container=NAME]` (the hook) and `GET /healthz` (the sidecar's probes). */
 export async function startPreStopRelay(
-  target: PreStopTarget,
+  target: PreStopRequest,
   listen: { host: string; port: number },
   log: Logger,
 ): Promise<PreStopRelay> {

@@ -4,8 +4,6 @@
  * is its controlling owner, its container, and what must match for CRIU and the GPUs: the image, the GPU
  * count and model, the architecture.
  */
-import type { Manifest } from './manifest.js';
-
 export interface WorkloadIdentity {
   namespace: string;
   /**
@@ -57,16 +55,24 @@ function imageKey(image: string): string {
   return at < 0 ? image : image.slice(at + 1);
 }
 
+/** What these functions read of a checkpoint's manifest (manifest.ts's Manifest, which has the identity). */
+interface Identified {
+  checkpointId: string;
+  version: string;
+  createdAt: string;
+  identity?: WorkloadIdentity;
+}
+
 /** Newest first, by creation time (ties by version uuid, so the order is total). */
-export function newestFirst(a: Manifest, b: Manifest): number {
+export function newestFirst(a: Identified, b: Identified): number {
   return b.createdAt.localeCompare(a.createdAt) || b.version.localeCompare(a.version);
 }
 
 /** The latest checkpoint a pod of `wanted` can take, with why each newer one could not, in words. */
-export function latestCompatible(
-  manifests: readonly Manifest[],
+export function latestCompatible<M extends Identified>(
+  manifests: readonly M[],
   wanted: WorkloadIdentity,
-): { manifest: Manifest | undefined; passedOver: string[] } {
+): { manifest: M | undefined; passedOver: string[] } {
   const passedOver: string[] = [];
   for (const manifest of [...manifests].filter((m) => m.identity !== undefined).sort(newestFirst)) {
     const why = incompatibility(manifest.identity!, wanted);
@@ -77,11 +83,11 @@ export function latestCompatible(
 }
 
 /** The checkpoints of `identity`'s workload past the newest `keep`, oldest last: retention removes them. */
-export function beyondRetention(
-  manifests: readonly Manifest[],
+export function beyondRetention<M extends Identified>(
+  manifests: readonly M[],
   identity: WorkloadIdentity,
   keep: number,
-): Manifest[] {
+): M[] {
   return manifests
     .filter((m) => m.identity !== undefined && sameWorkload(m.identity, identity))
     .sort(newestFirst)

@@ -190,7 +190,7 @@ export function createAgentHandlers(deps: AgentHandlersDeps): AgentServer {
       const checkpoints = await executor.store.list();
       const { manifest, passedOver } = latestCompatible(
         checkpoints.map((c) => c.manifest),
-        wantedIdentity(request.identity),
+        wantedIdentity(request.identity, executor.cuda ? (await executor.cuda.identity()).gpus.length : 0),
       );
       const found = checkpoints.find((c) => c.manifest === manifest);
       return { checkpoint: found === undefined ? undefined : toInfo(found), passedOver };

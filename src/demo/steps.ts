@@ -29,6 +29,9 @@ export interface ColdStart {
   first: Answer;
   /** The last answer before the checkpoint: a restored server must continue from it. */
   last: Answer;
+  /** `snapback run`'s command line for the server (after `--`) and its working directory. */
+  command: string[];
+  cwd: string;
 }
 
 async function tail(path: string, lines = 8): Promise<string> {
@@ -85,7 +88,7 @@ export async function coldStart(context: DemoContext): Promise<ColdStart> {
     last = checked.answer;
   }
   say(`  serving: counter ${last.counter}, same nonce\n`);
-  return { url, pid: started.pid, ms: cold.ms, first: a, last };
+  return { url, pid: started.pid, ms: cold.ms, first: a, last, command, cwd };
 }
 
 export async function spotWarning(

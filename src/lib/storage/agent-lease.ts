@@ -10,7 +10,8 @@
  * and the TTL (30 s by default) is far above any skew NTP leaves.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, readlink, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode, SnapbackError } from '../../errors.js';
 import { isSameProcess, startTimeOf } from '../procfs/index.js';
@@ -34,6 +35,11 @@ interface LeaseRecord extends Holder {
 }
 
 export interface AgentLease extends Holder {
+  /**
+   * Whether this agent's lease is surely still in force (renewed within the TTL): before it publishes,
+   * an agent checks it, since others take a lapsed lease for a dead agent and may have taken its locks.
+   */
+  valid(): boolean;
   /** Whether the agent instance `holder` names is alive (this one always is). */
   isAlive(holder: Holder): Promise<boolean>;
   /** Whether the lease file at `file` (an owner's, or one claimed for collection) names a live instance. */
@@ -65,7 +71,7 @@ export async function acquireAgentLease(options: AgentLeaseOptions): Promise<Age
 
   const giveUpAt = now() + 2 * ttlMs;
   for (let waited = false; ; waited = true) {
-    const existing = await readLease(file);
+    const existing = await readLease(file).catch(() => undefined);
     if (existing === undefined || !(await alive(existing))) break;
     if (!waited)
       options.onProblem?.(
@@ -80,57 +86,89 @@ export async function acquireAgentLease(options: AgentLeaseOptions): Promise<Age
     await sleep(Math.min(1000, ttlMs / 4));
   }
 
+  let renewedAt = now();
   const write = async () => {
+    const at = now();
     const record: LeaseRecord = {
       owner,
       instance,
       ...here,
       pid: process.pid,
       startTime: await startTimeOf(process.pid),
-      renewedAt: new Date(now()).toISOString(),
+      renewedAt: new Date(at).toISOString(),
       ttlMs,
     };
     await mkdir(paths.stagingBase, { recursive: true, mode: 0o700 });
     await writeFileDurably(file, JSON.stringify(record));
+    renewedAt = at;
   };
   await write();
   let released = false;
+  let renewing: Promise<void> | undefined;
   const renew = async () => {
-    const current = await readLease(file);
+    const current = await readLease(file).catch(() => 'unreadable' as const);
+    if (current === 'unreadable') return; // next time: an unreadable file is no reason to write over it
     if (current !== undefined && current.instance !== instance) {
       options.onProblem?.(
         `the storage lease of node ${owner} was taken over by instance ${current.instance}; two agents share one node name`,
       );
       return;
     }
+    // Gone while this agent counted as dead (renewals failed past the TTL): others may have collected its
+    // staging or broken its locks meanwhile. It takes the lease again; `valid()` has already said no.
+    if (current === undefined && now() - renewedAt > ttlMs)
+      options.onProblem?.(`the storage lease of node ${owner} had lapsed; taking it again`);
     await write();
   };
-  // A timer, not a loop: an agent stalled longer than the TTL is rightly taken for dead.
+  // A timer, not a loop: an agent stalled longer than the TTL is rightly taken for dead. A renewal still
+  // under way (a slow volume) is not doubled.
   const heartbeat = setInterval(
     () => {
-      if (!released)
-        renew().catch((err: unknown) => options.onProblem?.('cannot renew the storage lease', err));
+      if (released || renewing !== undefined) return;
+      renewing = renew()
+        .catch((err: unknown) => options.onProblem?.('cannot renew the storage lease', err))
+        .finally(() => {
+          renewing = undefined;
+        });
     },
     Math.max(50, Math.floor(ttlMs / 3)),
   );
   heartbeat.unref();
 
+  /** The lease of `owner`, under its name or — while a collector has claimed it — under the claim's. */
+  const ownerLease = async (other: string): Promise<LeaseRecord | undefined> => {
+    const record = await readLease(paths.agentLease(other));
+    if (record !== undefined) return record;
+    const claimPrefix = `.${other}.lease.collecting-`;
+    for (const name of await readdir(paths.stagingBase).catch(() => [] as string[])) {
+      if (name.startsWith(claimPrefix)) return readLease(join(paths.stagingBase, name));
+    }
+    return undefined;
+  };
+  // Any doubt (a lease that cannot be read) is read as alive: taking a live agent for dead deletes its work.
+  const aliveOr = (check: () => Promise<boolean>) => check().catch(() => true);
+
   return {
     owner,
     instance,
-    async isAlive(holder) {
-      if (holder.instance === instance) return true;
-      const record = await readLease(paths.agentLease(holder.owner));
-      return record !== undefined && record.instance === holder.instance && (await alive(record));
-    },
-    async leaseFileAlive(path) {
-      const record = await readLease(path);
-      return record !== undefined && (record.instance === instance || (await alive(record)));
-    },
+    valid: () => !released && now() - renewedAt < ttlMs,
+    isAlive: (holder) =>
+      holder.instance === instance
+        ? Promise.resolve(true)
+        : aliveOr(async () => {
+            const record = await ownerLease(holder.owner);
+            return record !== undefined && record.instance === holder.instance && (await alive(record));
+          }),
+    leaseFileAlive: (path) =>
+      aliveOr(async () => {
+        const record = await readLease(path);
+        return record !== undefined && (record.instance === instance || (await alive(record)));
+      }),
     async release() {
       released = true;
       clearInterval(heartbeat);
-      const current = await readLease(file);
+      await renewing;
+      const current = await readLease(file).catch(() => undefined);
       if (current?.instance === instance) await rm(file, { force: true });
     },
   };
@@ -148,15 +186,22 @@ async function recordAlive(
   return isSameProcess(record.pid, record.startTime);
 }
 
+/** The lease at `file`; undefined when there is none (or it is not a lease); throws when it cannot be read. */
 async function readLease(file: string): Promise<LeaseRecord | undefined> {
+  let text: string;
   try {
-    const record = JSON.parse(await readFile(file, 'utf8')) as Partial<LeaseRecord>;
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    const record = JSON.parse(text) as Partial<LeaseRecord>;
     if (typeof record.owner !== 'string' || typeof record.instance !== 'string') return undefined;
     if (typeof record.renewedAt !== 'string' || typeof record.ttlMs !== 'number') return undefined;
     return record as LeaseRecord;
   } catch {
-    // Missing, or half-written by a writer that died: no live holder either way.
-    return undefined;
+    return undefined; // written whole by rename: what does not parse was never a lease
   }
 }
 

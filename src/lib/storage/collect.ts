@@ -4,7 +4,7 @@
  * Versions are collected only under the id's lock, so never in the middle of another agent's promotion;
  * another agent's staging only once its lease says that agent is dead.
  */
-import { lstat, readdir, readlink, rename, rm } from 'node:fs/promises';
+import { link, lstat, readdir, readlink, rename, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { ErrorCode, SnapbackError } from '../../errors.js';
 import type { AgentLease } from './agent-lease.js';
@@ -25,8 +25,13 @@ export async function currentVersion(paths: StoragePaths, id: string): Promise<s
   let target: string;
   try {
     target = await readlink(paths.current(id));
-  } catch {
-    return undefined;
+  } catch (err) {
+    // Only "there is none" means none: any other error (EIO, ESTALE, a `current` that is no link) must
+    // never read as an id with no checkpoint, which collection would then remove.
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new SnapbackError(ErrorCode.UNAVAILABLE, `cannot read checkpoint ${id}'s current version`, {
+      cause: err,
+    });
   }
   const version = basename(target);
   if (target !== join(VERSIONS_DIR, version)) {
@@ -88,13 +93,18 @@ export async function collectVersions(
 
 /**
  * Removes the staging of agents whose lease has expired (or that have none left): a lease is claimed by
- * renaming it first, so two collectors never both act, and re-read after the claim in case its agent
- * renewed it in between (then it is put back).
+ * renaming it first, so two collectors never both act, and checked again after the claim — the claimed
+ * file, and a lease file its agent may have written since — in case it renewed (then it is put back).
  */
 export async function collectDeadOwners(paths: StoragePaths, lease: AgentLease): Promise<string[]> {
   const removed: string[] = [];
   const entries = await readdir(paths.stagingBase, { withFileTypes: true }).catch(() => []);
   const withLease = new Set<string>();
+  // A lease under another collector's claim still counts: that collector may yet find it alive.
+  for (const entry of entries) {
+    const claimed = /^\.(.+)\.lease\.collecting-/.exec(entry.name)?.[1];
+    if (claimed !== undefined) withLease.add(claimed);
+  }
   for (const entry of entries) {
     const owner = ownerOfLeaseFile(entry.name);
     if (owner === undefined || owner === lease.owner) continue;
@@ -109,9 +119,9 @@ export async function collectDeadOwners(paths: StoragePaths, lease: AgentLease):
       ))
     )
       continue;
-    if (await lease.leaseFileAlive(claim)) {
-      // Renewed between the check and the claim: not ours to collect.
-      await rename(claim, file).catch(() => {});
+    if ((await lease.leaseFileAlive(claim)) || (await lease.leaseFileAlive(file))) {
+      await link(claim, file).catch(() => {});
+      await rm(claim, { force: true });
       continue;
     }
     await rm(paths.stagingRoot(owner), { recursive: true, force: true });

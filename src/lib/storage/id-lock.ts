@@ -9,7 +9,7 @@
  * mkdir(2) is atomic on NFS too, which guards the rare breaking of a lock whose holder died.
  */
 import { randomUUID } from 'node:crypto';
-import { link, mkdir, readFile, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, open, readFile, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ErrorCode, SnapbackError } from '../../errors.js';
 import type { AgentLease, Holder } from './agent-lease.js';
@@ -24,6 +24,8 @@ interface LockRecord extends Holder {
 
 /** A held lock; `release` is idempotent and removes the lock only if it is still this one. */
 export interface HeldLock {
+  /** Whether the lock file still is this lock (another agent breaks it if it takes this one for dead). */
+  stillHeld(): Promise<boolean>;
   release(): Promise<void>;
 }
 
@@ -51,8 +53,15 @@ export function createIdLocks(paths: StoragePaths, lease: AgentLease): IdLocks {
         token: randomUUID(),
       };
       if (await linkLock(file, record)) return heldLock(file, record.token);
-      const holder = await readLock(file);
+      const holder = await readLockFile(file);
       if (holder === undefined) continue; // released in between
+      if (holder === 'corrupt') {
+        // A lock that names no holder (its writer died before its data reached the disk) is broken once
+        // it is old enough that no writer can still be at it.
+        const age = Date.now() - ((await stat(file).catch(() => undefined))?.mtimeMs ?? Date.now());
+        if (age > STALE_BREAK_MS) await breakLock(file, undefined);
+        continue;
+      }
       if (await lease.isAlive(holder)) return holder;
       await breakLock(file, holder.token);
     }
@@ -79,7 +88,14 @@ export function createIdLocks(paths: StoragePaths, lease: AgentLease): IdLocks {
 
 async function linkLock(file: string, record: LockRecord): Promise<boolean> {
   const unique = `${file}.${record.token}`;
-  await writeFile(unique, JSON.stringify(record), { mode: 0o600 });
+  // On the disk before it becomes the lock: a lock that outlives a crash must say whose it is.
+  const handle = await open(unique, 'wx', 0o600);
+  try {
+    await handle.writeFile(JSON.stringify(record));
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
   try {
     await link(unique, file).catch(() => {});
     return (await stat(unique)).nlink === 2;
@@ -88,17 +104,34 @@ async function linkLock(file: string, record: LockRecord): Promise<boolean> {
   }
 }
 
-async function readLock(file: string): Promise<LockRecord | undefined> {
+/** The lock at `file`: undefined when there is none; `corrupt` when it says no holder; throws when unreadable. */
+async function readLockFile(file: string): Promise<LockRecord | 'corrupt' | undefined> {
+  let text: string;
   try {
-    return JSON.parse(await readFile(file, 'utf8')) as LockRecord;
-  } catch {
-    return undefined;
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
   }
+  try {
+    const record = JSON.parse(text) as Partial<LockRecord>;
+    return typeof record.token === 'string' && typeof record.instance === 'string'
+      ? (record as LockRecord)
+      : 'corrupt';
+  } catch {
+    return 'corrupt';
+  }
+}
+
+async function readLock(file: string): Promise<LockRecord | undefined> {
+  const lock = await readLockFile(file);
+  return lock === 'corrupt' ? undefined : lock;
 }
 
 function heldLock(file: string, token: string): HeldLock {
   let released = false;
   return {
+    stillHeld: async () => !released && (await readLock(file))?.token === token,
     async release() {
       if (released) return;
       released = true;
@@ -107,8 +140,11 @@ function heldLock(file: string, token: string): HeldLock {
   };
 }
 
-/** Removes the lock if it is still the dead holder's, under an mkdir guard so two breakers never race. */
-async function breakLock(file: string, deadToken: string): Promise<void> {
+/**
+ * Removes the lock if it is still the dead holder's (or still unreadable, for `undefined`), under an mkdir
+ * guard so two breakers never race.
+ */
+async function breakLock(file: string, deadToken: string | undefined): Promise<void> {
   const guard = `${file}.break`;
   try {
     await mkdir(guard);

@@ -104,15 +104,15 @@ export function createCheckpointStore(base: string, options: CheckpointStoreOpti
   const owner = options.owner;
   const stagingRoot = paths.stagingRoot(owner);
   const ttlMs = options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
-  let held:
-    | { lease: AgentLease; locks: IdLocks; readers: ReaderLeases; collector: NodeJS.Timeout }
-    | undefined;
+  let held: { lease: AgentLease; locks: IdLocks; readers: ReaderLeases } | undefined;
   const need = () => {
     if (held === undefined)
       throw new SnapbackError(ErrorCode.INTERNAL, 'the checkpoint store was not initialised');
     return held;
   };
   const problem = options.onProblem ?? (() => {});
+  let collector: NodeJS.Timeout | undefined;
+  let collecting: Promise<void> | undefined;
 
   const collectIfIdle = async (id: string): Promise<string[]> => {
     const { locks, readers } = need();
@@ -136,17 +136,7 @@ export function createCheckpointStore(base: string, options: CheckpointStoreOpti
       await mkdir(paths.stagingBase, { recursive: true, mode: 0o700 });
       if (held === undefined) {
         const lease = await acquireAgentLease({ paths, owner, ttlMs, onProblem: problem });
-        const collector = setInterval(
-          () => void store.collect().catch((err: unknown) => problem('collecting leftovers failed', err)),
-          options.collectEveryMs ?? 4 * ttlMs,
-        );
-        collector.unref();
-        held = {
-          lease,
-          locks: createIdLocks(paths, lease),
-          readers: createReaderLeases(paths, lease),
-          collector,
-        };
+        held = { lease, locks: createIdLocks(paths, lease), readers: createReaderLeases(paths, lease) };
       }
     },
 
@@ -159,12 +149,34 @@ export function createCheckpointStore(base: string, options: CheckpointStoreOpti
         await rm(join(stagingRoot, entry), { recursive: true, force: true });
         removed.push(join(stagingRoot, entry));
       }
-      return [...removed, ...(await store.collect())];
+      removed.push(...(await store.collect()));
+      // From now on, every few TTLs (never during recovery, which comes before init): one run at a time.
+      if (collector === undefined) {
+        collector = setInterval(
+          () => {
+            if (collecting !== undefined) return;
+            collecting = store
+              .collect()
+              .then(
+                () => {},
+                (err: unknown) => problem('collecting leftovers failed', err),
+              )
+              .finally(() => {
+                collecting = undefined;
+              });
+          },
+          options.collectEveryMs ?? 4 * ttlMs,
+        );
+        collector.unref();
+      }
+      return removed;
     },
 
     async close() {
       if (held === undefined) return;
-      clearInterval(held.collector);
+      clearInterval(collector);
+      collector = undefined;
+      await collecting;
       await held.lease.release();
       held = undefined;
     },
@@ -184,7 +196,7 @@ export function createCheckpointStore(base: string, options: CheckpointStoreOpti
     },
 
     async beginWrite(id, purpose) {
-      const { locks, readers } = need();
+      const { lease, locks, readers } = need();
       const lock = await locks.acquire(id, purpose);
       return {
         async promote(staging) {
@@ -197,6 +209,14 @@ export function createCheckpointStore(base: string, options: CheckpointStoreOpti
           const target = paths.version(id, staging.uuid);
           await rename(staging.dir, target);
           await fsyncPath(versionsDir);
+          // Published only by the lock's holder: an agent whose lease lapsed (a long stall, a volume that
+          // would not take its renewals) may have been taken for dead and its lock broken by another.
+          if (!lease.valid() || !(await lock.stillHeld())) {
+            throw new SnapbackError(
+              ErrorCode.ABORTED,
+              `checkpoint ${id} was not published: this agent's hold on the storage lapsed while it wrote, and another agent may have taken the id over; try again`,
+            );
+          }
           // Publish: a new link beside `current`, renamed over it (rename(2) replaces atomically).
           const link = join(checkpointDir, `.${CURRENT_LINK}-${staging.uuid}`);
           await symlink(join(VERSIONS_DIR, staging.uuid), link);
@@ -249,15 +269,30 @@ export function createCheckpointStore(base: string, options: CheckpointStoreOpti
       if ((await lstat(dir).catch(() => undefined)) === undefined) return false;
       const lock = await locks.acquire(id, 'delete');
       try {
-        const reading = await readers.live(id);
-        if (reading.length > 0) {
+        const refuseIfRead = async () => {
+          const reading = await readers.live(id);
+          if (reading.length === 0) return;
           const nodes = [...new Set(reading.map((r) => r.owner))].join(', ');
           throw new SnapbackError(
             ErrorCode.FAILED_PRECONDITION,
             `cannot delete checkpoint ${id}: a restore (on node ${nodes}) is still reading it; retry when it has completed`,
           );
+        };
+        await refuseIfRead();
+        // Unpublished first, so that no restore opens it any more, then asked again: a reader lands its
+        // lease before it checks `current` once more (openForReading), so one that got in is seen now.
+        const hidden = join(dir, `.${CURRENT_LINK}-removed-${randomUUID()}`);
+        const published = await rename(paths.current(id), hidden).then(
+          () => true,
+          () => false,
+        );
+        try {
+          await refuseIfRead();
+        } catch (err) {
+          if (published) await rename(hidden, paths.current(id)).catch(() => {});
+          throw err;
         }
-        // Moved out of sight first (into this agent's staging), so a reader never finds it half-deleted.
+        // Moved out of sight (into this agent's staging), so nobody finds it half-deleted.
         const trash = paths.staging(owner, randomUUID());
         await mkdir(stagingRoot, { recursive: true, mode: 0o700 });
         if (
@@ -315,7 +350,12 @@ export function createCheckpointStore(base: string, options: CheckpointStoreOpti
     async collect() {
       const { lease } = need();
       const removed = await collectDeadOwners(paths, lease);
-      for (const id of await checkpointIds(paths.base)) removed.push(...(await collectIfIdle(id)));
+      for (const id of await checkpointIds(paths.base)) {
+        // One id that cannot be collected (unreadable, hostile) does not stop the others.
+        removed.push(
+          ...(await collectIfIdle(id).catch((err: unknown) => (problem(`collecting ${id} failed`, err), []))),
+        );
+      }
       return removed;
     },
   };

@@ -6,7 +6,8 @@
  *
  * It waits for the node's agent to decide, through files in DIR (default: the folder this binary is in,
  * an emptyDir the pod shares with it):
- *   DIR/state      written here: "waiting", then "restored PID" or "cold REASON"
+ *   DIR/state      written here: "waiting", "restoring" (the agent's decision, acknowledged), then
+ *                  "restored PID" or "cold REASON"
  *   DIR/decision   written by the agent (atomically, by rename): "restoring" (a restore is under way:
  *                  keep waiting), "restored PID" (the restored root is PID, a child of this process once
  *                  CRIU has exited), or "cold REASON" (nothing to restore: run COMMAND)
@@ -37,7 +38,9 @@
 
 #define POLL_MS 20
 #define MAX_EARLY 64
-#define RESTORING_MAX_MS (15LL * 60 * 1000)
+/* The agent's own bounds after "restoring": the filesystem and volumes (10 min each, at most) and CRIU
+ * (10 min by default); past that the agent is gone. */
+#define RESTORING_MAX_MS (45LL * 60 * 1000)
 
 static char control[PATH_MAX];
 
@@ -212,9 +215,10 @@ int main(int argc, char **argv) {
 			} else if (strncmp(decision, "cold", 4) == 0) {
 				run_cold(command, decision[4] == ' ' ? decision + 5 : "told to");
 			} else if (strcmp(decision, "restoring") == 0 && !restoring) {
-				/* CRIU is bounded by the agent's timeout (10 min by default); past that the agent is gone. */
+				/* Said back, so that the agent touches the container only once the wait cannot expire. */
 				restoring = 1;
 				deadline = now_ms() + RESTORING_MAX_MS;
+				write_state("restoring\n");
 			}
 		}
 		if (now_ms() > deadline) run_cold(command, restoring ? "the restore never finished" : "no restore within the wait");

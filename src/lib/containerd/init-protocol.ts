@@ -6,14 +6,18 @@
  * "cold REASON"), each written whole by rename. The agent reaches them from the host through
  * /proc/PID/root, so nothing of the agent needs to be inside the container.
  */
-import { readFile, readlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { type FileHandle, lstat, open, readFile, readlink } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ErrorCode, SnapbackError } from '../../errors.js';
 import { writeFileDurably } from '../storage/index.js';
 
 export const INIT_NAME = 'snapback-init';
 
 export type InitState =
   | { kind: 'waiting' }
+  | { kind: 'restoring' }
   | { kind: 'restored'; pid: number }
   | { kind: 'cold'; reason: string }
   | { kind: 'unknown'; text: string };
@@ -29,6 +33,8 @@ export interface SnapbackInit {
   /** Its control folder, as the host reaches it (/proc/PID/root/…). */
   controlDir: string;
   state(): Promise<InitState>;
+  /** Tells it a restore begins, and waits until it has said so back (its wait can no longer expire). */
+  beginRestore(timeoutMs?: number): Promise<void>;
   decide(decision: 'restoring' | { restored: number } | { cold: string }): Promise<void>;
 }
 
@@ -57,15 +63,32 @@ export async function snapbackInitOf(
       ? argv[flag + 1]!
       : dirname(exe);
   // A relative control folder is relative to the init's working directory, which is the container's `/`
-  // unless the pod sets workingDir; an absolute one is what the init uses.
-  const controlDir = join(`/proc/${pid}/root`, isAbsolute(inside) ? inside : join('/', inside));
-  return {
+  // unless the pod sets workingDir; an absolute one is what the init uses. The pod chooses it: a `..` or a
+  // symbolic link on the way could lead the agent, through /proc/PID/root, to the node's own files.
+  const root = `/proc/${pid}/root`;
+  const controlDir = await containedFolder(root, isAbsolute(inside) ? inside : join('/', inside));
+  if (controlDir === undefined) return undefined;
+  const init: SnapbackInit = {
     pid,
     live,
     controlDir,
     async state() {
-      const text = (await readFile(join(controlDir, 'state'), 'utf8').catch(() => '')).trim();
-      return parseInitState(text);
+      return parseInitState(await readSmallFile(join(controlDir, 'state')));
+    },
+    async beginRestore(timeoutMs = 5_000) {
+      await init.decide('restoring');
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const state = await init.state();
+        if (state.kind === 'restoring') return;
+        if (state.kind !== 'waiting' || Date.now() > deadline) {
+          throw new SnapbackError(
+            ErrorCode.FAILED_PRECONDITION,
+            `snapback-init in container pid ${pid} did not take the restore (it is ${state.kind === 'cold' ? `cold: ${state.reason}` : state.kind})`,
+          );
+        }
+        await sleep(20);
+      }
     },
     async decide(decision) {
       const text =
@@ -74,13 +97,54 @@ export async function snapbackInitOf(
           : 'restored' in decision
             ? `restored ${decision.restored}`
             : `cold ${decision.cold.replace(/\s+/g, ' ').slice(0, 200)}`;
+      // Checked again right before the write: the container may have changed it since.
+      if ((await containedFolder(root, controlDir.slice(root.length))) === undefined) {
+        throw new SnapbackError(
+          ErrorCode.FAILED_PRECONDITION,
+          `snapback-init's control folder in container pid ${pid} is no longer a plain folder`,
+        );
+      }
       await writeFileDurably(join(controlDir, 'decision'), `${text}\n`);
     },
   };
+  return init;
+}
+
+/**
+ * `root` + `path` when every component is a plain folder (no `..`, no symbolic link, which /proc/PID/root
+ * would resolve against the node's root): the only way the agent reaches a container's files it writes.
+ */
+async function containedFolder(root: string, path: string): Promise<string | undefined> {
+  const parts = path.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.includes('..')) return undefined;
+  let current = root;
+  for (const part of parts) {
+    current = join(current, part);
+    const info = await lstat(current).catch(() => undefined);
+    if (info === undefined || !info.isDirectory()) return undefined;
+  }
+  return current;
+}
+
+/** A control file: a regular file, never followed as a link, never a FIFO that would block, 256 bytes at most. */
+async function readSmallFile(path: string): Promise<string> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    if (!(await handle.stat()).isFile()) return '';
+    const buffer = Buffer.alloc(256);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    return buffer.subarray(0, bytesRead).toString('utf8').trim();
+  } catch {
+    return '';
+  } finally {
+    await handle?.close();
+  }
 }
 
 export function parseInitState(text: string): InitState {
   if (text === 'waiting') return { kind: 'waiting' };
+  if (text === 'restoring') return { kind: 'restoring' };
   const restored = /^restored (\d+)$/.exec(text);
   if (restored) return { kind: 'restored', pid: Number(restored[1]) };
   if (text.startsWith('cold')) return { kind: 'cold', reason: text.slice(5) };

@@ -12,11 +12,11 @@
  * and its emptyDir and /dev/shm contents are captured while the tree is frozen and applied before CRIU
  * runs; every other mount is the placeholder's own.
  */
-import { open, readlink } from 'node:fs/promises';
+import { lstat, mkdir, open, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode, SnapbackError } from '../../errors.js';
-import { type CriuPlacement, firstExtraFd } from '../criu/index.js';
+import { type CriuPlacement, firstExtraFd, pathFor } from '../criu/index.js';
 import { isRunning, pidsWithIoUring, processTree } from '../procfs/index.js';
 import type {
   Inspection,
@@ -77,7 +77,8 @@ export function createContainerdRuntime(options: ContainerdRuntimeOptions): Runt
 
   const killContainer = async (containerId: string, waitFor?: number) => {
     await client.kill(containerId, SIGKILL, true);
-    for (let i = 0; waitFor !== undefined && i < 500 && (await isRunning(waitFor)); i++) await sleep(10);
+    for (let i = 0; waitFor !== undefined && waitFor > 0 && i < 500 && (await isRunning(waitFor)); i++)
+      await sleep(10);
   };
 
   return {
@@ -176,7 +177,7 @@ export function createContainerdRuntime(options: ContainerdRuntimeOptions): Runt
         );
       };
       try {
-        await snapbackInit?.decide('restoring');
+        await snapbackInit?.beginRestore();
         const root = `/proc/${init}/root`;
         await phases.run('rootfs', () =>
           applyRootfsDiff({ checkpointDir: context.checkpointDir, root, run, signal: context.signal }),
@@ -184,6 +185,15 @@ export function createContainerdRuntime(options: ContainerdRuntimeOptions): Runt
         if (workload.volumes.length > 0) {
           await phases.run('volumes', () =>
             applyVolumes(workload.volumes, context.checkpointDir, root, run, context.signal),
+          );
+        }
+        // ld.so reads /etc/ld.so.preload whatever it is told: CRIU, root on the node, must not run in a
+        // mount namespace whose files would be loaded into it (src/lib/criu/placement.ts).
+        if ((await lstat(join(root, 'etc/ld.so.preload')).catch(() => undefined)) !== undefined) {
+          throw new SnapbackError(
+            ErrorCode.FAILED_PRECONDITION,
+            `placeholder ${phId} has /etc/ld.so.preload (in its image or the checkpoint's files): CRIU will not run inside it`,
+            { phase: 'setup' },
           );
         }
       } catch (err) {
@@ -204,9 +214,13 @@ export function createContainerdRuntime(options: ContainerdRuntimeOptions): Runt
         extraFds: [netNs.fd],
       };
       return {
+        workload: phId,
         placement,
         inheritFds: [{ fd: firstExtraFd(placement), resource: NET_NS_KEY }],
         extraArgs: [
+          // CRIU's plugins come from a folder of the agent's (an empty one), never the container's.
+          '-L',
+          pathFor(placement, await emptyFolder(join(context.workDir, 'criu-plugins'))),
           '--root',
           '/',
           ...mountpoints(workload.mounts).flatMap((m) => ['--ext-mount-map', `${m}:${m}`]),
@@ -252,4 +266,9 @@ export function createContainerdRuntime(options: ContainerdRuntimeOptions): Runt
       await snapbackInit.decide({ cold: reason });
     },
   };
+}
+
+async function emptyFolder(path: string): Promise<string> {
+  await mkdir(path, { recursive: true, mode: 0o700 });
+  return path;
 }

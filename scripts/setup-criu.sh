@@ -6,10 +6,14 @@
 set -euo pipefail
 DEST=${1:?usage: setup-criu.sh DEST}
 DEST=$(realpath -m "$DEST")
+command -v patchelf >/dev/null || { apt-get update -qq && apt-get install -y -qq patchelf >/dev/null; }
+# Its libraries are found relative to the binary ($ORIGIN), never by an absolute path: inside a container's
+# mount namespace (where the agent runs it for a restore) an absolute path would name the container's files.
+RPATH='$ORIGIN/../root/usr/lib/x86_64-linux-gnu'
 if [ -x "$DEST/bin/criu" ] && "$DEST/bin/criu" --version >/dev/null 2>&1; then
+  [ "$(patchelf --print-rpath "$DEST/bin/criu")" = "$RPATH" ] || patchelf --force-rpath --set-rpath "$RPATH" "$DEST/bin/criu"
   exit 0
 fi
-command -v patchelf >/dev/null || { apt-get update -qq && apt-get install -y -qq patchelf >/dev/null; }
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 MIRROR=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources)
@@ -28,6 +32,6 @@ L="$DEST/root/usr/lib/x86_64-linux-gnu"
 mkdir -p "$DEST.partial/bin"
 cp "$DEST.partial/root/usr/sbin/criu" "$DEST.partial/bin/criu"
 # --force-rpath: the indirect libraries (libnl, libprotobuf-c…) must be found there too.
-patchelf --set-interpreter "$L/ld-linux-x86-64.so.2" --force-rpath --set-rpath "$L" "$DEST.partial/bin/criu"
+patchelf --set-interpreter "$L/ld-linux-x86-64.so.2" --force-rpath --set-rpath "$RPATH" "$DEST.partial/bin/criu"
 rm -rf "$DEST" && mv "$DEST.partial" "$DEST"
 "$DEST/bin/criu" --version

@@ -52,10 +52,16 @@ export async function placedCommand(
   }
   const interpreter = await elfInterpreter(binary);
   const root = await open('/', 'r');
+  // The container's own files must never be loaded by a program running as root on its behalf: the library
+  // path names only the agent's folders (its interpreter's, and the multiarch ones of a distribution's
+  // build), the container's ld.so.cache is not read, and CRIU's own RPATH is $ORIGIN-relative
+  // (scripts/setup-criu.sh). Its /etc/ld.so.preload, which ld.so reads whatever it is told, is refused by
+  // the runtime before CRIU runs.
+  const libraries = [dirname(interpreter ?? '/'), ...MULTIARCH_LIBRARIES].map((d) => pathFor(placement, d));
   const loader =
     interpreter === undefined
       ? []
-      : [pathFor(placement, interpreter), '--library-path', pathFor(placement, dirname(interpreter))];
+      : [pathFor(placement, interpreter), '--inhibit-cache', '--library-path', libraries.join(':')];
   const command = [...placement.via, ...loader, pathFor(placement, binary), ...args];
   return {
     file: command[0]!,
@@ -64,6 +70,14 @@ export async function placedCommand(
     close: () => root.close(),
   };
 }
+
+/** Where Debian-family builds keep their libraries, beside the interpreter's own folder. */
+const MULTIARCH_LIBRARIES = [
+  '/lib/x86_64-linux-gnu',
+  '/usr/lib/x86_64-linux-gnu',
+  '/lib/aarch64-linux-gnu',
+  '/usr/lib/aarch64-linux-gnu',
+];
 
 const PT_INTERP = 3;
 

@@ -63,12 +63,12 @@ export async function captureCheckpoint(
   // The dump is not interrupted by a cancellation: killing CRIU while its parasite runs inside the
   // workload can kill the workload. It is bounded by CRIU's own timeout; the abort is honoured after.
   const cwds = await workingDirectories(inspection.pids);
-  // CRIU's page images are hashed while CRIU writes them: the manifest then costs little more than the fsync.
-  const pages = hashGrowingFiles(plan.imagesDir, PAGE_IMAGES);
   // What CRIU's images do not hold (a container's files) is captured while the tree is still frozen.
   const frozen = deps.runtime.captureFrozen
     ? await openFrozenWindow(`${plan.stagingDir}.frozen`, FROZEN_CAPTURE_LIMIT_MS)
     : undefined;
+  // CRIU's page images are hashed while CRIU writes them: the manifest then costs little more than the fsync.
+  const pages = hashGrowingFiles(plan.imagesDir, PAGE_IMAGES);
   try {
     const dumping = clock.run('criuDump', () =>
       withDirectoryLocks(cwds, () =>
@@ -80,14 +80,20 @@ export async function captureCheckpoint(
         ),
       ),
     );
-    if (frozen && deps.runtime.captureFrozen && (await frozen.entered(dumping))) {
-      let captured = false;
-      try {
-        await deps.runtime.captureFrozen(inspection, plan.stagingDir, clock, signal);
-        captured = true;
-      } finally {
-        await frozen.release(captured);
+    try {
+      if (frozen && deps.runtime.captureFrozen && (await frozen.entered(dumping))) {
+        let captured = false;
+        try {
+          await deps.runtime.captureFrozen(inspection, plan.stagingDir, clock, signal);
+          captured = true;
+        } finally {
+          await frozen.release(captured);
+        }
       }
+    } catch (err) {
+      // CRIU goes on (it thaws the tree once told the capture failed): nothing is rolled back under it.
+      await dumping.catch(() => {});
+      throw err;
     }
     await dumping;
   } finally {

@@ -46,6 +46,7 @@ export interface CheckpointOutput {
 export async function checkpoint(deps: ExecutorDeps, input: CheckpointInput): Promise<CheckpointOutput> {
   const log = deps.logger.child({ checkpointId: input.checkpointId });
   const clock = createPhaseClock(input.onProgress);
+  const requestedAt = new Date().toISOString();
   throwIfAborted(input.signal);
   // One writer per id across every agent sharing the storage, taken before the workload is touched: the
   // loser of a race is told so at once instead of freezing its workload for a checkpoint it cannot publish.
@@ -57,7 +58,7 @@ export async function checkpoint(deps: ExecutorDeps, input: CheckpointInput): Pr
         `checkpoint ${input.checkpointId} was written by another request meanwhile; ask to replace it or choose another id`,
       );
     }
-    return await checkpointLocked(deps, input, clock, lock, log);
+    return await checkpointLocked(deps, input, clock, lock, log, requestedAt);
   } finally {
     await lock.release();
   }
@@ -69,6 +70,7 @@ async function checkpointLocked(
   clock: PhaseClock,
   lock: WriteLock,
   log: Logger,
+  requestedAt: string,
 ): Promise<CheckpointOutput> {
   const inspection = await clock.run('inspect', () =>
     inspectTarget(deps, input.target, input.noCuda, input.signal),
@@ -104,7 +106,9 @@ async function checkpointLocked(
     if (!input.leaveRunning) await clock.run('stop', () => deps.runtime.stop(inspection));
     // Published: older checkpoints of the workload past the ones to keep go (never one in use).
     const retired = await clock
-      .run('retention', () => applyRetention(deps, captured.identity, input.keep || DEFAULT_KEEP, log))
+      .run('retention', () =>
+        applyRetention(deps, captured.identity, input.keep || DEFAULT_KEEP, log, requestedAt),
+      )
       .catch((err: unknown) => {
         log.warn({ err }, 'retention failed; older checkpoints are kept');
         return [] as string[];
@@ -125,7 +129,8 @@ async function checkpointLocked(
   } catch (err) {
     const error = SnapbackError.from(err);
     const rollback = suspended.length > 0 && deps.cuda ? await deps.cuda.rollback(suspended) : [];
-    await closeJournal().catch(() => {});
+    // A rollback that failed leaves the journal entry: the next agent tries to thaw them again.
+    if (!rollback.some((step) => step.startsWith('failed'))) await closeJournal().catch(() => {});
     await deps.store
       .discardStaging(staging)
       .catch((e: unknown) => log.warn({ err: e }, 'could not remove staging'));

@@ -13,9 +13,13 @@ export type JournalEntry =
   | {
       kind: 'restoring';
       checkpointId: string;
-      /** Host pid of the restored root, its start time (so that a reused pid is never mistaken for it) … */
+      /**
+       * Host pid of the restored root, its start time (so that a reused pid is never mistaken for it) …
+       * 0 while CRIU runs: `pidFile` then has the pid once CRIU wrote it.
+       */
       pid: number;
       startTime: number | undefined;
+      pidFile?: string;
       /** … and the runtime's name for what was restored (workload or placeholder container). */
       workload: string;
       at: string;

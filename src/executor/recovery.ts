@@ -4,6 +4,7 @@
  * CUDA processes still locked or checkpointed are thawed, restored trees never confirmed are killed.
  * Staging is swept only after this, by the store.
  */
+import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { findProcesses, isRunning, isSameProcess } from '../lib/procfs/index.js';
 import type { Runtime } from '../lib/runtime/index.js';
@@ -43,7 +44,9 @@ export async function recover(deps: RecoveryDeps): Promise<RecoveryReport> {
   // ourselves, although the agent's own command line names both criu and the storage.
   const isCriuRun = (argv: string[]) =>
     argv.some((a, i) => (a === 'criu' || a.endsWith('/criu')) && CRIU_COMMANDS.has(argv[i + 1] ?? ''));
-  const ours = (argv: string[]) => isCriuRun(argv) && argv.some((a) => a.startsWith(`${deps.stagingRoot}/`));
+  // A CRIU run inside a container names our paths through the agent's root descriptor
+  // (/proc/self/fd/3/…, src/lib/criu/placement.ts): the staging root anywhere in an argument counts.
+  const ours = (argv: string[]) => isCriuRun(argv) && argv.some((a) => a.includes(`${deps.stagingRoot}/`));
   report.criuWaited = (await findProcesses(ours)).filter((pid) => pid !== process.pid);
   if (report.criuWaited.length > 0) {
     log.warn({ pids: report.criuWaited }, 'waiting for CRIU left running by a previous agent');
@@ -73,13 +76,13 @@ export async function recover(deps: RecoveryDeps): Promise<RecoveryReport> {
         'thawed a workload a previous agent left frozen',
       );
     } else {
-      if (await isSameProcess(entry.pid, entry.startTime)) {
-        await deps.runtime.abandon({
-          pid: entry.pid,
-          namespacePid: undefined,
-          workload: entry.workload,
-        });
-        report.killed.push(entry.pid);
+      // Left before CRIU finished: the pid CRIU wrote, if it did (the target is undone either way — a
+      // placeholder is killed, so that the pod restarts it and its snapback-init starts cold).
+      const pid = entry.pid > 0 ? entry.pid : await pidFromFile(entry.pidFile);
+      const left = entry.pid > 0 ? await isSameProcess(entry.pid, entry.startTime) : true;
+      if (left) {
+        await deps.runtime.abandon({ pid: pid ?? 0, namespacePid: undefined, workload: entry.workload });
+        report.killed.push(pid ?? 0);
         log.warn(
           { checkpointId: entry.checkpointId, pid: entry.pid },
           'killed a restore a previous agent left unconfirmed',
@@ -89,4 +92,11 @@ export async function recover(deps: RecoveryDeps): Promise<RecoveryReport> {
     await remove();
   }
   return report;
+}
+
+/** The pid CRIU wrote to its pid file, if it did. */
+async function pidFromFile(file: string | undefined): Promise<number | undefined> {
+  if (file === undefined) return undefined;
+  const pid = Number.parseInt((await readFile(file, 'utf8').catch(() => '')).trim(), 10);
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }

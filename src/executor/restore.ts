@@ -91,6 +91,17 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
         daemon = await clock.run('lazyPagesStart', () =>
           deps.criu.startLazyPages(imagesDir, work.dir, input.signal),
         );
+      // From here a restore the agent does not live to confirm is undone by the next agent: the journal
+      // names the target before CRIU runs (CRIU outlives the agent), and the pid once it is known.
+      closeJournal = await deps.journal.open({
+        kind: 'restoring',
+        checkpointId: input.checkpointId,
+        pid: 0,
+        startTime: undefined,
+        pidFile: join(work.dir, 'restore.pid'),
+        workload: prepared.workload,
+        at: new Date().toISOString(),
+      });
       outcome = await clock.run('criuRestore', async () => {
         const criuPid = await deps.criu.restore(
           {
@@ -113,6 +124,7 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
       throw undone === undefined ? err : withUndo(SnapbackError.from(err), undone);
     }
     // Until it is confirmed, a restored tree is undone by whoever finds it: this run, or the next agent.
+    const closePending = closeJournal;
     closeJournal = await deps.journal.open({
       kind: 'restoring',
       checkpointId: input.checkpointId,
@@ -121,6 +133,7 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
       workload: outcome.workload,
       at: new Date().toISOString(),
     });
+    await closePending();
     await resumeCuda(deps, manifest, outcome, input, clock, deviceMap);
     const restored = outcome;
     await clock.run('confirm', async () => {

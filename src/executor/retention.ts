@@ -1,7 +1,9 @@
 /**
  * Retention: once a checkpoint of a workload is published, its older checkpoints past the newest `keep`
  * are deleted. One being read by a restore (on any agent) or written is skipped and said so: it goes at a
- * later checkpoint of the workload.
+ * later checkpoint of the workload. Only checkpoints made before this request began are candidates: the
+ * replicas of one Deployment share an identity, and a preemption checkpoints them all at once — none of
+ * them may delete its siblings' fresh checkpoints, whose completions the replacements are about to use.
  */
 import { beyondRetention, type WorkloadIdentity } from '../lib/storage/index.js';
 import type { Logger } from '../log.js';
@@ -15,10 +17,11 @@ export async function applyRetention(
   identity: WorkloadIdentity,
   keep: number,
   log: Logger,
+  requestedAt: string,
 ): Promise<string[]> {
   const manifests = (await deps.store.list()).map((c) => c.manifest);
   const removed: string[] = [];
-  for (const old of beyondRetention(manifests, identity, keep)) {
+  for (const old of beyondRetention(manifests, identity, keep).filter((m) => m.createdAt < requestedAt)) {
     try {
       if (await deps.store.remove(old.checkpointId)) removed.push(old.checkpointId);
     } catch (err) {

@@ -185,6 +185,7 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): ProcessRun
         const placement = { via: [], foreignMounts: false, extraFds: [stdout.fd, stderr.fd] };
         const first = firstExtraFd(placement);
         return {
+          workload: name,
           placement,
           inheritFds: [
             { fd: first, resource: original.stdoutPath.replace(/^\//, '') },
@@ -206,7 +207,7 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): ProcessRun
     },
 
     async abandon(outcome) {
-      await killAndWait(outcome.pid);
+      if (outcome.pid > 0) await killAndWait(outcome.pid);
     },
   };
 }

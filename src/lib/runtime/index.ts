@@ -58,6 +58,8 @@ export interface RestoreContext {
 
 /** A restore the runtime has made ready: how CRIU must run, and what follows it. */
 export interface PreparedRestore {
+  /** The runtime's name for what is being restored into (a workload name, a placeholder container). */
+  workload: string;
   placement: CriuPlacement;
   /** `--inherit-fd` pairs; their fds are the child's (see `firstExtraFd`). */
   inheritFds: { fd: number; resource: string }[];

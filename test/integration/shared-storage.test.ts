@@ -119,6 +119,8 @@ describe('agents sharing one checkpoint storage (real agents, real CRIU)', () =>
         target: { pod: 'source' },
         checkpointId: id,
         replace: true,
+        // All three ids are the same workload's: retention (2 by default) would delete the oldest.
+        keep: IDS.length,
       });
       // C restores a checkpoint A may be replacing at this very moment.
       const readable = [...written].filter((w) => w !== id);

@@ -5,13 +5,16 @@
  */
 
 import type { CheckpointResult, RestoreCallResult } from '../agent/client.js';
+import { ErrorCode, SnapbackError } from '../errors.js';
 import { checkpointIdOfRequest } from '../events/checkpoint-id.js';
+import { KEEP_ANNOTATION } from '../events/opt-in.js';
 import type { CheckpointOutcomeData, ErrorData, RequestRef, RestoreOutcomeData } from '../events/types.js';
 import type { Logger } from '../log.js';
 import type { AgentDispatcher } from './agent-dispatcher.js';
 import { durationsOf, errorDataOf } from './outcome.js';
 import { EventReason, type EventRecorder } from './recorder.js';
 import type { Located, Resolver } from './resolver.js';
+import type { PodWorkload } from './workload-identity.js';
 
 export interface DispatchDeps {
   resolver: Resolver;
@@ -137,6 +140,24 @@ function describeError(error: ErrorData): string {
   return `${error.code} in ${error.phase}: ${error.message}`;
 }
 
+/**
+ * The workload a checkpoint of `located` records, and its retention; INVALID_ARGUMENT naming the
+ * annotation when `snapback.io/keep` cannot be used (retention must not guess which checkpoints to delete).
+ */
+async function workloadOf(deps: DispatchDeps, located: Located): Promise<PodWorkload | undefined> {
+  const workload = await located.workload?.();
+  if (workload === undefined) return undefined;
+  for (const warning of workload.warnings)
+    deps.log.warn({ pod: `${located.namespace}/${located.pod}` }, warning);
+  if (workload.keepProblem !== undefined) {
+    throw new SnapbackError(ErrorCode.INVALID_ARGUMENT, workload.keepProblem, {
+      phase: 'resolve',
+      details: [{ field: `metadata.annotations["${KEEP_ANNOTATION}"]`, message: workload.keepProblem }],
+    });
+  }
+  return workload;
+}
+
 export function dispatchCheckpoint(
   deps: DispatchDeps,
   input: CheckpointDispatch,
@@ -159,20 +180,24 @@ export function dispatchCheckpoint(
         checkpointId = derived(located);
       return located;
     },
-    call: (located, log) =>
-      deps.agents.checkpoint(
+    call: async (located, log) => {
+      // Read once located, so that a refusal (a bad keep annotation) is recorded on the pod as well.
+      const workload = await workloadOf(deps, located);
+      return deps.agents.checkpoint(
         located.agentAddress,
         {
           target: { namespace: located.namespace, pod: located.pod, container: located.container },
           checkpointId,
           ...(input.leaveRunning === undefined ? {} : { leaveRunning: input.leaveRunning }),
           requestId: `${input.request.source} ${input.request.id}`,
+          ...(workload === undefined ? {} : { identity: workload.identity, keep: workload.keep ?? 0 }),
         },
         {
           ...callOptions(input),
           onProgress: (p) => log.debug({ phase: p.phase, state: p.state }, 'progress'),
         },
-      ),
+      );
+    },
     succeeded: (base, result) => ({
       ...base,
       checkpointId: result.checkpointId || checkpointId,

@@ -42,6 +42,10 @@ describe('knative/ sources and RBAC against the code', () => {
         withChange('functions-rbac.yaml', 'verbs: [list, watch]', 'verbs: [list]'),
         /may not watch nodes/,
       );
+      assertProblem(
+        withChange('functions-rbac.yaml', 'apiGroups: [apps]', 'apiGroups: [extensions]'),
+        /may not get replicasets, which the functions do/,
+      );
     });
 
     it('a pod source that would send every pod, or pods that did not opt in', () => {

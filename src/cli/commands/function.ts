@@ -2,12 +2,13 @@
  * `snapback function <checkpoint|restore|preemption|all>`: serve the event functions. Cluster mode reads
  * the Kubernetes API (in-cluster, or `--kubeconfig`); local mode talks to one agent (`--agent --node`).
  */
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { loadConfig } from '../../config/load-config.js';
 import { createAgentDispatcher } from '../../dispatch/agent-dispatcher.js';
 import { createInformerResolver } from '../../dispatch/informer-resolver.js';
 import { startKubeCache } from '../../dispatch/kube-cache.js';
 import { createKubeRecorder } from '../../dispatch/recorder.js';
+import { createReplicaSetCache } from '../../dispatch/replica-sets.js';
 import { createLocalResolver } from '../../dispatch/resolver.js';
 import { ErrorCode, SnapbackError } from '../../errors.js';
 import { type FunctionName, type FunctionTable, functionNames } from '../../http/context.js';
@@ -158,8 +159,13 @@ export const functionCommand = (functions: FunctionTable) =>
       // Informers keep agents, opted-in pods and nodes in memory: an event lists nothing.
       const cache = api && kc ? await startKubeCache(kc, api, { log, ...agentNamespace }) : undefined;
       const resolver =
-        api && cache
-          ? createInformerResolver(api, cache, { agentPort: values.agentPort, ...agentNamespace })
+        api && cache && kc
+          ? createInformerResolver(api, cache, {
+              agentPort: values.agentPort,
+              ...agentNamespace,
+              // A pod's ReplicaSet → its Deployment: the workload a checkpoint records.
+              replicaSets: createReplicaSetCache(kc.makeApiClient(AppsV1Api)),
+            })
           : createLocalResolver({
               agent: values.agent!,
               node: values.node!,

@@ -12,6 +12,7 @@ import type { CheckpointOutcomeData, ErrorData, RequestRef, RestoreOutcomeData }
 import type { Logger } from '../log.js';
 import type { AgentDispatcher } from './agent-dispatcher.js';
 import { durationsOf, errorDataOf } from './outcome.js';
+import type { PodWriter } from './pod-status.js';
 import { EventReason, type EventRecorder } from './recorder.js';
 import type { Located, Resolver } from './resolver.js';
 import type { PodWorkload } from './workload-identity.js';
@@ -21,6 +22,8 @@ export interface DispatchDeps {
   agents: AgentDispatcher;
   recorder: EventRecorder;
   log: Logger;
+  /** Writes a pod's restore status and readiness condition (cluster mode: the restore loop). */
+  pods?: PodWriter;
 }
 
 export interface CheckpointDispatch {
@@ -48,6 +51,8 @@ export interface RestoreDispatch {
   signal?: AbortSignal;
   /** Resume before all memory has arrived (CRIU lazy pages). */
   lazy?: boolean;
+  /** Already located (the restore loop, from the pod its event carried); skips resolution. */
+  located?: Located;
 }
 
 /** A restore's outcome; a lazy one settles `pagesComplete` once every page is in (or the transfer broke). */
@@ -221,7 +226,8 @@ export function dispatchRestore(deps: DispatchDeps, input: RestoreDispatch): Pro
       request: input.request,
       asked: { namespace: input.namespace, pod: input.pod, container: input.container ?? '' },
       checkpointId: () => input.checkpointId,
-      locate: () => deps.resolver.locate(input.namespace, input.pod, input.container),
+      locate: async () =>
+        input.located ?? (await deps.resolver.locate(input.namespace, input.pod, input.container)),
       call: (located) =>
         deps.agents.restore(
           located.agentAddress,

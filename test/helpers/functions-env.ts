@@ -7,6 +7,7 @@ import { createAgentDispatcher } from '../../src/dispatch/agent-dispatcher.js';
 import { createInformerResolver } from '../../src/dispatch/informer-resolver.js';
 import { startKubeCache } from '../../src/dispatch/kube-cache.js';
 import { createKubeResolver } from '../../src/dispatch/kube-resolver.js';
+import { createKubePodWriter } from '../../src/dispatch/pod-status.js';
 import { createKubeRecorder } from '../../src/dispatch/recorder.js';
 import { createReplicaSetCache } from '../../src/dispatch/replica-sets.js';
 import type { FunctionsAppDeps } from '../../src/http/app.js';
@@ -66,6 +67,7 @@ export async function startClusterFunctions(
         cache === undefined ? createKubeResolver(api, options) : createInformerResolver(api, cache, options),
       agents: createAgentDispatcher(),
       recorder: createKubeRecorder(api, log),
+      pods: createKubePodWriter(api),
       log,
       ...deps,
     },

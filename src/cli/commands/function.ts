@@ -7,6 +7,7 @@ import { loadConfig } from '../../config/load-config.js';
 import { createAgentDispatcher } from '../../dispatch/agent-dispatcher.js';
 import { createInformerResolver } from '../../dispatch/informer-resolver.js';
 import { startKubeCache } from '../../dispatch/kube-cache.js';
+import { createKubePodWriter } from '../../dispatch/pod-status.js';
 import { createKubeRecorder } from '../../dispatch/recorder.js';
 import { createReplicaSetCache } from '../../dispatch/replica-sets.js';
 import { createLocalResolver } from '../../dispatch/resolver.js';
@@ -179,7 +180,7 @@ export const functionCommand = (functions: FunctionTable) =>
           resolver,
           agents,
           log,
-          ...(api ? { recorder: createKubeRecorder(api, log) } : {}),
+          ...(api ? { recorder: createKubeRecorder(api, log), pods: createKubePodWriter(api) } : {}),
           ...(values.sink ? { sink: values.sink } : {}),
           maxBodyBytes: values.maxBodyBytes,
           webhookOrigins: values.webhookOrigins,

@@ -78,7 +78,14 @@ async function claim(
   for (let attempt = 0; attempt < 5; attempt++) {
     const at = current.resourceVersion;
     const value = { [RESTORE_STATUS_ANNOTATION]: claimOf(options.now()) };
-    if (at !== undefined && (await pods.annotate(pod.namespace, pod.name, value, at))) return current;
+    const claimed =
+      at !== undefined &&
+      (await pods.annotate(pod.namespace, pod.name, value, at).catch((err: unknown) => {
+        if (SnapbackError.from(err).code === ErrorCode.NOT_FOUND) return undefined;
+        throw err;
+      }));
+    if (claimed === undefined) return { ignored: `pod ${name} is gone` };
+    if (claimed) return current;
     // The pod changed since the event (the kubelet's status, another replica's claim): read it again.
     const fresh = await pods.read(pod.namespace, pod.name);
     if (fresh === undefined || fresh.metadata?.uid !== pod.uid) return { ignored: `pod ${name} is gone` };

@@ -90,6 +90,24 @@ describe('the restore loop: duplicates, races, hostile input (loopback API serve
     assert.equal(agent.restores.length, 1);
   });
 
+  it('an update older than the pod (it changed since): the claim is refused, the pod read again and claimed', async () => {
+    kube.pods = [...kube.pods, replica('d-7c9-s', 'node-b')];
+    const stale = asSent('d-7c9-s');
+    const changed = structuredClone(podNow(kube, 'd-7c9-s')!);
+    changed.metadata!.labels = { ...changed.metadata!.labels, tick: '1' };
+    kube.pods = kube.pods.map((p) => (p.metadata?.name === 'd-7c9-s' ? changed : p));
+    assert.notEqual(podNow(kube, 'd-7c9-s')?.metadata?.resourceVersion, stale.metadata?.resourceVersion);
+    const before = kube.requests.length;
+    assert.equal((await deliver(replicas[0]!.url, stale, 1)).status, 200);
+    assert.equal(decided(kube, 'd-7c9-s'), 'restored ckpt-d-1');
+    const requests = kube.requests.slice(before).filter((r) => r.includes('/pods/d-7c9-s'));
+    assert.deepEqual(requests.slice(0, 3), [
+      'PATCH /api/v1/namespaces/ml/pods/d-7c9-s?fieldManager=snapback',
+      'GET /api/v1/namespaces/ml/pods/d-7c9-s',
+      'PATCH /api/v1/namespaces/ml/pods/d-7c9-s?fieldManager=snapback',
+    ]);
+  });
+
   it('a claim a dead function left is taken over once it is old, and left alone while it is young', async () => {
     const young = new Date(Date.now() - 60_000).toISOString();
     const old = new Date(Date.now() - 16 * 60_000).toISOString();

@@ -19,7 +19,7 @@ import type {
   Target,
   Workload,
 } from '../generated/snapback/agent/v1/agent.js';
-import { assertCheckpointId, deriveCheckpointId } from '../ids.js';
+import { assertCheckpointId, checkpointIdOf } from '../ids.js';
 import type { ProcessRuntime, WorkloadStatus } from '../lib/process/index.js';
 import type { TargetRef } from '../lib/runtime/index.js';
 import type { StoredCheckpoint } from '../lib/storage/index.js';
@@ -52,11 +52,11 @@ export function createAgentHandlers(deps: AgentHandlersDeps): AgentServer {
       const target = await deps.policy.authorize(toTarget(request.target));
       const id =
         request.checkpointId === ''
-          ? deriveCheckpointId(`${target.namespace}-${target.pod}`, [
-              target.namespace,
-              target.pod,
-              target.container ?? '',
-            ])
+          ? checkpointIdOf({
+              namespace: target.namespace,
+              pod: target.pod,
+              container: target.container ?? '',
+            })
           : assertCheckpointId(request.checkpointId);
       if (!request.replace) {
         const existing = await executor.store.get(id);

@@ -19,14 +19,18 @@ const options = {
   id: {
     type: 'string',
     valueName: 'ID',
-    description: 'checkpoint id, a DNS-1123 label (default: derived from the target)',
+    description: 'checkpoint id, a DNS-1123 label (default: <target>-<digest of the target>)',
   },
   stop: {
     type: 'boolean',
     default: false,
     description: 'stop the workload once the checkpoint is safely stored',
   },
-  replace: { type: 'boolean', default: false, description: 'replace an existing checkpoint of this id' },
+  replace: {
+    type: 'boolean',
+    default: false,
+    description: 'take a new checkpoint even if one of this id exists (without: it is reused, exit 0)',
+  },
   noCuda: { type: 'boolean', default: false, description: 'skip the CUDA phase' },
 } as const satisfies OptionsSpec;
 
@@ -61,10 +65,16 @@ export const checkpointCommand = defineCommand({
       createdAt: result.createdAt,
     };
     if (values.json) printJson(io, output);
-    else {
-      const how = result.reused ? 'already existed' : 'written';
+    else if (result.reused) {
+      // Nothing was dumped: the durations and the time are the earlier checkpoint's, and the user most
+      // likely expected a new one.
       io.stdout.write(
-        `checkpoint ${output.checkpointId} ${how}: ${formatBytes(output.sizeBytes)} at ${output.location}\n`,
+        `checkpoint ${output.checkpointId} already existed (taken ${output.createdAt}, ${formatBytes(output.sizeBytes)}): reused, nothing dumped\n`,
+      );
+      io.stdout.write('  --replace takes a new checkpoint under this id; --id NAME one under another\n');
+    } else {
+      io.stdout.write(
+        `checkpoint ${output.checkpointId} written: ${formatBytes(output.sizeBytes)} at ${output.location}\n`,
       );
       io.stdout.write(`  ${formatDurations(output.durations)}\n`);
     }

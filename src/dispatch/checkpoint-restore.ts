@@ -4,7 +4,7 @@
  * with `error {code, phase, message}`).
  */
 
-import type { CheckpointResult, RestoreCallResult } from '../agent/client.js';
+import { type CheckpointResult, type RestoreCallResult, unreachableAgentOf } from '../agent/client.js';
 import { checkpointIdOfRequest } from '../events/checkpoint-id.js';
 import type { CheckpointOutcomeData, ErrorData, RequestRef, RestoreOutcomeData } from '../events/types.js';
 import type { Logger } from '../log.js';
@@ -118,7 +118,11 @@ async function dispatchToAgent<R extends { node: string; durationsMs: Record<str
   } catch (err) {
     const error = errorDataOf(err, phase);
     const target = located ?? spec.asked;
-    deps.log.warn({ err, checkpointId: spec.checkpointId(), phase: error.phase }, `${spec.operation} failed`);
+    const context = { checkpointId: spec.checkpointId(), phase: error.phase };
+    // An agent that is not there is an operating condition, not a bug: one line, no stack.
+    if (unreachableAgentOf(err) !== undefined)
+      deps.log.warn(context, `${spec.operation} failed: ${error.message}`);
+    else deps.log.warn({ err, ...context }, `${spec.operation} failed`);
     if (located) await deps.recorder.record(located, spec.reasons.failed, describeError(error));
     return spec.failed({
       checkpointId: spec.checkpointId(),

@@ -30,7 +30,7 @@ import {
 } from '../generated/snapback/agent/v1/agent.js';
 import { ERROR_PHASE_KEY } from './proto.js';
 
-export type { CheckpointResult, Progress, RestoreResult };
+export type { CheckpointInfo, CheckpointResult, Progress, RestoreResult, Workload };
 
 export interface AgentCallOptions {
   /** Absolute deadline; propagates to the agent, which aborts and rolls back when it passes. */

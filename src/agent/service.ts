@@ -173,7 +173,9 @@ export function createAgentHandlers(deps: AgentHandlersDeps): AgentServer {
       workloads: (await requireProcessRuntime().list()).map(toWorkload),
     })),
     stopWorkload: unary(log, async (request) =>
-      toWorkload(await requireProcessRuntime().stopByName(request.name)),
+      toWorkload(
+        await requireProcessRuntime().stopByName(request.name, (request.gracePeriodSeconds ?? 0) * 1000),
+      ),
     ),
     getInfo: unary(log, async () => ({
       node: executor.node,

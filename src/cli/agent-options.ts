@@ -223,6 +223,14 @@ export const agentOptions = {
     valueName: 'PATH',
     description: 'launcher that starts workloads without io_uring',
   },
+  processInit: {
+    type: 'string',
+    env: 'SNAPBACK_PROCESS_INIT',
+    default: 'snapback-init',
+    valueName: 'PATH',
+    description: "each workload's init (runtime process): forwards signals to it, mirrors its exit status",
+    schema: { minLength: 1 },
+  },
   logLevel: {
     type: 'string',
     env: 'LOG_LEVEL',

@@ -1,7 +1,7 @@
 /** Options every agent client command shares, and the helpers they use to talk and print. */
 import { type AgentConnection, connectAgent, unreachableAgentOf } from '../agent/client.js';
 import type { OptionsSpec } from '../config/options.js';
-import { ErrorCode, SnapbackError } from '../errors.js';
+import { ErrorCode, exitCodeOf, SnapbackError } from '../errors.js';
 import type { CommandIo } from './command.js';
 import { agentChannelCredentials, type ClientTlsValues, clientTlsOptions } from './tls.js';
 
@@ -66,4 +66,28 @@ export function formatDurations(durations: Record<string, number>): string {
   return Object.entries(durations)
     .map(([phase, ms]) => `${phase} ${ms.toFixed(1)} ms`)
     .join(', ');
+}
+
+/**
+ * Runs `act` for each item, on past a failure as `docker stop A B` goes on to B: each failure is said on
+ * stderr, and the exit status is the first failure's (0 when none failed).
+ */
+export async function failEach(
+  io: CommandIo,
+  command: string,
+  items: readonly string[],
+  act: (item: string) => Promise<void>,
+): Promise<number> {
+  let exit = 0;
+  for (const item of items) {
+    try {
+      await act(item);
+    } catch (err) {
+      const error = SnapbackError.from(err);
+      if (unreachableAgentOf(error) !== undefined) throw error;
+      io.stderr.write(`snapback ${command}: ${error.code}: ${error.message}\n`);
+      if (exit === 0) exit = exitCodeOf[error.code];
+    }
+  }
+  return exit;
 }

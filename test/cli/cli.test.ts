@@ -29,8 +29,11 @@ describe('snapback CLI', () => {
       'run',
       'checkpoint',
       'restore',
+      'ps',
+      'stop',
       'list',
       'inspect',
+      'delete',
       'send',
       'demo',
     ]) {

@@ -9,7 +9,7 @@ import { createJournal } from '../../executor/journal.js';
 import { recover } from '../../executor/recovery.js';
 import { createContainerdClient, createContainerdRuntime, podOf } from '../../lib/containerd/index.js';
 import { type CriuSettings, createCriu } from '../../lib/criu/index.js';
-import { createProcessRuntime } from '../../lib/process/index.js';
+import { assertInitForwards, createProcessRuntime } from '../../lib/process/index.js';
 import { createCheckpointStore } from '../../lib/storage/index.js';
 import { runTool } from '../../lib/tools/index.js';
 import { createRootLogger } from '../../log.js';
@@ -68,10 +68,12 @@ export const agentCommand = defineCommand({
       : createProcessRuntime({
           stateDir: resolve(config.stateDir),
           noIoUringLauncher: config.noIoUringLauncher,
+          init: config.processInit,
           baseEnv: Object.fromEntries(
             Object.entries(io.env).filter((e): e is [string, string] => e[1] !== undefined),
           ),
         });
+    if (processRuntime) await assertInitForwards(config.processInit);
     const runtime =
       processRuntime ??
       createContainerdRuntime({

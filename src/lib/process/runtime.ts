@@ -26,6 +26,8 @@ export interface ProcessRuntimeOptions {
   stateDir: string;
   /** Path of snapback-no-io-uring (built from native/no-io-uring.c by `make setup`). */
   noIoUringLauncher: string;
+  /** Path of snapback-init (native/snapback-init.c), each workload's init: it forwards signals. */
+  init: string;
   /** Environment given to workloads, before a request's own variables. */
   baseEnv: Record<string, string>;
 }
@@ -44,7 +46,11 @@ export interface WorkloadStatus extends WorkloadRecord {
 export interface ProcessRuntime extends Runtime {
   start(request: StartRequest): Promise<WorkloadStatus>;
   list(): Promise<WorkloadStatus[]>;
-  stopByName(name: string): Promise<WorkloadStatus>;
+  /**
+   * Stops a workload as `docker stop` does: SIGTERM, then SIGKILL after `graceMs` (0, the default: SIGKILL
+   * at once). Stopping one that has already ended is no error.
+   */
+  stopByName(name: string, graceMs?: number): Promise<WorkloadStatus>;
 }
 
 export function createProcessRuntime(options: ProcessRuntimeOptions): ProcessRuntime {
@@ -71,6 +77,19 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): ProcessRun
       return;
     }
     for (let i = 0; i < 500 && (await isRunning(pid)); i++) await sleep(10);
+  };
+  /** SIGTERM (snapback-init forwards it to the command), then SIGKILL once `graceMs` has passed. */
+  const terminate = async (record: WorkloadRecord, graceMs: number) => {
+    if (graceMs > 0) {
+      try {
+        process.kill(record.pid, 'SIGTERM');
+      } catch {
+        return;
+      }
+      const deadline = performance.now() + graceMs;
+      while (performance.now() < deadline && (await runs(record))) await sleep(20);
+    }
+    if (await runs(record)) await killAndWait(record.pid);
   };
 
   return {
@@ -102,6 +121,7 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): ProcessRun
         stdoutPath: record.stdoutPath,
         stderrPath: record.stderrPath,
         noIoUringLauncher: options.noIoUringLauncher,
+        init: options.init,
       });
       return withStatus(await registry.put(record));
     },
@@ -110,11 +130,11 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): ProcessRun
       return Promise.all((await registry.list()).map(withStatus));
     },
 
-    async stopByName(name) {
+    async stopByName(name, graceMs = 0) {
       const record = await registry.get(assertWorkloadName(name));
       if (record === undefined) throw new SnapbackError(ErrorCode.NOT_FOUND, `no workload named ${name}`);
       // A pid reused by another process since is left alone: the workload has already ended.
-      if (await runs(record)) await killAndWait(record.pid);
+      if (await runs(record)) await terminate(record, graceMs);
       return withStatus(record);
     },
 
@@ -152,6 +172,8 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): ProcessRun
     },
 
     async stop(inspection) {
+      // SIGKILL, not SIGTERM: the checkpoint holds its state, and what it did on its way out (files
+      // written, connections closed) would be past that state when it is restored.
       const record = await registry.get(inspection.target.pod);
       if (record !== undefined && record.pid === inspection.rootPid && (await runs(record)))
         await killAndWait(record.pid);

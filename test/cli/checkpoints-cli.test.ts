@@ -1,0 +1,97 @@
+/**
+ * Checkpoints through the CLI as a user meets them: the id a target derives (the events' rule), a second
+ * checkpoint of it reused and said so, `list` and `inspect` for people and `--json` for scripts,
+ * and `delete`.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { checkpointIdOfRequest } from '../../src/events/checkpoint-id.js';
+import { checkpointIdOf } from '../../src/ids.js';
+import { type AgentProcess, startAgent } from '../helpers/agent-process.js';
+import { type CliRun, runCli } from '../helpers/snapback-cli.js';
+
+describe('snapback checkpoint / list / inspect / delete', () => {
+  let agent: AgentProcess;
+  const cli = (...args: string[]): Promise<CliRun> => runCli(args, { SNAPBACK_AGENT: agent.address });
+  before(async () => {
+    agent = await startAgent();
+    const run = await cli('run', '--name', 'counter', '--', 'sh', '-c', 'while :; do sleep 0.1; done');
+    assert.equal(run.code, 0, run.stderr);
+  });
+  after(async () => {
+    await agent.shutdown();
+  });
+
+  it('derives the id by the events’ rule, and says a second checkpoint of it was reused', async () => {
+    const target = { namespace: 'default', pod: 'counter', container: '' };
+    const derived = checkpointIdOf(target);
+    assert.match(derived, /^counter-[0-9a-f]{10}$/, 'the shape of event-derived ids');
+    assert.notEqual(derived, checkpointIdOfRequest({ ...target, source: '/s', id: '1' }));
+
+    const first = await cli('checkpoint', '--target', 'counter');
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, new RegExp(`^checkpoint ${derived} written: `));
+    const again = await cli('checkpoint', '--target', 'counter');
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(
+      again.stdout,
+      new RegExp(`^checkpoint ${derived} already existed \\(taken .*\\): reused, nothing dumped$`, 'm'),
+    );
+    assert.match(again.stdout, /--replace takes a new checkpoint/);
+    assert.doesNotMatch(
+      again.stdout,
+      /criuDump/,
+      "the earlier checkpoint's durations are not shown as this one's",
+    );
+    const json = JSON.parse((await cli('checkpoint', '--target', 'counter', '--json')).stdout);
+    assert.equal(json.reused, true);
+    const replaced = await cli('checkpoint', '--target', 'counter', '--replace', '--json');
+    assert.equal(replaced.code, 0, replaced.stderr);
+    assert.equal(JSON.parse(replaced.stdout).reused, false);
+    assert.notEqual(JSON.parse(replaced.stdout).version, json.version);
+  });
+
+  it('list has a header and the workload each checkpoint was taken of; inspect a summary', async () => {
+    assert.equal((await cli('checkpoint', '--target', 'counter', '--id', 'named')).code, 0);
+    const list = await cli('list');
+    assert.equal(list.code, 0, list.stderr);
+    const [header, ...rows] = list.stdout.trimEnd().split('\n');
+    assert.match(header!, /^ID +WORKLOAD +NODE +SIZE +CREATED$/);
+    assert.ok(
+      rows.some((r) => /^named +counter +test-node +[\d.]+ [KM]iB +\d+ s ago$/.test(r)),
+      list.stdout,
+    );
+    assert.deepEqual(
+      (
+        JSON.parse((await cli('list', '--json')).stdout) as { checkpoints: { workload: string }[] }
+      ).checkpoints.map((c) => c.workload),
+      ['counter', 'counter'],
+    );
+
+    const summary = await cli('inspect', '--id', 'named');
+    assert.equal(summary.code, 0, summary.stderr);
+    for (const line of [
+      /^checkpoint +named \(version [0-9a-f-]{36}\)$/m,
+      /^workload +counter, process runtime: sh -c while :; do sleep 0\.1; done$/m,
+      /^node +test-node$/m,
+      /^size +[\d.]+ [KM]iB in \d+ files$/m,
+      /^created +\S+ \(\d+ s ago\)$/m,
+      /^phases +inspect [\d.]+ ms, .*criuDump [\d.]+ ms/m,
+    ])
+      assert.match(summary.stdout, line);
+    const manifest = JSON.parse((await cli('inspect', '--id', 'named', '--json')).stdout);
+    assert.equal(manifest.checkpointId, 'named');
+    assert.ok(Array.isArray(manifest.files));
+  });
+
+  it('delete removes checkpoints, and says which were not there', async () => {
+    const deleted = await cli('delete', 'named', 'nope');
+    assert.equal(deleted.code, 3);
+    assert.equal(deleted.stdout, 'deleted named\n');
+    assert.match(deleted.stderr, /^snapback delete: NOT_FOUND: no checkpoint with id nope$/m);
+    const ignored = await cli('delete', 'named', '--ignore-not-found');
+    assert.equal(ignored.code, 0, ignored.stderr);
+    assert.equal(ignored.stdout, 'named was not there\n');
+    assert.doesNotMatch((await cli('list')).stdout, /^named /m);
+  });
+});

@@ -118,6 +118,7 @@ export function createAgentHandlers(deps: AgentHandlersDeps): AgentServer {
           target,
           noCuda: request.noCuda,
           lazy: request.lazy ?? deps.lazyByDefault,
+          allowPortClash: request.allowPortClash,
           signal: AbortSignal.any([opSignal, signal]),
           onProgress,
         });

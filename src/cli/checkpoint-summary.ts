@@ -4,6 +4,7 @@
  */
 import type { CheckpointInfo } from '../agent/client.js';
 import { columns, formatAge, formatBytes, truncate } from '../format.js';
+import { formatListener, type TcpListener } from '../lib/procfs/index.js';
 import type { Manifest } from '../lib/storage/index.js';
 import { formatDurations } from './client-options.js';
 
@@ -37,6 +38,7 @@ export function checkpointTable(checkpoints: readonly CheckpointInfo[]): string 
 export function checkpointSummary(info: CheckpointInfo): string {
   const m = manifestOf(info);
   const command = Array.isArray(m.workload['command']) ? (m.workload['command'] as string[]).join(' ') : '';
+  const listening = listeningOf(m);
   const rows: [string, string][] = [
     ['checkpoint', `${m.checkpointId} (version ${m.version})`],
     ['workload', `${sourceOf(m)}, ${m.runtime} runtime${command ? `: ${truncate(command, 60)}` : ''}`],
@@ -55,6 +57,13 @@ export function checkpointSummary(info: CheckpointInfo): string {
       `${owner.kind} ${owner.name}${ordinal === undefined ? '' : ` #${ordinal}`}, ${image}`,
     ]);
   }
+  if (listening.length > 0) rows.push(['listens on', listening.join(', ')]);
   rows.push(['location', info.location]);
   return columns(rows);
+}
+
+/** The TCP addresses a process-runtime workload listened on when it was checkpointed, `host:port`. */
+function listeningOf(m: Manifest): string[] {
+  const listening = m.workload['listening'];
+  return Array.isArray(listening) ? (listening as TcpListener[]).map(formatListener) : [];
 }

@@ -22,6 +22,8 @@ export interface RestoreInput {
   onProgress?: ProgressListener;
   /** Resume before all memory has arrived: CRIU lazy pages, served by a daemon this restore runs. */
   lazy: boolean;
+  /** Restore even where something already listens on the workload's ports (RestoreContext). */
+  allowPortClash?: boolean;
 }
 
 export interface RestoreOutput {
@@ -82,6 +84,7 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
         checkpointDir: dir,
         workDir: work.dir,
         target: input.target,
+        allowPortClash: input.allowPortClash ?? false,
         signal: input.signal,
       },
       clock,

@@ -1,16 +1,27 @@
 /**
  * Checkpoints through the CLI as a user meets them: the id a target derives (the events' rule), a second
- * checkpoint of it reused and said so, `list` and `inspect` for people and `--json` for scripts,
- * and `delete`.
+ * checkpoint of it reused and said so, `list` and `inspect` for people and `--json` for scripts, `delete`,
+ * and a restore that would listen on a port its original holds.
  */
 import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { checkpointIdOfRequest } from '../../src/events/checkpoint-id.js';
 import { checkpointIdOf } from '../../src/ids.js';
 import { type AgentProcess, startAgent } from '../helpers/agent-process.js';
+import { waitFor } from '../helpers/proc.js';
 import { type CliRun, runCli } from '../helpers/snapback-cli.js';
 
-describe('snapback checkpoint / list / inspect / delete', () => {
+/** A TCP port nothing listens on right now. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe('snapback checkpoint / list / inspect / delete / restore', () => {
   let agent: AgentProcess;
   const cli = (...args: string[]): Promise<CliRun> => runCli(args, { SNAPBACK_AGENT: agent.address });
   before(async () => {
@@ -93,5 +104,44 @@ describe('snapback checkpoint / list / inspect / delete', () => {
     assert.equal(ignored.code, 0, ignored.stderr);
     assert.equal(ignored.stdout, 'named was not there\n');
     assert.doesNotMatch((await cli('list')).stdout, /^named /m);
+  });
+
+  it('refuses a restore beside a server that holds its port, naming both, unless the port may be shared', async () => {
+    const port = await freePort();
+    const server = ['/usr/bin/python3', '-m', 'http.server', String(port), '--bind', '127.0.0.1'];
+    const run = await cli('run', '--name', 'web', '--json', '--', ...server);
+    assert.equal(run.code, 0, run.stderr);
+    const pid = (JSON.parse(run.stdout) as { pid: number }).pid;
+    await waitFor('the server to answer', () =>
+      fetch(`http://127.0.0.1:${port}/`).then(
+        (r) => r.ok,
+        () => false,
+      ),
+    );
+    assert.equal((await cli('checkpoint', '--target', 'web', '--id', 'web-1')).code, 0);
+    assert.match(
+      (await cli('inspect', '--id', 'web-1')).stdout,
+      new RegExp(`^listens on +127\\.0\\.0\\.1:${port}$`, 'm'),
+    );
+
+    const refused = await cli('restore', '--id', 'web-1', '--name', 'web-2');
+    assert.equal(refused.code, 5, refused.stderr);
+    assert.match(
+      refused.stderr,
+      new RegExp(`listens on 127\\.0\\.0\\.1:${port}, which workload web \\(pid ${pid}\\) holds`),
+    );
+    assert.match(refused.stderr, /`snapback stop web`.*--allow-port-clash/);
+    // Allowed, it reaches CRIU, which cannot bind what a server without SO_REUSEPORT holds: said in words.
+    const allowed = await cli('restore', '--id', 'web-1', '--name', 'web-2', '--allow-port-clash');
+    assert.equal(allowed.code, 5, allowed.stderr);
+    assert.match(
+      allowed.stderr,
+      new RegExp(`criu restore failed: 127\\.0\\.0\\.1:${port}, where the workload listened, is taken`),
+    );
+
+    assert.equal((await cli('stop', 'web')).code, 0);
+    const restored = await cli('restore', '--id', 'web-1', '--name', 'web-2');
+    assert.equal(restored.code, 0, restored.stderr);
+    assert.ok((await fetch(`http://127.0.0.1:${port}/`)).ok, 'the copy serves on the port');
   });
 });

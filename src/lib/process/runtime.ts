@@ -8,7 +8,17 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode, SnapbackError } from '../../errors.js';
 import { firstExtraFd } from '../criu/index.js';
-import { isRunning, isSameProcess, namespacePid, pidsWithIoUring, processTree } from '../procfs/index.js';
+import {
+  formatListener,
+  isRunning,
+  isSameProcess,
+  listenersOf,
+  namespacePid,
+  pidsWithIoUring,
+  portClashes,
+  processTree,
+  type TcpListener,
+} from '../procfs/index.js';
 import type {
   Inspection,
   Phases,
@@ -21,6 +31,9 @@ import { launchWorkload } from './launch.js';
 import { assertWorkloadName, createWorkloadRegistry, type WorkloadRecord } from './registry.js';
 
 export type { WorkloadRecord };
+
+/** The manifest's `workload` of the process runtime: the record, and the TCP addresses it listened on. */
+type CheckpointedWorkload = WorkloadRecord & { listening?: TcpListener[] };
 
 export interface ProcessRuntimeOptions {
   stateDir: string;
@@ -69,6 +82,31 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): ProcessRun
         `a workload named ${name} is already running (pid ${existing.pid})`,
       );
     }
+  };
+  /** Refuses a restore whose workload would listen where something on this host already listens. */
+  const assertPortsFree = async (checkpointId: string, listening: readonly TcpListener[]) => {
+    const clashes = await portClashes(listening);
+    if (clashes.length === 0) return;
+    const running = (await Promise.all((await registry.list()).map(withStatus))).filter((w) => w.running);
+    const trees = await Promise.all(running.map(async (w) => ({ w, pids: await processTree(w.pid) })));
+    const owners = clashes.map(
+      (c) => trees.find((t) => c.holder !== undefined && t.pids.includes(c.holder))?.w,
+    );
+    const taken = clashes.map((c, i) => {
+      const owner = owners[i];
+      const who = owner
+        ? `workload ${owner.name} (pid ${owner.pid})`
+        : c.holder
+          ? `pid ${c.holder}`
+          : 'another process';
+      return `${formatListener(c.wanted)}, which ${who} holds`;
+    });
+    const names = [...new Set(owners.map((o) => o?.name))];
+    const stop = names.every((n) => n !== undefined) ? ` (\`snapback stop ${names.join(' ')}\`)` : '';
+    throw new SnapbackError(
+      ErrorCode.FAILED_PRECONDITION,
+      `checkpoint ${checkpointId} listens on ${taken.join('; ')}: workloads of the process runtime share the host's ports, so this copy cannot listen there too. Stop that first${stop}, or restore with --allow-port-clash if the program shares its ports (SO_REUSEPORT)`,
+    );
   };
   const killAndWait = async (pid: number) => {
     try {
@@ -158,6 +196,8 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): ProcessRun
             'start it through `snapback run` (io_uring blocked) or disable io_uring in the program',
         );
       }
+      // Where it listens, so that a copy restored beside it can be refused before CRIU fails on the port.
+      const listening = await listenersOf(pids);
       return {
         runtime: 'process',
         target: { namespace: target.namespace || 'default', pod: name },
@@ -166,7 +206,7 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): ProcessRun
         placement: { via: [], foreignMounts: false },
         externals: [],
         dumpArgs: [],
-        workload: { ...record },
+        workload: { ...record, listening },
         description: `workload ${name} (pid ${record.pid})`,
       };
     },
@@ -181,9 +221,10 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): ProcessRun
 
     async prepareRestore(context: RestoreContext, phases: Phases): Promise<PreparedRestore> {
       return phases.run('setup', async () => {
-        const original = context.workload as unknown as WorkloadRecord;
+        const { listening = [], ...original } = context.workload as unknown as CheckpointedWorkload;
         const name = assertWorkloadName(context.target?.pod || original.name);
         await assertNameFree(name);
+        if (!context.allowPortClash) await assertPortsFree(context.checkpointId, listening);
         const dir = registry.dirOf(name);
         await mkdir(dir, { recursive: true, mode: 0o700 });
         const record: WorkloadRecord = {

@@ -48,6 +48,11 @@ export interface RestoreContext {
   workDir: string;
   /** The placeholder (containerd) or the new workload name (process); undefined = the checkpointed one. */
   target: TargetRef | undefined;
+  /**
+   * Process runtime: restore even where something already listens on a port the workload listened on (a
+   * program with SO_REUSEPORT then shares it); otherwise such a restore is refused before CRIU runs.
+   */
+  allowPortClash: boolean;
   signal: AbortSignal;
 }
 

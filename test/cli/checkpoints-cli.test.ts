@@ -1,10 +1,13 @@
 /**
  * Checkpoints through the CLI as a user meets them: the id a target derives (the events' rule), a second
  * checkpoint of it reused and said so, `list` and `inspect` for people and `--json` for scripts, `delete`,
- * and a restore that would listen on a port its original holds.
+ * a restore that would listen on a port its original holds, and an agent logging to a file.
  */
 import assert from 'node:assert/strict';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { checkpointIdOfRequest } from '../../src/events/checkpoint-id.js';
 import { checkpointIdOf } from '../../src/ids.js';
@@ -143,5 +146,27 @@ describe('snapback checkpoint / list / inspect / delete / restore', () => {
     const restored = await cli('restore', '--id', 'web-1', '--name', 'web-2');
     assert.equal(restored.code, 0, restored.stderr);
     assert.ok((await fetch(`http://127.0.0.1:${port}/`)).ok, 'the copy serves on the port');
+  });
+});
+
+describe('snapback agent --log-file', () => {
+  it('writes its log to the file, and to the terminal only the line saying where it listens', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'snapback-logfile-'));
+    const logFile = join(dir, 'logs', 'agent.log');
+    const agent = await startAgent({ dir, args: ['--log-file', logFile] });
+    try {
+      assert.equal(agent.logs(), '', 'nothing on stderr');
+      const log = await readFile(logFile, 'utf8');
+      const entries = log
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { msg: string });
+      assert.ok(
+        entries.some((e) => e.msg === 'agent listening'),
+        log,
+      );
+    } finally {
+      await agent.shutdown();
+    }
   });
 });

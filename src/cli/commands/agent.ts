@@ -28,7 +28,10 @@ export const agentCommand = defineCommand({
     const { values: config } = loadConfig(agentOptions, argv, io.env);
     // Certificates are read (and a half-given set refused) before anything else starts.
     const credentials = agentServerCredentials(config);
-    const logger = createRootLogger({ level: config.logLevel }).child({ component: 'agent' });
+    const logger = createRootLogger({
+      level: config.logLevel,
+      ...(config.logFile === undefined ? {} : { file: config.logFile }),
+    }).child({ component: 'agent' });
     const criuSettings: CriuSettings = {
       leaveRunning: config.leaveRunning,
       tcpEstablished: config.tcpEstablished,
@@ -150,7 +153,9 @@ export const agentCommand = defineCommand({
       },
       'agent listening',
     );
-    io.stdout.write(`agent listening on ${host}:${port}\n`);
+    io.stdout.write(
+      `agent listening on ${host}:${port}${config.logFile === undefined ? '' : ` (log: ${config.logFile})`}\n`,
+    );
     await new Promise<void>((done) => io.signal.addEventListener('abort', () => done(), { once: true }));
     logger.info('shutting down: waiting for running operations');
     await agent.close();

@@ -4,7 +4,7 @@
  * failing one stop everything they started.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { functions } from '../../functions/index.js';
 import { main } from '../../src/cli/main.js';
 import type { DemoResult } from '../../src/demo/report.js';
-import { isRunning } from '../helpers/proc.js';
+import { isRunning, processesMentioning } from '../helpers/proc.js';
 
 interface Run {
   code: number;
@@ -36,17 +36,6 @@ async function demo(argv: string[], abortWhen?: (stderr: string) => boolean): Pr
   const io = { stdout, stderr, env: {}, signal: controller.signal };
   const code = await main(['demo', ...argv], io, functions);
   return { code, stdout: out, stderr: err };
-}
-
-/** Processes whose command line mentions `dir` (the agent, the functions, workloads started there). */
-async function processesUnder(dir: string): Promise<string[]> {
-  const found: string[] = [];
-  for (const pid of await readdir('/proc')) {
-    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
-    const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).replaceAll('\0', ' ');
-    if (cmdline.includes(dir) && (await isRunning(Number(pid)))) found.push(`${pid}: ${cmdline}`);
-  }
-  return found;
 }
 
 describe('snapback demo --model tiny', { timeout: 180_000 }, () => {
@@ -79,7 +68,7 @@ describe('snapback demo --model tiny', { timeout: 180_000 }, () => {
     // The lazy column: measured when the agent can, or says why not.
     assert.ok(result.lazyRestore !== undefined || result.lazyNote !== undefined);
     assert.equal(await isRunning(result.restore.restoredPid), false);
-    assert.deepEqual(await processesUnder(join(dir, 'ok')), []);
+    assert.deepEqual(await processesMentioning(join(dir, 'ok')), []);
     // The checkpoint is removed unless --keep.
     assert.deepEqual(
       (await readdir(join(dir, 'ok', 'checkpoints')).catch(() => [])).filter((e) => e !== 'tmp'),
@@ -95,7 +84,7 @@ describe('snapback demo --model tiny', { timeout: 180_000 }, () => {
     const pid = Number(/pid (\d+); waiting/.exec(run.stderr)?.[1]);
     assert.ok(pid > 0);
     assert.equal(await isRunning(pid), false);
-    assert.deepEqual(await processesUnder(join(dir, 'cancel')), []);
+    assert.deepEqual(await processesMentioning(join(dir, 'cancel')), []);
   });
 
   it('a model server that cannot start fails the demo, which still stops everything', async () => {
@@ -109,6 +98,6 @@ describe('snapback demo --model tiny', { timeout: 180_000 }, () => {
     ]);
     assert.notEqual(run.code, 0);
     assert.match(run.stderr, /snapback demo: /);
-    assert.deepEqual(await processesUnder(join(dir, 'fail')), []);
+    assert.deepEqual(await processesMentioning(join(dir, 'fail')), []);
   });
 });

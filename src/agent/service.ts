@@ -24,7 +24,8 @@ import type { ProcessRuntime, WorkloadStatus } from '../lib/process/index.js';
 import type { TargetRef } from '../lib/runtime/index.js';
 import type { StoredCheckpoint } from '../lib/storage/index.js';
 import type { Logger } from '../log.js';
-import { callAbortSignal, toStatus, unary } from './edge.js';
+import { callAbortSignal, callDeadline, toStatus, unary } from './edge.js';
+import { hooksFromMessage } from './hooks-codec.js';
 import type { InFlightTable } from './in-flight.js';
 import type { AccessPolicy } from './policy.js';
 
@@ -58,6 +59,7 @@ export function createAgentHandlers(deps: AgentHandlersDeps): AgentServer {
               target.container ?? '',
             ])
           : assertCheckpointId(request.checkpointId);
+      const hooks = hooksFromMessage(request.hooks);
       if (!request.replace) {
         const existing = await executor.store.get(id);
         if (existing !== undefined) return send({ result: reusedResult(existing, target, executor.node) });
@@ -77,6 +79,7 @@ export function createAgentHandlers(deps: AgentHandlersDeps): AgentServer {
             noCuda: request.noCuda,
             signal: AbortSignal.any([opSignal, signal]),
             onProgress,
+            hooks: { declared: hooks, bestEffort: request.bestEffortHooks, deadline: callDeadline(call) },
           }),
       );
       const result = await promise;
@@ -103,6 +106,7 @@ export function createAgentHandlers(deps: AgentHandlersDeps): AgentServer {
         request.target && request.target.pod !== ''
           ? await deps.policy.authorize(toTarget(request.target))
           : undefined;
+      const hooks = hooksFromMessage(request.hooks);
       // Without a target the restore takes the checkpointed name: one such restore per checkpoint at a time.
       const key = target ? targetKey(target) : `restore-of/${id}`;
       let sentResult = false;
@@ -120,6 +124,7 @@ export function createAgentHandlers(deps: AgentHandlersDeps): AgentServer {
           lazy: request.lazy ?? deps.lazyByDefault,
           signal: AbortSignal.any([opSignal, signal]),
           onProgress,
+          ...(hooks === undefined ? {} : { hooks }),
         });
         const result = toRestoreResult(r);
         // The caller learns the pid as soon as the process runs; a lazy restore goes on without it.
@@ -159,16 +164,18 @@ export function createAgentHandlers(deps: AgentHandlersDeps): AgentServer {
     deleteCheckpoint: unary(log, async (request) => ({
       deleted: await executor.store.remove(assertCheckpointId(request.checkpointId)),
     })),
-    startWorkload: unary(log, async (request) =>
-      toWorkload(
+    startWorkload: unary(log, async (request) => {
+      const hooks = hooksFromMessage(request.hooks);
+      return toWorkload(
         await requireProcessRuntime().start({
           name: request.name,
           command: request.command,
           cwd: request.cwd || process.cwd(),
           env: request.env,
+          ...(hooks === undefined ? {} : { hooks }),
         }),
-      ),
-    ),
+      );
+    }),
     listWorkloads: unary(log, async () => ({
       workloads: (await requireProcessRuntime().list()).map(toWorkload),
     })),

@@ -47,6 +47,7 @@ const PHASE_ORDER = [
   // checkpoint
   'inspect',
   'configure',
+  'preHook',
   'cudaLock',
   'cudaCheckpoint',
   'criuDump',
@@ -59,6 +60,7 @@ const PHASE_ORDER = [
   'setup',
   'criuRestore',
   'cudaRestore',
+  'postHook',
   'confirm',
   'firstRun',
   'pagesComplete',

@@ -10,6 +10,7 @@ import type { Logger } from '../log.js';
 import { captureCheckpoint } from './capture.js';
 import { configureDump } from './configure.js';
 import type { ExecutorDeps } from './deps.js';
+import { checkpointHooks, type HookRequest } from './hooks.js';
 import { inspectTarget } from './inspect.js';
 import { createPhaseClock, type PhaseClock, type ProgressListener, throwIfAborted } from './phase-clock.js';
 
@@ -22,6 +23,8 @@ export interface CheckpointInput {
   noCuda: boolean;
   signal: AbortSignal;
   onProgress?: ProgressListener;
+  /** The workload's hooks, as the request gave them, and how to run them (hooks.ts). */
+  hooks?: HookRequest;
 }
 
 export interface CheckpointOutput {
@@ -65,13 +68,16 @@ async function checkpointLocked(
   const inspection = await clock.run('inspect', () =>
     inspectTarget(deps, input.target, input.noCuda, input.signal),
   );
+  const hooks = checkpointHooks(deps, inspection, input.hooks, clock, log);
   const staging = await deps.store.createStaging();
   let suspended: number[] = [];
   let closeJournal = async () => {};
   try {
     const plan = await clock.run('configure', () => configureDump(inspection, staging.dir));
+    await hooks.quiesce(input.signal);
     const captured = await captureCheckpoint(deps, {
       plan,
+      hooks: hooks.hooks,
       clock,
       checkpointId: input.checkpointId,
       version: staging.uuid,
@@ -90,6 +96,7 @@ async function checkpointLocked(
       },
     });
     suspended = [];
+    if (input.leaveRunning) await hooks.wake();
     throwIfAborted(input.signal);
     const location = await clock.run('promote', () => lock.promote(staging));
     if (!input.leaveRunning) await clock.run('stop', () => deps.runtime.stop(inspection));
@@ -108,6 +115,7 @@ async function checkpointLocked(
   } catch (err) {
     const error = SnapbackError.from(err);
     const rollback = suspended.length > 0 && deps.cuda ? await deps.cuda.rollback(suspended) : [];
+    rollback.push(...(await hooks.undo()));
     await closeJournal().catch(() => {});
     await deps.store
       .discardStaging(staging)

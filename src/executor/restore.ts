@@ -6,12 +6,14 @@
 import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, SnapbackError } from '../errors.js';
+import type { WorkloadHooks } from '../lib/hooks/index.js';
 import { hostPidsOf, isRunning, processTree, startTimeOf } from '../lib/procfs/index.js';
 import type { RestoreOutcome, TargetRef } from '../lib/runtime/index.js';
 import { type Manifest, readManifest, verifyFiles } from '../lib/storage/index.js';
 import type { RunningTool } from '../lib/tools/index.js';
 import { IMAGES_DIR } from './configure.js';
 import type { ExecutorDeps } from './deps.js';
+import { wakeRestored } from './hooks.js';
 import { createPhaseClock, type PhaseClock, type ProgressListener, throwIfAborted } from './phase-clock.js';
 
 export interface RestoreInput {
@@ -22,6 +24,8 @@ export interface RestoreInput {
   onProgress?: ProgressListener;
   /** Resume before all memory has arrived: CRIU lazy pages, served by a daemon this restore runs. */
   lazy: boolean;
+  /** The restored workload's hooks, when the request gave them; else the checkpoint's run (hooks.ts). */
+  hooks?: WorkloadHooks;
 }
 
 export interface RestoreOutput {
@@ -122,6 +126,13 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
       at: new Date().toISOString(),
     });
     await resumeCuda(deps, manifest, outcome, input, clock, deviceMap);
+    await wakeRestored(
+      deps,
+      { requested: input.hooks, recorded: manifest.hooks },
+      outcome.pid,
+      clock,
+      input.signal,
+    );
     const restored = outcome;
     await clock.run('confirm', async () => {
       if (!(await isRunning(restored.pid))) {

@@ -9,6 +9,7 @@ import { createJournal } from '../../executor/journal.js';
 import { recover } from '../../executor/recovery.js';
 import { createContainerdClient, createContainerdRuntime, podOf } from '../../lib/containerd/index.js';
 import { type CriuSettings, createCriu } from '../../lib/criu/index.js';
+import { createHookRunner } from '../../lib/hooks/index.js';
 import { createProcessRuntime } from '../../lib/process/index.js';
 import { createCheckpointStore } from '../../lib/storage/index.js';
 import { runTool } from '../../lib/tools/index.js';
@@ -84,6 +85,7 @@ export const agentCommand = defineCommand({
       store,
       runtime,
       criu,
+      hooks: createHookRunner(),
       cuda: config.noCuda
         ? undefined
         : await createCudaPhaseFromConfig(

@@ -1,7 +1,9 @@
 /** `snapback run`: start a workload under the process runtime, known to the agent by name. */
+import { hooksToMessage } from '../../agent/hooks-codec.js';
 import { loadConfig } from '../../config/load-config.js';
 import type { OptionsSpec } from '../../config/options.js';
 import { ErrorCode, SnapbackError } from '../../errors.js';
+import { HOOK_GRAMMAR, parseWorkloadHooks } from '../../lib/hooks/index.js';
 import { agentAddressOption, clientTlsOptions, printJson, withAgent } from '../client-options.js';
 import { defineCommand } from '../command.js';
 
@@ -21,6 +23,17 @@ const options = {
     schema: { pattern: '^[A-Za-z_][A-Za-z0-9_]*=' },
   },
   cwd: { type: 'string', valueName: 'DIR', description: 'working directory (default: the current one)' },
+  preCheckpoint: {
+    type: 'string',
+    valueName: 'HOOK',
+    description: `asked of the workload before each checkpoint (docs/hooks.md): ${HOOK_GRAMMAR}`,
+  },
+  postRestore: {
+    type: 'string',
+    valueName: 'HOOK',
+    description:
+      'asked of the workload after each restore, and of the original after a checkpoint that quiesced it',
+  },
   json: { type: 'boolean', default: false, description: 'print one JSON object on stdout' },
   ...clientTlsOptions,
 } as const satisfies OptionsSpec;
@@ -28,7 +41,7 @@ const options = {
 export const runCommand = defineCommand({
   name: 'run',
   summary: 'start a workload under the process runtime, known to the agent by name',
-  usage: '--name NAME [--agent ADDR] -- CMD [ARGS…]',
+  usage: "--name NAME [--pre-checkpoint 'http POST :PORT/PATH'] [--post-restore HOOK] -- CMD [ARGS…]",
   options,
   async run(argv, io) {
     const { values, positionals } = loadConfig(options, argv, io.env);
@@ -40,12 +53,18 @@ export const runCommand = defineCommand({
     const env = Object.fromEntries(
       values.env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
     );
+    // Checked here, naming the flag, before anything is asked of the agent.
+    const hooks = parseWorkloadHooks(
+      { preCheckpoint: values.preCheckpoint, postRestore: values.postRestore },
+      { preCheckpoint: '--pre-checkpoint', postRestore: '--post-restore' },
+    );
     const workload = await withAgent(values, (client) =>
       client.startWorkload({
         name: values.name,
         command: positionals,
         cwd: values.cwd ?? process.cwd(),
         env,
+        ...(hooks === undefined ? {} : { hooks: hooksToMessage(hooks) }),
       }),
     );
     if (values.json) printJson(io, workload);

@@ -6,6 +6,7 @@
  * the runtime's own steps (the filesystem, the placeholder) inside the phases the executor hands it.
  */
 import type { CriuPlacement } from '../criu/index.js';
+import type { WorkloadHooks } from '../hooks/index.js';
 
 export interface TargetRef {
   namespace: string;
@@ -37,6 +38,8 @@ export interface Inspection {
   /** Everything the runtime needs to restore, recorded in the manifest as `workload`. */
   workload: Record<string, unknown>;
   description: string;
+  /** The hooks the runtime keeps with the workload (the process runtime's record), when it has any. */
+  hooks?: WorkloadHooks;
 }
 
 export interface RestoreContext {

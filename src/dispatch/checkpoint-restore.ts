@@ -7,8 +7,10 @@
 import type { CheckpointResult, RestoreCallResult } from '../agent/client.js';
 import { checkpointIdOfRequest } from '../events/checkpoint-id.js';
 import type { CheckpointOutcomeData, ErrorData, RequestRef, RestoreOutcomeData } from '../events/types.js';
+import type { WorkloadHooks } from '../generated/snapback/agent/v1/agent.js';
 import type { Logger } from '../log.js';
 import type { AgentDispatcher } from './agent-dispatcher.js';
+import { hooksOfTarget, progressNotes } from './hooks.js';
 import { durationsOf, errorDataOf } from './outcome.js';
 import { EventReason, type EventRecorder } from './recorder.js';
 import type { Located, Resolver } from './resolver.js';
@@ -32,6 +34,11 @@ export interface CheckpointDispatch {
   /** Already located (fan-out); skips resolution. */
   located?: Located;
   signal?: AbortSignal;
+  /**
+   * A failing pre-checkpoint hook does not abort the checkpoint (docs/hooks.md). Preemptions set it: the
+   * node is going anyway, and a larger image beats none.
+   */
+  bestEffortHooks?: boolean;
 }
 
 export interface RestoreDispatch {
@@ -145,6 +152,8 @@ export function dispatchCheckpoint(
   const derived = (target: { namespace: string; pod: string; container: string }) =>
     checkpointIdOfRequest({ ...input.request, ...target });
   let checkpointId = input.checkpointId ?? derived({ namespace: input.namespace, pod: input.pod, container });
+  let hooks: WorkloadHooks | undefined;
+  const progress = progressNotes();
   return dispatchToAgent<CheckpointResult, CheckpointOutcomeData>(deps, {
     operation: 'checkpoint',
     reasons: { done: EventReason.CHECKPOINTED, failed: EventReason.CHECKPOINT_FAILED },
@@ -157,6 +166,7 @@ export function dispatchCheckpoint(
       // The container the resolver chose, when none was named, is part of the derived id.
       if (input.checkpointId === undefined && located.container !== container)
         checkpointId = derived(located);
+      hooks = hooksOfTarget(located);
       return located;
     },
     call: (located, log) =>
@@ -167,10 +177,15 @@ export function dispatchCheckpoint(
           checkpointId,
           ...(input.leaveRunning === undefined ? {} : { leaveRunning: input.leaveRunning }),
           requestId: `${input.request.source} ${input.request.id}`,
+          ...(hooks === undefined ? {} : { hooks }),
+          bestEffortHooks: input.bestEffortHooks ?? false,
         },
         {
           ...callOptions(input),
-          onProgress: (p) => log.debug({ phase: p.phase, state: p.state }, 'progress'),
+          onProgress: (p) => {
+            log.debug({ phase: p.phase, state: p.state }, 'progress');
+            progress.add(p);
+          },
         },
       ),
     succeeded: (base, result) => ({
@@ -179,6 +194,7 @@ export function dispatchCheckpoint(
       location: result.location,
       sizeBytes: result.sizeBytes,
       reused: result.reused,
+      ...(progress.notes.length > 0 ? { notes: progress.notes } : {}),
     }),
     failed: (base) => base,
     describe: (o) =>
@@ -188,6 +204,7 @@ export function dispatchCheckpoint(
 
 export function dispatchRestore(deps: DispatchDeps, input: RestoreDispatch): Promise<RestoreDispatchOutcome> {
   const started = performance.now();
+  let hooks: WorkloadHooks | undefined;
   return dispatchToAgent<RestoreCallResult, RestoreDispatchOutcome>(
     deps,
     {
@@ -196,7 +213,12 @@ export function dispatchRestore(deps: DispatchDeps, input: RestoreDispatch): Pro
       request: input.request,
       asked: { namespace: input.namespace, pod: input.pod, container: input.container ?? '' },
       checkpointId: () => input.checkpointId,
-      locate: () => deps.resolver.locate(input.namespace, input.pod, input.container),
+      locate: async () => {
+        const located = await deps.resolver.locate(input.namespace, input.pod, input.container);
+        // The placeholder pod's own hooks, when it declares any; else the agent runs the checkpoint's.
+        hooks = hooksOfTarget(located);
+        return located;
+      },
       call: (located) =>
         deps.agents.restore(
           located.agentAddress,
@@ -205,6 +227,7 @@ export function dispatchRestore(deps: DispatchDeps, input: RestoreDispatch): Pro
             target: { namespace: located.namespace, pod: located.pod, container: located.container },
             requestId: `${input.request.source} ${input.request.id}`,
             ...(input.lazy === undefined ? {} : { lazy: input.lazy }),
+            ...(hooks === undefined ? {} : { hooks }),
           },
           callOptions(input),
         ),

@@ -103,6 +103,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       node: options.node,
       coldStartMs: cold.ms,
       coldStartup: cold.first.startup,
+      ...(cold.hooks ? { hooks: cold.hooks } : {}),
       checkpoint: {
         checkpointId: checkpoint.event.checkpointId,
         sizeBytes: checkpoint.event.sizeBytes ?? 0,

@@ -96,9 +96,9 @@ async function checkpointLocked(
       },
     });
     suspended = [];
-    if (input.leaveRunning) await hooks.wake();
     throwIfAborted(input.signal);
     const location = await clock.run('promote', () => lock.promote(staging));
+    if (input.leaveRunning) await hooks.wake();
     if (!input.leaveRunning) await clock.run('stop', () => deps.runtime.stop(inspection));
     const durations = clock.durations();
     log.info({ durations, sizeBytes: captured.sizeBytes }, 'checkpoint complete');

@@ -1,8 +1,8 @@
 /**
  * The workload's hooks in the executor's phases (docs/hooks.md). Checkpoint: `preHook` quiesces the
- * workload before the CUDA lock and the dump; once the dumped workload runs again (leave-running), its
- * post-restore hook wakes it (`postHook`); any failure after a quiesce wakes it too, as part of the
- * rollback. Restore: the post-restore hook runs after CRIU and CUDA and before the restore is confirmed
+ * workload before the CUDA lock and the dump; once the checkpoint is published (a preemption's image is
+ * safe before any time goes to waking), its post-restore hook wakes the original if it is left running
+ * (`postHook`); any failure after a quiesce wakes it too, as part of the rollback. Restore: the post-restore hook runs after CRIU and CUDA and before the restore is confirmed
  * (`postHook`): a server that did not wake is not restored. The order follows Lambda SnapStart's runtime
  * hooks (https://docs.aws.amazon.com/lambda/latest/dg/snapstart-runtime-hooks.html): before-checkpoint
  * work happens while the workload still runs, after-restore work before it takes traffic.
@@ -36,7 +36,7 @@ export interface CheckpointHooks {
   readonly hooks: WorkloadHooks | undefined;
   /** `preHook`: throws when the hook fails or times out, unless the request is best-effort. */
   quiesce(signal: AbortSignal): Promise<void>;
-  /** `postHook` on the original, once the dump let it run again; a failure is reported, never thrown. */
+  /** `postHook` on the original, once the checkpoint is published; a failure is reported, never thrown. */
   wake(): Promise<void>;
   /** After a failure: wakes a workload that was quiesced. Returns the rollback steps, in words. */
   undo(): Promise<string[]>;

@@ -68,7 +68,7 @@ async function checkpointLocked(
   const inspection = await clock.run('inspect', () =>
     inspectTarget(deps, input.target, input.noCuda, input.signal),
   );
-  const hooks = checkpointHooks(deps, inspection, input.hooks, clock, log);
+  const hooks = checkpointHooks(deps, input.checkpointId, inspection, input.hooks, clock, log);
   const staging = await deps.store.createStaging();
   let suspended: number[] = [];
   let closeJournal = async () => {};
@@ -98,7 +98,7 @@ async function checkpointLocked(
     suspended = [];
     throwIfAborted(input.signal);
     const location = await clock.run('promote', () => lock.promote(staging));
-    if (input.leaveRunning) await hooks.wake();
+    await hooks.release(input.leaveRunning);
     if (!input.leaveRunning) await clock.run('stop', () => deps.runtime.stop(inspection));
     const durations = clock.durations();
     log.info({ durations, sizeBytes: captured.sizeBytes }, 'checkpoint complete');

@@ -9,6 +9,7 @@
  */
 import { SnapbackError } from '../errors.js';
 import { assertHooks, formatHook, type Hook, type WorkloadHooks } from '../lib/hooks/index.js';
+import { startTimeOf } from '../lib/procfs/index.js';
 import type { Inspection } from '../lib/runtime/index.js';
 import type { Logger } from '../log.js';
 import type { ExecutorDeps } from './deps.js';
@@ -36,14 +37,18 @@ export interface CheckpointHooks {
   readonly hooks: WorkloadHooks | undefined;
   /** `preHook`: throws when the hook fails or times out, unless the request is best-effort. */
   quiesce(signal: AbortSignal): Promise<void>;
-  /** `postHook` on the original, once the checkpoint is published; a failure is reported, never thrown. */
-  wake(): Promise<void>;
+  /**
+   * Once the checkpoint is published: `postHook` on the original when it is left running (a failure is
+   * reported, never thrown); either way the quiesce is over.
+   */
+  release(leftRunning: boolean): Promise<void>;
   /** After a failure: wakes a workload that was quiesced. Returns the rollback steps, in words. */
   undo(): Promise<string[]>;
 }
 
 export function checkpointHooks(
   deps: ExecutorDeps,
+  checkpointId: string,
   inspection: Inspection,
   request: HookRequest | undefined,
   clock: PhaseClock,
@@ -57,12 +62,14 @@ export function checkpointHooks(
   };
   // Set from the moment the pre-checkpoint hook starts: one that failed or timed out may have half-quiesced.
   let quiesced = false;
+  // Until it is woken, a quiesced workload is woken by whoever finds it: this run, or the next agent.
+  let closeJournal = async () => {};
+  const over = async () => {
+    quiesced = false;
+    await closeJournal();
+  };
   const runPost = (hook: Hook) =>
-    clock
-      .run('postHook', () => deps.hooks.run(hook, inspection.rootPid))
-      .finally(() => {
-        quiesced = false;
-      });
+    clock.run('postHook', () => deps.hooks.run(hook, inspection.rootPid)).finally(over);
   return {
     hooks: pre === undefined && post === undefined ? undefined : assertHooks(hooks, 'hooks'),
     async quiesce(signal) {
@@ -77,6 +84,16 @@ export function checkpointHooks(
         return;
       }
       quiesced = true;
+      if (post !== undefined) {
+        closeJournal = await deps.journal.open({
+          kind: 'quiesced',
+          checkpointId,
+          pid: inspection.rootPid,
+          startTime: await startTimeOf(inspection.rootPid),
+          wake: post,
+          at: new Date().toISOString(),
+        });
+      }
       try {
         const answer = await clock.run('preHook', () => deps.hooks.run(pre, inspection.rootPid, signal));
         log.info({ hook: formatHook(pre), answer }, 'workload quiesced for the checkpoint');
@@ -87,8 +104,9 @@ export function checkpointHooks(
         clock.progress({ phase: 'preHook', state: 'FINISHED', message });
       }
     },
-    async wake() {
+    async release(leftRunning) {
       if (!quiesced || post === undefined) return;
+      if (!leftRunning) return over();
       try {
         const answer = await runPost(post);
         log.info({ hook: formatHook(post), answer }, 'the checkpointed workload is awake again');

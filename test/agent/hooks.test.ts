@@ -296,3 +296,40 @@ describe('agent: workload hooks around checkpoint and restore (real CRIU)', () =
 });
 
 const runPs = () => promisify(execFile)('ps', ['-eo', 'pid,args']);
+
+describe('agent: a workload quiesced when the agent died is woken by the next one (real CRIU)', () => {
+  let agent: AgentProcess;
+  before(async () => {
+    agent = await startAgent();
+  });
+  after(() => agent.shutdown());
+
+  it('the journal names it; the restarted agent runs its post-restore hook before it serves', async () => {
+    const { port } = await startHookServer(agent, 'orphaned', {
+      cacheMib: 8,
+      pre: 'http POST :{PORT}/slow?ms=60000',
+      post: 'http POST :{PORT}/wake_up',
+    });
+    const attempt = agent.client
+      .checkpoint({ target: { pod: 'orphaned' }, checkpointId: 'orphaned-1' })
+      .catch((err: unknown) => err);
+    await waitFor('the pre hook to reach the server', async () =>
+      (await serverState(port)).calls.some((c) => c.path === '/slow'),
+    );
+    await agent.kill();
+    assert.ok((await attempt) instanceof Error, 'the call died with its agent');
+    assert.deepEqual(
+      (await serverState(port)).calls.map((c) => c.path),
+      ['/slow'],
+      'nobody woke it yet',
+    );
+    agent = await startAgent({ dir: agent.dir });
+    const woken = await serverState(port);
+    assert.deepEqual(
+      woken.calls.map((c) => c.path),
+      ['/slow', '/wake_up'],
+      'woken during recovery, before the agent listened',
+    );
+    assert.match(agent.logs(), /woke a workload a previous agent left quiesced/);
+  });
+});

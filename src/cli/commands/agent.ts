@@ -109,6 +109,7 @@ export const agentCommand = defineCommand({
       journal: executor.journal,
       cuda: executor.cuda,
       runtime,
+      hooks: executor.hooks,
       logger,
       stagingRoot: store.stagingRoot,
       criuTimeoutMs: criuSettings.timeoutMs,
@@ -118,6 +119,7 @@ export const agentCommand = defineCommand({
       swept.length > 0 ||
       recovered.thawed.length > 0 ||
       recovered.killed.length > 0 ||
+      recovered.woken.length > 0 ||
       recovered.criuWaited.length > 0
     ) {
       logger.warn({ swept, ...recovered }, 'recovered from an earlier run');

@@ -30,6 +30,8 @@ export interface HookRequest {
  * itself; the functions already keep their own safety margin out of the deadline they send.
  */
 export const HOOK_DEADLINE_MARGIN_MS = 5_000;
+/** What must be left, after the original's wake, for the published checkpoint's result to reach the caller. */
+const WAKE_DEADLINE_MARGIN_MS = 1_000;
 
 /** A checkpoint's hooks, in the order checkpoint.ts calls them. */
 export interface CheckpointHooks {
@@ -74,9 +76,7 @@ export function checkpointHooks(
     hooks: pre === undefined && post === undefined ? undefined : assertHooks(hooks, 'hooks'),
     async quiesce(signal) {
       if (pre === undefined) return;
-      const leftMs = request?.deadline
-        ? request.deadline.getTime() - Date.now() - HOOK_DEADLINE_MARGIN_MS
-        : Infinity;
+      const leftMs = leftBefore(request?.deadline, HOOK_DEADLINE_MARGIN_MS);
       if (pre.timeoutMs > leftMs) {
         const message = `skipped: its timeout of ${pre.timeoutMs} ms does not fit in the ${Math.max(0, Math.round(leftMs))} ms left before the deadline (less ${HOOK_DEADLINE_MARGIN_MS} ms for the checkpoint)`;
         log.warn({ hook: formatHook(pre) }, `pre-checkpoint hook ${message}`);
@@ -107,6 +107,15 @@ export function checkpointHooks(
     async release(leftRunning) {
       if (!quiesced || post === undefined) return;
       if (!leftRunning) return over();
+      // The checkpoint is published: a wake that would outlast the call must not make it look failed. A
+      // preemption is this case, and its workload is about to go with its node.
+      const leftMs = leftBefore(request?.deadline, WAKE_DEADLINE_MARGIN_MS);
+      if (post.timeoutMs > leftMs) {
+        const message = `skipped: its timeout of ${post.timeoutMs} ms does not fit in the ${Math.max(0, Math.round(leftMs))} ms left before the deadline; the checkpointed workload stays quiesced`;
+        log.warn({ hook: formatHook(post) }, `post-restore hook on the original ${message}`);
+        clock.progress({ phase: 'postHook', state: 'FINISHED', message });
+        return over();
+      }
       try {
         const answer = await runPost(post);
         log.info({ hook: formatHook(post), answer }, 'the checkpointed workload is awake again');
@@ -125,6 +134,11 @@ export function checkpointHooks(
       );
     },
   };
+}
+
+/** Milliseconds left before `deadline` less `marginMs`; unbounded without a deadline. */
+function leftBefore(deadline: Date | undefined, marginMs: number): number {
+  return deadline === undefined ? Infinity : deadline.getTime() - Date.now() - marginMs;
 }
 
 /** The restored workload's post-restore hook (`postHook`): the request's, else the checkpoint's; throws on failure. */

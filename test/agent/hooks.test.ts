@@ -3,7 +3,7 @@
  * before the dump and shrinks the image, the post-restore hook wakes the original once it runs again and
  * the restored copy before it is reported restored; a pre hook that fails or times out aborts the
  * checkpoint and the workload, woken, serves on; best effort goes on; a hook that would not fit before the
- * deadline is skipped; a post hook that fails fails the restore and kills the restored tree; command hooks
+ * deadline is skipped (the pre hook, or the original's wake after a published checkpoint); a post hook that fails fails the restore and kills the restored tree; command hooks
  * run in the workload's namespaces with its environment.
  */
 import assert from 'node:assert/strict';
@@ -193,6 +193,44 @@ describe('agent: workload hooks around checkpoint and restore (real CRIU)', () =
     assert.equal(result.durationsMs['postHook'], undefined, 'nothing to wake');
     assert.ok(Number(result.sizeBytes) > CACHE_MIB * MIB, 'taken as it was, cache and all');
     assert.deepEqual((await serverState(port)).calls, []);
+  });
+
+  it('leaves the original quiesced when its wake would outlast the deadline, and `snapback checkpoint` says so', async () => {
+    const { port } = await startHookServer(agent, 'late', {
+      cacheMib: CACHE_MIB,
+      pre: 'http POST :{PORT}/sleep timeout=1s',
+      post: 'http POST :{PORT}/wake_up timeout=5m',
+    });
+    const run = await runCli([
+      'checkpoint',
+      '--agent',
+      agent.address,
+      '--target',
+      'late',
+      '--id',
+      'late-1',
+      '--timeout',
+      '60',
+      '--json',
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    const result = JSON.parse(run.stdout) as {
+      sizeBytes: number;
+      notes?: string[];
+      durations: Record<string, number>;
+    };
+    assert.ok(result.sizeBytes < (CACHE_MIB / 2) * MIB, 'the pre hook fitted, and ran');
+    assert.equal(result.durations['postHook'], undefined);
+    assert.match(
+      result.notes?.join('\n') ?? '',
+      /^postHook: skipped: its timeout of 300000 ms does not fit/m,
+    );
+    const state = await serverState(port);
+    assert.deepEqual(
+      state.calls.map((c) => c.path),
+      ['/sleep'],
+    );
+    assert.equal(state.asleep, true);
   });
 
   it("a post hook that fails fails the restore and kills the restored tree (the request's hooks first)", async () => {

@@ -178,7 +178,9 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
     }
     await closeJournal().catch(() => {});
     // CRIU's own account of a failed restore outlives the work folder: the error and the log name it.
-    const kept = await keepRestoreLog(deps, work.dir, input.checkpointId);
+    // A post-restore hook's failure is the workload's, not CRIU's: its log would only mislead.
+    const kept =
+      error.phase === 'postHook' ? undefined : await keepRestoreLog(deps, work.dir, input.checkpointId);
     await deps.store.discardStaging(work).catch(() => {});
     log.warn({ err: error, phase: error.phase, criuLog: kept }, 'restore failed');
     const named = kept === undefined ? error : withKeptLog(error, kept, deps.node);

@@ -7,27 +7,32 @@ import { ErrorCode, SnapbackError } from '../errors.js';
 import { checkpoint } from '../executor/checkpoint.js';
 import type { ExecutorDeps } from '../executor/deps.js';
 import type { ProgressUpdate } from '../executor/phase-clock.js';
-import { type RestoreOutput, restore } from '../executor/restore.js';
+import { restore } from '../executor/restore.js';
 import type {
   AgentServer,
-  CheckpointInfo,
-  CheckpointResult,
+  CheckpointRequest,
   CheckpointUpdate,
-  Progress,
   RestoreResult,
   RestoreUpdate,
-  Target,
-  Workload,
 } from '../generated/snapback/agent/v1/agent.js';
 import { assertCheckpointId, deriveCheckpointId } from '../ids.js';
-import type { ProcessRuntime, WorkloadStatus } from '../lib/process/index.js';
-import type { TargetRef } from '../lib/runtime/index.js';
-import type { StoredCheckpoint } from '../lib/storage/index.js';
+import type { ProcessRuntime } from '../lib/process/index.js';
+import { latestCompatible } from '../lib/storage/index.js';
 import type { Logger } from '../log.js';
 import { callAbortSignal, callDeadline, toStatus, unary } from './edge.js';
 import { hooksFromMessage } from './hooks-codec.js';
+import { requestedIdentity, wantedIdentity } from './identity-wire.js';
 import type { InFlightTable } from './in-flight.js';
 import type { AccessPolicy } from './policy.js';
+import {
+  reusedResult,
+  targetKey,
+  toInfo,
+  toProgress,
+  toRestoreResult,
+  toTarget,
+  toWorkload,
+} from './wire.js';
 
 export interface AgentHandlersDeps {
   executor: ExecutorDeps;
@@ -80,6 +85,7 @@ export function createAgentHandlers(deps: AgentHandlersDeps): AgentServer {
             signal: AbortSignal.any([opSignal, signal]),
             onProgress,
             hooks: { declared: hooks, bestEffort: request.bestEffortHooks, deadline: callDeadline(call) },
+            ...identityOptions(request.identity, request.keep),
           }),
       );
       const result = await promise;
@@ -182,6 +188,31 @@ export function createAgentHandlers(deps: AgentHandlersDeps): AgentServer {
     stopWorkload: unary(log, async (request) =>
       toWorkload(await requireProcessRuntime().stopByName(request.name)),
     ),
+    findLatestCheckpoint: unary(log, async (request) => {
+      if (request.identity === undefined || request.identity.ownerName === '') {
+        throw new SnapbackError(ErrorCode.INVALID_ARGUMENT, 'identity.owner_name is required', {
+          details: [{ field: 'identity.owner_name', message: 'is required' }],
+        });
+      }
+      const checkpoints = await executor.store.list();
+      const { manifest, passedOver } = latestCompatible(
+        checkpoints.map((c) => c.manifest),
+        wantedIdentity(request.identity, executor.cuda ? (await executor.cuda.identity()).gpus.length : 0),
+      );
+      const found = checkpoints.find((c) => c.manifest === manifest);
+      return { checkpoint: found === undefined ? undefined : toInfo(found), passedOver };
+    }),
+    startCold: unary(log, async (request) => {
+      if (executor.runtime.startCold === undefined) {
+        throw new SnapbackError(
+          ErrorCode.FAILED_PRECONDITION,
+          `the ${executor.runtime.name} runtime has no placeholders to start cold`,
+        );
+      }
+      const target = await deps.policy.authorize(toTarget(request.target));
+      await executor.runtime.startCold(target, request.reason || 'nothing to restore');
+      return {};
+    }),
     getInfo: unary(log, async () => ({
       node: executor.node,
       runtime: executor.runtime.name,
@@ -211,90 +242,8 @@ function serveStream<U>(
   );
 }
 
-function toRestoreResult(r: RestoreOutput): RestoreResult {
-  return {
-    checkpointId: r.checkpointId,
-    restoredPid: r.restoredPid,
-    namespacePid: r.namespacePid ?? 0,
-    durationsMs: r.durations,
-    node: r.node,
-    workload: r.workload,
-  };
-}
-
-function toTarget(target: Target | undefined): TargetRef {
-  if (target === undefined || target.pod === '') {
-    throw new SnapbackError(
-      ErrorCode.INVALID_ARGUMENT,
-      'target.pod is required (the pod, or the workload name)',
-      {
-        details: [{ field: 'target.pod', message: 'is required' }],
-      },
-    );
-  }
-  return {
-    namespace: target.namespace || 'default',
-    pod: target.pod,
-    ...(target.container === '' ? {} : { container: target.container }),
-    ...(target.containerId === '' ? {} : { containerId: target.containerId }),
-  };
-}
-
-function targetKey(t: TargetRef): string {
-  return `${t.namespace}/${t.pod}/${t.container ?? ''}`;
-}
-
-function toProgress(u: ProgressUpdate): Progress {
-  return {
-    phase: u.phase,
-    state: u.state,
-    bytesDone: u.bytesDone ?? 0,
-    bytesTotal: u.bytesTotal ?? 0,
-    message: u.message ?? '',
-  };
-}
-
-function reusedResult(existing: StoredCheckpoint, target: TargetRef, node: string): CheckpointResult {
-  const m = existing.manifest;
-  if (m.target.pod !== target.pod || m.target.namespace !== target.namespace) {
-    throw new SnapbackError(
-      ErrorCode.ALREADY_EXISTS,
-      `checkpoint ${m.checkpointId} belongs to ${m.target.namespace}/${m.target.pod}; ask to replace it or choose another id`,
-    );
-  }
-  return {
-    checkpointId: m.checkpointId,
-    location: existing.dir,
-    sizeBytes: m.sizeBytes,
-    durationsMs: m.durations,
-    node: m.node || node,
-    reused: true,
-    version: m.version,
-    cudaPids: m.cuda?.pids ?? [],
-    createdAt: m.createdAt,
-  };
-}
-
-function toInfo(c: StoredCheckpoint): CheckpointInfo {
-  return {
-    checkpointId: c.id,
-    location: c.dir,
-    sizeBytes: c.manifest.sizeBytes,
-    createdAt: c.manifest.createdAt,
-    version: c.manifest.version,
-    manifestJson: JSON.stringify(c.manifest),
-  };
-}
-
-function toWorkload(w: WorkloadStatus): Workload {
-  return {
-    name: w.name,
-    pid: w.pid,
-    command: w.command,
-    running: w.running,
-    stdoutPath: w.stdoutPath,
-    stderrPath: w.stderrPath,
-    startedAt: w.startedAt,
-    restoredFrom: w.restoredFrom ?? '',
-  };
+/** The executor's identity and retention options from a request's. */
+function identityOptions(wire: CheckpointRequest['identity'], keep: number) {
+  const identity = requestedIdentity(wire);
+  return { ...(identity === undefined ? {} : { identity }), ...(keep > 0 ? { keep } : {}) };
 }

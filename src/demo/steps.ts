@@ -38,6 +38,9 @@ export interface ColdStart {
   last: Answer;
   /** The hooks it was started with, in their one-line form; absent without. */
   hooks?: { preCheckpoint: string; postRestore: string };
+  /** `snapback run`'s command line for the server (after `--`) and its working directory. */
+  command: string[];
+  cwd: string;
 }
 
 async function tail(path: string, lines = 8): Promise<string> {
@@ -112,7 +115,7 @@ export async function coldStart(context: DemoContext): Promise<ColdStart> {
     last = checked.answer;
   }
   say(`  serving: counter ${last.counter}, same nonce\n`);
-  return { url, pid: started.pid, ms: cold.ms, first: a, last, ...(hooks ? { hooks } : {}) };
+  return { url, pid: started.pid, ms: cold.ms, first: a, last, command, cwd, ...(hooks ? { hooks } : {}) };
 }
 
 export async function spotWarning(

@@ -15,6 +15,7 @@ import {
   fsyncTree,
   hashGrowingFiles,
   type KnownFile,
+  type WorkloadIdentity,
   writeFileDurably,
   writeManifest,
 } from '../lib/storage/index.js';
@@ -22,6 +23,7 @@ import { type DumpPlan, IMAGES_DIR } from './configure.js';
 import type { ExecutorDeps } from './deps.js';
 import { withDirectoryLocks } from './dump-lock.js';
 import { openFrozenWindow } from './frozen-window.js';
+import { checkpointIdentity, type RequestedIdentity } from './identity.js';
 import type { PhaseClock } from './phase-clock.js';
 
 export interface CaptureInput {
@@ -32,6 +34,8 @@ export interface CaptureInput {
   checkpointId: string;
   version: string;
   signal: AbortSignal;
+  /** What the caller said of the workload (identity.ts). */
+  identity?: RequestedIdentity;
   /** Told which pids are suspended on the GPU (before it happens), so that a failure can roll them back. */
   onSuspended(pids: number[]): Promise<void>;
 }
@@ -45,17 +49,17 @@ const PAGE_IMAGES = /^pages-\d+\.img$/;
 export async function captureCheckpoint(
   deps: ExecutorDeps,
   input: CaptureInput,
-): Promise<{ sizeBytes: number; createdAt: string }> {
+): Promise<{ sizeBytes: number; createdAt: string; identity: WorkloadIdentity }> {
   const { plan, clock, signal } = input;
   const { inspection } = plan;
   const hashedWhileWritten = new Map<string, KnownFile>();
   const cuda = inspection.cudaPids.length > 0 ? deps.cuda : undefined;
-  let identity: { gpus: string[]; driverVersion: string | undefined } = {
+  let gpuIdentity: { gpus: string[]; driverVersion: string | undefined } = {
     gpus: [],
     driverVersion: undefined,
   };
   if (cuda) {
-    identity = await cuda.identity();
+    gpuIdentity = await cuda.identity();
     await input.onSuspended(inspection.cudaPids);
     await cuda.suspend(inspection.cudaPids, clock, signal);
   }
@@ -98,16 +102,17 @@ export async function captureCheckpoint(
     await input.onSuspended([]);
   }
   const createdAt = new Date().toISOString();
+  const identity = checkpointIdentity(inspection, input.identity, gpuIdentity.gpus.length);
   let sizeBytes = 0;
   await clock.run('manifest', async () => {
     const cudaRecord = cuda
-      ? { pids: await namespacePids(inspection.cudaPids), gpus: identity.gpus }
+      ? { pids: await namespacePids(inspection.cudaPids), gpus: gpuIdentity.gpus }
       : undefined;
     if (cudaRecord) {
       const record = {
         version: 1 as const,
         ...cudaRecord,
-        ...(identity.driverVersion ? { driverVersion: identity.driverVersion } : {}),
+        ...(gpuIdentity.driverVersion ? { driverVersion: gpuIdentity.driverVersion } : {}),
       };
       await writeFileDurably(join(plan.stagingDir, CUDA_RECORD_FILE), serializeCudaRecord(record));
     }
@@ -124,6 +129,7 @@ export async function captureCheckpoint(
       runtime: deps.runtime.name,
       target: inspection.target,
       workload: inspection.workload,
+      identity,
       criu: { version: await deps.criu.version(), leaveRunning: true },
       ...(cudaRecord ? { cuda: cudaRecord } : {}),
       ...(input.hooks ? { hooks: input.hooks } : {}),
@@ -133,7 +139,7 @@ export async function captureCheckpoint(
     });
     await fsyncTree(plan.stagingDir);
   });
-  return { sizeBytes, createdAt };
+  return { sizeBytes, createdAt, identity };
 }
 
 /** Reports the bytes CRIU has written so far while `work` runs. */

@@ -11,8 +11,10 @@ import { captureCheckpoint } from './capture.js';
 import { configureDump } from './configure.js';
 import type { ExecutorDeps } from './deps.js';
 import { checkpointHooks, type HookRequest } from './hooks.js';
+import type { RequestedIdentity } from './identity.js';
 import { inspectTarget } from './inspect.js';
 import { createPhaseClock, type PhaseClock, type ProgressListener, throwIfAborted } from './phase-clock.js';
+import { applyRetention, DEFAULT_KEEP } from './retention.js';
 
 export interface CheckpointInput {
   target: TargetRef;
@@ -25,6 +27,10 @@ export interface CheckpointInput {
   onProgress?: ProgressListener;
   /** The workload's hooks, as the request gave them, and how to run them (hooks.ts). */
   hooks?: HookRequest;
+  /** What the caller knows of the workload (identity.ts); the rest is the runtime's. */
+  identity?: RequestedIdentity;
+  /** Checkpoints of the workload to keep, this one included (retention.ts). */
+  keep?: number;
 }
 
 export interface CheckpointOutput {
@@ -36,6 +42,8 @@ export interface CheckpointOutput {
   version: string;
   cudaPids: number[];
   createdAt: string;
+  /** Older checkpoints of the workload that retention removed. */
+  retired: string[];
 }
 
 export async function checkpoint(deps: ExecutorDeps, input: CheckpointInput): Promise<CheckpointOutput> {
@@ -82,6 +90,7 @@ async function checkpointLocked(
       checkpointId: input.checkpointId,
       version: staging.uuid,
       signal: input.signal,
+      ...(input.identity === undefined ? {} : { identity: input.identity }),
       onSuspended: async (pids) => {
         suspended = pids;
         await closeJournal();
@@ -100,6 +109,13 @@ async function checkpointLocked(
     const location = await clock.run('promote', () => lock.promote(staging));
     await hooks.release(input.leaveRunning);
     if (!input.leaveRunning) await clock.run('stop', () => deps.runtime.stop(inspection));
+    // Published: older checkpoints of the workload past the ones to keep go (never one in use).
+    const retired = await clock
+      .run('retention', () => applyRetention(deps, captured.identity, input.keep || DEFAULT_KEEP, log))
+      .catch((err: unknown) => {
+        log.warn({ err }, 'retention failed; older checkpoints are kept');
+        return [] as string[];
+      });
     const durations = clock.durations();
     log.info({ durations, sizeBytes: captured.sizeBytes }, 'checkpoint complete');
     return {
@@ -111,6 +127,7 @@ async function checkpointLocked(
       version: staging.uuid,
       cudaPids: inspection.cudaPids,
       createdAt: captured.createdAt,
+      retired,
     };
   } catch (err) {
     const error = SnapbackError.from(err);

@@ -67,6 +67,12 @@ describe('snapback demo --model tiny', { timeout: 180_000 }, () => {
     assert.match(run.stderr, /← io\.snapback\.checkpoint\.completed {2}default\/model-server: /);
     assert.match(run.stderr, /← io\.snapback\.preemption\.handled {2}demo-node: 1 checkpointed/);
     assert.match(run.stderr, /← io\.snapback\.restore\.completed {2}default\/model-server: pid \d+/);
+    // The last step: `snapback run --restore latest` brings the server back instead of starting it.
+    assert.match(run.stderr, /\$ snapback run .*--restore latest -- /);
+    assert.match(
+      run.stderr,
+      /restored model-server from \S+ \(pid \d+\)\n.*first correct answer .* after the command; counter \d+ continues/s,
+    );
     assert.match(run.stderr, /launch → first correct answer\s+cold start\s+restore\s+lazy-pages restore/);
     assert.match(run.stderr, /everything the demo started is stopped/);
     assert.ok(result.coldStartMs > 0 && result.restore.firstAnswerMs > 0);

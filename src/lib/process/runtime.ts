@@ -151,6 +151,7 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): ProcessRun
         externals: [],
         dumpArgs: [],
         workload: { ...record },
+        identity: { owner: { kind: 'Workload', name }, container: '', image: record.command[0] ?? '' },
         description: `workload ${name} (pid ${record.pid})`,
         ...(record.hooks === undefined ? {} : { hooks: record.hooks }),
       };

@@ -15,6 +15,8 @@ import {
   type DeepPartial,
   DeleteCheckpointRequest,
   type DeleteCheckpointResponse,
+  FindLatestCheckpointRequest,
+  type FindLatestCheckpointResponse,
   GetCheckpointRequest,
   GetInfoRequest,
   ListCheckpointsRequest,
@@ -24,6 +26,8 @@ import {
   type Progress,
   RestoreRequest,
   type RestoreResult,
+  StartColdRequest,
+  type StartColdResponse,
   StartWorkloadRequest,
   StopWorkloadRequest,
   type Workload,
@@ -74,6 +78,11 @@ export interface AgentConnection {
   ): Promise<ListWorkloadsResponse>;
   stopWorkload(request: DeepPartial<StopWorkloadRequest>, options?: AgentCallOptions): Promise<Workload>;
   getInfo(request?: DeepPartial<GetInfoRequest>, options?: AgentCallOptions): Promise<AgentInfo>;
+  findLatestCheckpoint(
+    request: DeepPartial<FindLatestCheckpointRequest>,
+    options?: AgentCallOptions,
+  ): Promise<FindLatestCheckpointResponse>;
+  startCold(request: DeepPartial<StartColdRequest>, options?: AgentCallOptions): Promise<StartColdResponse>;
   close(): void;
 }
 
@@ -119,6 +128,14 @@ export function connectAgent(
     stopWorkload: (request, options = {}) =>
       unary(options, toError, (m, o, done) =>
         client.stopWorkload(StopWorkloadRequest.fromPartial(request), m, o, done),
+      ),
+    findLatestCheckpoint: (request, options = {}) =>
+      unary(options, toError, (m, o, done) =>
+        client.findLatestCheckpoint(FindLatestCheckpointRequest.fromPartial(request), m, o, done),
+      ),
+    startCold: (request, options = {}) =>
+      unary(options, toError, (m, o, done) =>
+        client.startCold(StartColdRequest.fromPartial(request), m, o, done),
       ),
     getInfo: (request = {}, options = {}) =>
       unary(options, toError, (m, o, done) =>

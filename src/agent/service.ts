@@ -7,26 +7,32 @@ import { ErrorCode, SnapbackError } from '../errors.js';
 import { checkpoint } from '../executor/checkpoint.js';
 import type { ExecutorDeps } from '../executor/deps.js';
 import type { ProgressUpdate } from '../executor/phase-clock.js';
-import { type RestoreOutput, restore } from '../executor/restore.js';
+import { restore } from '../executor/restore.js';
 import type {
   AgentServer,
-  CheckpointInfo,
-  CheckpointResult,
+  CheckpointRequest,
   CheckpointUpdate,
-  Progress,
   RestoreResult,
   RestoreUpdate,
-  Target,
-  Workload,
 } from '../generated/snapback/agent/v1/agent.js';
 import { assertCheckpointId, checkpointIdOf } from '../ids.js';
-import type { ProcessRuntime, WorkloadStatus } from '../lib/process/index.js';
-import type { TargetRef } from '../lib/runtime/index.js';
-import type { StoredCheckpoint } from '../lib/storage/index.js';
+import type { ProcessRuntime } from '../lib/process/index.js';
+import { latestCompatible } from '../lib/storage/index.js';
 import type { Logger } from '../log.js';
-import { callAbortSignal, toStatus, unary } from './edge.js';
+import { callAbortSignal, callDeadline, toStatus, unary } from './edge.js';
+import { hooksFromMessage } from './hooks-codec.js';
+import { requestedIdentity, wantedIdentity } from './identity-wire.js';
 import type { InFlightTable } from './in-flight.js';
 import type { AccessPolicy } from './policy.js';
+import {
+  reusedResult,
+  targetKey,
+  toInfo,
+  toProgress,
+  toRestoreResult,
+  toTarget,
+  toWorkload,
+} from './wire.js';
 
 export interface AgentHandlersDeps {
   executor: ExecutorDeps;
@@ -58,6 +64,7 @@ export function createAgentHandlers(deps: AgentHandlersDeps): AgentServer {
               container: target.container ?? '',
             })
           : assertCheckpointId(request.checkpointId);
+      const hooks = hooksFromMessage(request.hooks);
       if (!request.replace) {
         const existing = await executor.store.get(id);
         if (existing !== undefined) return send({ result: reusedResult(existing, target, executor.node) });
@@ -77,6 +84,8 @@ export function createAgentHandlers(deps: AgentHandlersDeps): AgentServer {
             noCuda: request.noCuda,
             signal: AbortSignal.any([opSignal, signal]),
             onProgress,
+            hooks: { declared: hooks, bestEffort: request.bestEffortHooks, deadline: callDeadline(call) },
+            ...identityOptions(request.identity, request.keep),
           }),
       );
       const result = await promise;
@@ -103,6 +112,7 @@ export function createAgentHandlers(deps: AgentHandlersDeps): AgentServer {
         request.target && request.target.pod !== ''
           ? await deps.policy.authorize(toTarget(request.target))
           : undefined;
+      const hooks = hooksFromMessage(request.hooks);
       // Without a target the restore takes the checkpointed name: one such restore per checkpoint at a time.
       const key = target ? targetKey(target) : `restore-of/${id}`;
       let sentResult = false;
@@ -121,6 +131,7 @@ export function createAgentHandlers(deps: AgentHandlersDeps): AgentServer {
           allowPortClash: request.allowPortClash,
           signal: AbortSignal.any([opSignal, signal]),
           onProgress,
+          ...(hooks === undefined ? {} : { hooks }),
         });
         const result = toRestoreResult(r);
         // The caller learns the pid as soon as the process runs; a lazy restore goes on without it.
@@ -160,16 +171,18 @@ export function createAgentHandlers(deps: AgentHandlersDeps): AgentServer {
     deleteCheckpoint: unary(log, async (request) => ({
       deleted: await executor.store.remove(assertCheckpointId(request.checkpointId)),
     })),
-    startWorkload: unary(log, async (request) =>
-      toWorkload(
+    startWorkload: unary(log, async (request) => {
+      const hooks = hooksFromMessage(request.hooks);
+      return toWorkload(
         await requireProcessRuntime().start({
           name: request.name,
           command: request.command,
           cwd: request.cwd || process.cwd(),
           env: request.env,
+          ...(hooks === undefined ? {} : { hooks }),
         }),
-      ),
-    ),
+      );
+    }),
     listWorkloads: unary(log, async () => ({
       workloads: (await requireProcessRuntime().list()).map(toWorkload),
     })),
@@ -178,6 +191,31 @@ export function createAgentHandlers(deps: AgentHandlersDeps): AgentServer {
         await requireProcessRuntime().stopByName(request.name, (request.gracePeriodSeconds ?? 0) * 1000),
       ),
     ),
+    findLatestCheckpoint: unary(log, async (request) => {
+      if (request.identity === undefined || request.identity.ownerName === '') {
+        throw new SnapbackError(ErrorCode.INVALID_ARGUMENT, 'identity.owner_name is required', {
+          details: [{ field: 'identity.owner_name', message: 'is required' }],
+        });
+      }
+      const checkpoints = await executor.store.list();
+      const { manifest, passedOver } = latestCompatible(
+        checkpoints.map((c) => c.manifest),
+        wantedIdentity(request.identity, executor.cuda ? (await executor.cuda.identity()).gpus.length : 0),
+      );
+      const found = checkpoints.find((c) => c.manifest === manifest);
+      return { checkpoint: found === undefined ? undefined : toInfo(found), passedOver };
+    }),
+    startCold: unary(log, async (request) => {
+      if (executor.runtime.startCold === undefined) {
+        throw new SnapbackError(
+          ErrorCode.FAILED_PRECONDITION,
+          `the ${executor.runtime.name} runtime has no placeholders to start cold`,
+        );
+      }
+      const target = await deps.policy.authorize(toTarget(request.target));
+      await executor.runtime.startCold(target, request.reason || 'nothing to restore');
+      return {};
+    }),
     getInfo: unary(log, async () => ({
       node: executor.node,
       runtime: executor.runtime.name,
@@ -207,90 +245,8 @@ function serveStream<U>(
   );
 }
 
-function toRestoreResult(r: RestoreOutput): RestoreResult {
-  return {
-    checkpointId: r.checkpointId,
-    restoredPid: r.restoredPid,
-    namespacePid: r.namespacePid ?? 0,
-    durationsMs: r.durations,
-    node: r.node,
-    workload: r.workload,
-  };
-}
-
-function toTarget(target: Target | undefined): TargetRef {
-  if (target === undefined || target.pod === '') {
-    throw new SnapbackError(
-      ErrorCode.INVALID_ARGUMENT,
-      'target.pod is required (the pod, or the workload name)',
-      {
-        details: [{ field: 'target.pod', message: 'is required' }],
-      },
-    );
-  }
-  return {
-    namespace: target.namespace || 'default',
-    pod: target.pod,
-    ...(target.container === '' ? {} : { container: target.container }),
-    ...(target.containerId === '' ? {} : { containerId: target.containerId }),
-  };
-}
-
-function targetKey(t: TargetRef): string {
-  return `${t.namespace}/${t.pod}/${t.container ?? ''}`;
-}
-
-function toProgress(u: ProgressUpdate): Progress {
-  return {
-    phase: u.phase,
-    state: u.state,
-    bytesDone: u.bytesDone ?? 0,
-    bytesTotal: u.bytesTotal ?? 0,
-    message: u.message ?? '',
-  };
-}
-
-function reusedResult(existing: StoredCheckpoint, target: TargetRef, node: string): CheckpointResult {
-  const m = existing.manifest;
-  if (m.target.pod !== target.pod || m.target.namespace !== target.namespace) {
-    throw new SnapbackError(
-      ErrorCode.ALREADY_EXISTS,
-      `checkpoint ${m.checkpointId} belongs to ${m.target.namespace}/${m.target.pod}; ask to replace it or choose another id`,
-    );
-  }
-  return {
-    checkpointId: m.checkpointId,
-    location: existing.dir,
-    sizeBytes: m.sizeBytes,
-    durationsMs: m.durations,
-    node: m.node || node,
-    reused: true,
-    version: m.version,
-    cudaPids: m.cuda?.pids ?? [],
-    createdAt: m.createdAt,
-  };
-}
-
-function toInfo(c: StoredCheckpoint): CheckpointInfo {
-  return {
-    checkpointId: c.id,
-    location: c.dir,
-    sizeBytes: c.manifest.sizeBytes,
-    createdAt: c.manifest.createdAt,
-    version: c.manifest.version,
-    manifestJson: JSON.stringify(c.manifest),
-  };
-}
-
-function toWorkload(w: WorkloadStatus): Workload {
-  return {
-    name: w.name,
-    pid: w.pid,
-    command: w.command,
-    running: w.running,
-    stdoutPath: w.stdoutPath,
-    stderrPath: w.stderrPath,
-    startedAt: w.startedAt,
-    restoredFrom: w.restoredFrom ?? '',
-  };
+/** The executor's identity and retention options from a request's. */
+function identityOptions(wire: CheckpointRequest['identity'], keep: number) {
+  const identity = requestedIdentity(wire);
+  return { ...(identity === undefined ? {} : { identity }), ...(keep > 0 ? { keep } : {}) };
 }

@@ -15,6 +15,7 @@ import type { DemoContext, DemoOptions } from './context.js';
 import { formatEventLine } from './event-lines.js';
 import { providerIdOf } from './events.js';
 import { type DemoResult, formatReport } from './report.js';
+import { restoreByRunLatest } from './run-restore.js';
 import { startSink } from './sink.js';
 import { startAgentProcess, startFunctionsProcess } from './stack.js';
 import {
@@ -97,6 +98,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     await killModelServer(context, cold.url, cold.pid);
     const restored = await restoreByEvent(context, checkpoint.event, cold, false);
     const lazy = await lazyRestore(context, checkpoint.event, cold, restored);
+    const running = typeof lazy === 'string' ? restored.event.restoredPid : lazy.event.restoredPid;
+    await restoreByRunLatest(context, cold, running ?? 0);
 
     say('[5/5] results\n');
     const result: DemoResult = {
@@ -104,6 +107,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       node: options.node,
       coldStartMs: cold.ms,
       coldStartup: cold.first.startup,
+      ...(cold.hooks ? { hooks: cold.hooks } : {}),
       checkpoint: {
         checkpointId: checkpoint.event.checkpointId,
         sizeBytes: checkpoint.event.sizeBytes ?? 0,

@@ -7,8 +7,10 @@
 import { type CheckpointResult, type RestoreCallResult, unreachableAgentOf } from '../agent/client.js';
 import { checkpointIdOfRequest } from '../events/checkpoint-id.js';
 import type { CheckpointOutcomeData, ErrorData, RequestRef, RestoreOutcomeData } from '../events/types.js';
+import type { WorkloadHooks } from '../generated/snapback/agent/v1/agent.js';
 import type { Logger } from '../log.js';
 import type { AgentDispatcher } from './agent-dispatcher.js';
+import { hooksOfTarget, progressNotes } from './hooks.js';
 import { durationsOf, errorDataOf } from './outcome.js';
 import { EventReason, type EventRecorder } from './recorder.js';
 import type { Located, Resolver } from './resolver.js';
@@ -32,6 +34,11 @@ export interface CheckpointDispatch {
   /** Already located (fan-out); skips resolution. */
   located?: Located;
   signal?: AbortSignal;
+  /**
+   * A failing pre-checkpoint hook does not abort the checkpoint (docs/hooks.md). Preemptions set it: the
+   * node is going anyway, and a larger image beats none.
+   */
+  bestEffortHooks?: boolean;
 }
 
 export interface RestoreDispatch {
@@ -149,6 +156,8 @@ export function dispatchCheckpoint(
   const derived = (target: { namespace: string; pod: string; container: string }) =>
     checkpointIdOfRequest({ ...input.request, ...target });
   let checkpointId = input.checkpointId ?? derived({ namespace: input.namespace, pod: input.pod, container });
+  let hooks: WorkloadHooks | undefined;
+  const progress = progressNotes();
   return dispatchToAgent<CheckpointResult, CheckpointOutcomeData>(deps, {
     operation: 'checkpoint',
     reasons: { done: EventReason.CHECKPOINTED, failed: EventReason.CHECKPOINT_FAILED },
@@ -161,6 +170,7 @@ export function dispatchCheckpoint(
       // The container the resolver chose, when none was named, is part of the derived id.
       if (input.checkpointId === undefined && located.container !== container)
         checkpointId = derived(located);
+      hooks = hooksOfTarget(located);
       return located;
     },
     call: (located, log) =>
@@ -171,10 +181,15 @@ export function dispatchCheckpoint(
           checkpointId,
           ...(input.leaveRunning === undefined ? {} : { leaveRunning: input.leaveRunning }),
           requestId: `${input.request.source} ${input.request.id}`,
+          ...(hooks === undefined ? {} : { hooks }),
+          bestEffortHooks: input.bestEffortHooks ?? false,
         },
         {
           ...callOptions(input),
-          onProgress: (p) => log.debug({ phase: p.phase, state: p.state }, 'progress'),
+          onProgress: (p) => {
+            log.debug({ phase: p.phase, state: p.state }, 'progress');
+            progress.add(p);
+          },
         },
       ),
     succeeded: (base, result) => ({
@@ -183,6 +198,7 @@ export function dispatchCheckpoint(
       location: result.location,
       sizeBytes: result.sizeBytes,
       reused: result.reused,
+      ...(progress.notes.length > 0 ? { notes: progress.notes } : {}),
     }),
     failed: (base) => base,
     describe: (o) =>
@@ -192,6 +208,7 @@ export function dispatchCheckpoint(
 
 export function dispatchRestore(deps: DispatchDeps, input: RestoreDispatch): Promise<RestoreDispatchOutcome> {
   const started = performance.now();
+  let hooks: WorkloadHooks | undefined;
   return dispatchToAgent<RestoreCallResult, RestoreDispatchOutcome>(
     deps,
     {
@@ -200,7 +217,12 @@ export function dispatchRestore(deps: DispatchDeps, input: RestoreDispatch): Pro
       request: input.request,
       asked: { namespace: input.namespace, pod: input.pod, container: input.container ?? '' },
       checkpointId: () => input.checkpointId,
-      locate: () => deps.resolver.locate(input.namespace, input.pod, input.container),
+      locate: async () => {
+        const located = await deps.resolver.locate(input.namespace, input.pod, input.container);
+        // The placeholder pod's own hooks, when it declares any; else the agent runs the checkpoint's.
+        hooks = hooksOfTarget(located);
+        return located;
+      },
       call: (located) =>
         deps.agents.restore(
           located.agentAddress,
@@ -209,6 +231,7 @@ export function dispatchRestore(deps: DispatchDeps, input: RestoreDispatch): Pro
             target: { namespace: located.namespace, pod: located.pod, container: located.container },
             requestId: `${input.request.source} ${input.request.id}`,
             ...(input.lazy === undefined ? {} : { lazy: input.lazy }),
+            ...(hooks === undefined ? {} : { hooks }),
           },
           callOptions(input),
         ),

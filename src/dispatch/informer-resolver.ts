@@ -14,6 +14,7 @@ import {
   nodeMatches,
   podStateOf,
   targetsOf,
+  withPodFacts,
 } from './kube-objects.js';
 import { createKubeResolver, type KubeResolverOptions } from './kube-resolver.js';
 import type { Located, Resolver } from './resolver.js';
@@ -45,7 +46,7 @@ export function createInformerResolver(
         node,
         agentAddress: await agentFor(node),
       };
-      return pod.metadata?.uid ? { ...located, podUid: pod.metadata.uid } : located;
+      return withPodFacts(located, pod);
     },
     async nodesFor(ref) {
       if ('node' in ref) return [ref.node];

@@ -7,7 +7,11 @@
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { ErrorCode, SnapbackError } from '../errors.js';
 import type { NodeRef } from '../events/notices/notice.js';
-import { CONTAINER_ANNOTATION } from '../events/opt-in.js';
+import {
+  CONTAINER_ANNOTATION,
+  POST_RESTORE_ANNOTATION,
+  PRE_CHECKPOINT_ANNOTATION,
+} from '../events/opt-in.js';
 import type { Located, PodState, Skipped } from './resolver.js';
 
 export const AGENT_SELECTOR = 'app.kubernetes.io/name=snapback-agent';
@@ -41,8 +45,23 @@ export function agentAddressOf(agents: readonly V1Pod[], node: string, defaultPo
   return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
 }
 
-function withUid(located: Located, pod: V1Pod): Located {
-  return pod.metadata?.uid ? { ...located, podUid: pod.metadata.uid } : located;
+/** The located target with what the pod itself says: its uid, its hook annotations. */
+export function withPodFacts(located: Located, pod: V1Pod): Located {
+  const annotations = pod.metadata?.annotations ?? {};
+  const pre = annotations[PRE_CHECKPOINT_ANNOTATION];
+  const post = annotations[POST_RESTORE_ANNOTATION];
+  return {
+    ...located,
+    ...(pod.metadata?.uid ? { podUid: pod.metadata.uid } : {}),
+    ...(pre === undefined && post === undefined
+      ? {}
+      : {
+          hookAnnotations: {
+            ...(pre === undefined ? {} : { preCheckpoint: pre }),
+            ...(post === undefined ? {} : { postRestore: post }),
+          },
+        }),
+  };
 }
 
 /**
@@ -68,7 +87,7 @@ export async function targetsOf(
       continue;
     }
     agentAddress ??= await agentFor(node);
-    targets.push(withUid({ namespace, pod: name, container, node, agentAddress }, pod));
+    targets.push(withPodFacts({ namespace, pod: name, container, node, agentAddress }, pod));
   }
   return { targets, skipped };
 }
@@ -103,7 +122,7 @@ export async function podStateOf(
   if (chosen === undefined) return skip(`no container ${container ?? ''}`.trim());
   if (node === undefined) return skip('pod is not scheduled');
   if (pod.status?.phase !== 'Running') return skip(`pod is ${pod.status?.phase ?? 'unknown'}`);
-  const located = withUid(
+  const located = withPodFacts(
     { namespace, pod: name, container: chosen, node, agentAddress: await agentFor(node) },
     pod,
   );

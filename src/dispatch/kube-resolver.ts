@@ -18,6 +18,7 @@ import {
   nodeMatches,
   podStateOf,
   targetsOf,
+  withPodFacts,
 } from './kube-objects.js';
 import type { Located, Resolver } from './resolver.js';
 
@@ -80,7 +81,7 @@ export function createKubeResolver(
         node,
         agentAddress: await agentFor(node),
       };
-      return pod.metadata?.uid ? { ...located, podUid: pod.metadata.uid } : located;
+      return withPodFacts(located, pod);
     },
     async nodesFor(ref) {
       if ('node' in ref) return [ref.node];

@@ -16,6 +16,8 @@ export interface Located {
   agentAddress: string;
   /** The pod's uid, for Kubernetes Events on it. */
   podUid?: string;
+  /** The pod's hook annotations as written (docs/hooks.md); parsed when it is dispatched (hooks.ts). */
+  hookAnnotations?: { preCheckpoint?: string; postRestore?: string };
 }
 
 /** A pod on a node that will not be dispatched, and why. */

@@ -8,12 +8,14 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CUDA_RECORD_FILE, serializeCudaRecord } from '../lib/cuda/index.js';
+import type { WorkloadHooks } from '../lib/hooks/index.js';
 import { namespacePid, workingDirectories } from '../lib/procfs/index.js';
 import {
   describeFiles,
   fsyncTree,
   hashGrowingFiles,
   type KnownFile,
+  type WorkloadIdentity,
   writeFileDurably,
   writeManifest,
 } from '../lib/storage/index.js';
@@ -21,14 +23,19 @@ import { type DumpPlan, IMAGES_DIR } from './configure.js';
 import type { ExecutorDeps } from './deps.js';
 import { withDirectoryLocks } from './dump-lock.js';
 import { openFrozenWindow } from './frozen-window.js';
+import { checkpointIdentity, type RequestedIdentity } from './identity.js';
 import type { PhaseClock } from './phase-clock.js';
 
 export interface CaptureInput {
   plan: DumpPlan;
+  /** The hooks in effect, recorded in the manifest. */
+  hooks: WorkloadHooks | undefined;
   clock: PhaseClock;
   checkpointId: string;
   version: string;
   signal: AbortSignal;
+  /** What the caller said of the workload (identity.ts). */
+  identity?: RequestedIdentity;
   /** Told which pids are suspended on the GPU (before it happens), so that a failure can roll them back. */
   onSuspended(pids: number[]): Promise<void>;
 }
@@ -42,17 +49,17 @@ const PAGE_IMAGES = /^pages-\d+\.img$/;
 export async function captureCheckpoint(
   deps: ExecutorDeps,
   input: CaptureInput,
-): Promise<{ sizeBytes: number; createdAt: string }> {
+): Promise<{ sizeBytes: number; createdAt: string; identity: WorkloadIdentity }> {
   const { plan, clock, signal } = input;
   const { inspection } = plan;
   const hashedWhileWritten = new Map<string, KnownFile>();
   const cuda = inspection.cudaPids.length > 0 ? deps.cuda : undefined;
-  let identity: { gpus: string[]; driverVersion: string | undefined } = {
+  let gpuIdentity: { gpus: string[]; driverVersion: string | undefined } = {
     gpus: [],
     driverVersion: undefined,
   };
   if (cuda) {
-    identity = await cuda.identity();
+    gpuIdentity = await cuda.identity();
     await input.onSuspended(inspection.cudaPids);
     await cuda.suspend(inspection.cudaPids, clock, signal);
   }
@@ -95,16 +102,17 @@ export async function captureCheckpoint(
     await input.onSuspended([]);
   }
   const createdAt = new Date().toISOString();
+  const identity = checkpointIdentity(inspection, input.identity, gpuIdentity.gpus.length);
   let sizeBytes = 0;
   await clock.run('manifest', async () => {
     const cudaRecord = cuda
-      ? { pids: await namespacePids(inspection.cudaPids), gpus: identity.gpus }
+      ? { pids: await namespacePids(inspection.cudaPids), gpus: gpuIdentity.gpus }
       : undefined;
     if (cudaRecord) {
       const record = {
         version: 1 as const,
         ...cudaRecord,
-        ...(identity.driverVersion ? { driverVersion: identity.driverVersion } : {}),
+        ...(gpuIdentity.driverVersion ? { driverVersion: gpuIdentity.driverVersion } : {}),
       };
       await writeFileDurably(join(plan.stagingDir, CUDA_RECORD_FILE), serializeCudaRecord(record));
     }
@@ -121,15 +129,17 @@ export async function captureCheckpoint(
       runtime: deps.runtime.name,
       target: inspection.target,
       workload: inspection.workload,
+      identity,
       criu: { version: await deps.criu.version(), leaveRunning: true },
       ...(cudaRecord ? { cuda: cudaRecord } : {}),
+      ...(input.hooks ? { hooks: input.hooks } : {}),
       durations,
       sizeBytes,
       files,
     });
     await fsyncTree(plan.stagingDir);
   });
-  return { sizeBytes, createdAt };
+  return { sizeBytes, createdAt, identity };
 }
 
 /** Reports the bytes CRIU has written so far while `work` runs. */

@@ -10,8 +10,11 @@ import type { Logger } from '../log.js';
 import { captureCheckpoint } from './capture.js';
 import { configureDump } from './configure.js';
 import type { ExecutorDeps } from './deps.js';
+import { checkpointHooks, type HookRequest } from './hooks.js';
+import type { RequestedIdentity } from './identity.js';
 import { inspectTarget } from './inspect.js';
 import { createPhaseClock, type PhaseClock, type ProgressListener, throwIfAborted } from './phase-clock.js';
+import { applyRetention, DEFAULT_KEEP } from './retention.js';
 
 export interface CheckpointInput {
   target: TargetRef;
@@ -22,6 +25,12 @@ export interface CheckpointInput {
   noCuda: boolean;
   signal: AbortSignal;
   onProgress?: ProgressListener;
+  /** The workload's hooks, as the request gave them, and how to run them (hooks.ts). */
+  hooks?: HookRequest;
+  /** What the caller knows of the workload (identity.ts); the rest is the runtime's. */
+  identity?: RequestedIdentity;
+  /** Checkpoints of the workload to keep, this one included (retention.ts). */
+  keep?: number;
 }
 
 export interface CheckpointOutput {
@@ -33,6 +42,8 @@ export interface CheckpointOutput {
   version: string;
   cudaPids: number[];
   createdAt: string;
+  /** Older checkpoints of the workload that retention removed. */
+  retired: string[];
 }
 
 export async function checkpoint(deps: ExecutorDeps, input: CheckpointInput): Promise<CheckpointOutput> {
@@ -65,17 +76,21 @@ async function checkpointLocked(
   const inspection = await clock.run('inspect', () =>
     inspectTarget(deps, input.target, input.noCuda, input.signal),
   );
+  const hooks = checkpointHooks(deps, input.checkpointId, inspection, input.hooks, clock, log);
   const staging = await deps.store.createStaging();
   let suspended: number[] = [];
   let closeJournal = async () => {};
   try {
     const plan = await clock.run('configure', () => configureDump(inspection, staging.dir));
+    await hooks.quiesce(input.signal);
     const captured = await captureCheckpoint(deps, {
       plan,
+      hooks: hooks.hooks,
       clock,
       checkpointId: input.checkpointId,
       version: staging.uuid,
       signal: input.signal,
+      ...(input.identity === undefined ? {} : { identity: input.identity }),
       onSuspended: async (pids) => {
         suspended = pids;
         await closeJournal();
@@ -92,7 +107,15 @@ async function checkpointLocked(
     suspended = [];
     throwIfAborted(input.signal);
     const location = await clock.run('promote', () => lock.promote(staging));
+    await hooks.release(input.leaveRunning);
     if (!input.leaveRunning) await clock.run('stop', () => deps.runtime.stop(inspection));
+    // Published: older checkpoints of the workload past the ones to keep go (never one in use).
+    const retired = await clock
+      .run('retention', () => applyRetention(deps, captured.identity, input.keep || DEFAULT_KEEP, log))
+      .catch((err: unknown) => {
+        log.warn({ err }, 'retention failed; older checkpoints are kept');
+        return [] as string[];
+      });
     const durations = clock.durations();
     log.info({ durations, sizeBytes: captured.sizeBytes }, 'checkpoint complete');
     return {
@@ -104,10 +127,12 @@ async function checkpointLocked(
       version: staging.uuid,
       cudaPids: inspection.cudaPids,
       createdAt: captured.createdAt,
+      retired,
     };
   } catch (err) {
     const error = SnapbackError.from(err);
     const rollback = suspended.length > 0 && deps.cuda ? await deps.cuda.rollback(suspended) : [];
+    rollback.push(...(await hooks.undo()));
     await closeJournal().catch(() => {});
     await deps.store
       .discardStaging(staging)

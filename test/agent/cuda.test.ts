@@ -211,6 +211,40 @@ describe('agent: CUDA phase with the cuda-checkpoint stand-in (real CRIU)', () =
       'no half-restored workload is left running',
     );
   });
+
+  it('hooks bracket the CUDA phase: quiesced before the lock, woken after the unlock, the restored copy after its unlock', async () => {
+    const { pid } = await cudaWorkload(main, 'gpu-hooks');
+    const logFile = join(state, 'log');
+    // Command hooks that write to the stand-in's own log: one sequence, in the order things happened.
+    const hook = (word: string) => ({
+      exec: { command: ['sh', '-c', `echo "hook ${word}" >> ${logFile}`] },
+      timeoutMs: 10_000,
+    });
+    const seen = (await log()).length;
+    await main.client.checkpoint({
+      target: { pod: 'gpu-hooks' },
+      checkpointId: 'gpu-hooks-1',
+      hooks: { preCheckpoint: hook('pre-checkpoint'), postRestore: hook('post-restore') },
+    });
+    assert.deepEqual((await log()).slice(seen), [
+      'hook pre-checkpoint',
+      `${pid} lock running->locked`,
+      `${pid} checkpoint locked->checkpointed`,
+      `${pid} restore checkpointed->locked`,
+      `${pid} unlock locked->running`,
+      'hook post-restore',
+    ]);
+    await main.client.stopWorkload({ name: 'gpu-hooks' });
+    await waitFor('gpu-hooks to exit', async () => !(await isRunning(pid)));
+    const restored = await main.client.restore({ checkpointId: 'gpu-hooks-1' });
+    const r = restored.restoredPid;
+    assert.deepEqual((await log()).slice(seen + 6), [
+      `${r} restore checkpointed->locked`,
+      `${r} unlock locked->running`,
+      'hook post-restore',
+    ]);
+    await main.client.stopWorkload({ name: 'gpu-hooks' });
+  });
 });
 
 describe('agent: CUDA phase over the driver helper (libcuda stand-in, real CRIU)', () => {

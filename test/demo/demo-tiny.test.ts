@@ -56,15 +56,36 @@ describe('snapback demo --model tiny', { timeout: 180_000 }, () => {
     assert.match(run.stderr, /← io\.snapback\.checkpoint\.completed {2}default\/model-server: /);
     assert.match(run.stderr, /← io\.snapback\.preemption\.handled {2}demo-node: 1 checkpointed/);
     assert.match(run.stderr, /← io\.snapback\.restore\.completed {2}default\/model-server: pid \d+/);
+    // The last step: `snapback run --restore latest` brings the server back instead of starting it.
+    assert.match(run.stderr, /\$ snapback run .*--restore latest -- /);
+    assert.match(
+      run.stderr,
+      /restored model-server from \S+ \(pid \d+\)\n.*first correct answer .* after the command; counter \d+ continues/s,
+    );
     assert.match(run.stderr, /launch → first correct answer\s+cold start\s+restore\s+lazy-pages restore/);
     assert.match(run.stderr, /everything the demo started is stopped/);
     assert.ok(result.coldStartMs > 0 && result.restore.firstAnswerMs > 0);
     assert.equal(result.proof.counterAfterRestore, result.proof.counterAtCheckpoint + 1);
     assert.ok(result.checkpoint.sizeBytes > 1024 * 1024);
-    for (const phase of ['inspect', 'criuDump', 'manifest', 'promote', 'dispatch', 'total'])
+    for (const phase of [
+      'inspect',
+      'preHook',
+      'criuDump',
+      'manifest',
+      'postHook',
+      'promote',
+      'dispatch',
+      'total',
+    ])
       assert.ok(result.checkpoint.durations[phase] !== undefined, `checkpoint ${phase}`);
-    for (const phase of ['verify', 'criuRestore', 'dispatch', 'total'])
+    for (const phase of ['verify', 'criuRestore', 'postHook', 'dispatch', 'total'])
       assert.ok(result.restore.durations[phase] !== undefined, `restore ${phase}`);
+    // The server slept before the checkpoint: its 64 MiB KV cache is not in the image.
+    assert.match(run.stderr, /--pre-checkpoint 'http POST :\d+\/sleep\?level=1'/);
+    assert.ok(
+      result.checkpoint.sizeBytes < 48 * 1024 * 1024,
+      `image of ${result.checkpoint.sizeBytes} bytes`,
+    );
     // The lazy column: measured when the agent can, or says why not.
     assert.ok(result.lazyRestore !== undefined || result.lazyNote !== undefined);
     assert.equal(await isRunning(result.restore.restoredPid), false);

@@ -9,6 +9,7 @@ import { createJournal } from '../../executor/journal.js';
 import { recover } from '../../executor/recovery.js';
 import { createContainerdClient, createContainerdRuntime, podOf } from '../../lib/containerd/index.js';
 import { type CriuSettings, createCriu } from '../../lib/criu/index.js';
+import { createHookRunner } from '../../lib/hooks/index.js';
 import { assertInitForwards, createProcessRuntime } from '../../lib/process/index.js';
 import { createCheckpointStore } from '../../lib/storage/index.js';
 import { runTool } from '../../lib/tools/index.js';
@@ -89,6 +90,7 @@ export const agentCommand = defineCommand({
       store,
       runtime,
       criu,
+      hooks: createHookRunner(),
       cuda: config.noCuda
         ? undefined
         : await createCudaPhaseFromConfig(
@@ -112,6 +114,7 @@ export const agentCommand = defineCommand({
       journal: executor.journal,
       cuda: executor.cuda,
       runtime,
+      hooks: executor.hooks,
       logger,
       stagingRoot: store.stagingRoot,
       criuTimeoutMs: criuSettings.timeoutMs,
@@ -121,6 +124,7 @@ export const agentCommand = defineCommand({
       swept.length > 0 ||
       recovered.thawed.length > 0 ||
       recovered.killed.length > 0 ||
+      recovered.woken.length > 0 ||
       recovered.criuWaited.length > 0
     ) {
       logger.warn({ swept, ...recovered }, 'recovered from an earlier run');

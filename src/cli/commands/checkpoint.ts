@@ -32,6 +32,11 @@ const options = {
     description: 'take a new checkpoint even if one of this id exists (without: it is reused, exit 0)',
   },
   noCuda: { type: 'boolean', default: false, description: 'skip the CUDA phase' },
+  bestEffortHooks: {
+    type: 'boolean',
+    default: false,
+    description: 'a failing pre-checkpoint hook is reported and the checkpoint goes on (docs/hooks.md)',
+  },
 } as const satisfies OptionsSpec;
 
 export const checkpointCommand = defineCommand({
@@ -42,6 +47,8 @@ export const checkpointCommand = defineCommand({
   async run(argv, io) {
     const { values } = loadConfig(options, argv, io.env);
     const progress = createProgressPrinter(io.stderr, !values.json);
+    // What the agent says along the way that the result cannot (a hook skipped or failed, best effort).
+    const notes: string[] = [];
     const result = await withAgent(values, (client) =>
       client.checkpoint(
         {
@@ -50,8 +57,16 @@ export const checkpointCommand = defineCommand({
           leaveRunning: !values.stop,
           replace: values.replace,
           noCuda: values.noCuda,
+          bestEffortHooks: values.bestEffortHooks,
         },
-        { deadline: deadlineIn(values.timeout), signal: io.signal, onProgress: progress.update },
+        {
+          deadline: deadlineIn(values.timeout),
+          signal: io.signal,
+          onProgress: (p) => {
+            if (p.message !== '') notes.push(`${p.phase}: ${p.message}`);
+            progress.update(p);
+          },
+        },
       ),
     ).finally(progress.done);
     const output = {
@@ -63,6 +78,7 @@ export const checkpointCommand = defineCommand({
       reused: result.reused,
       version: result.version,
       createdAt: result.createdAt,
+      ...(notes.length > 0 ? { notes } : {}),
     };
     if (values.json) printJson(io, output);
     else if (result.reused) {
@@ -77,6 +93,7 @@ export const checkpointCommand = defineCommand({
         `checkpoint ${output.checkpointId} written: ${formatBytes(output.sizeBytes)} at ${output.location}\n`,
       );
       io.stdout.write(`  ${formatDurations(output.durations)}\n`);
+      for (const note of notes) io.stdout.write(`  ${note}\n`);
     }
     return 0;
   },

@@ -29,6 +29,7 @@ import type {
 import type { Runner } from '../tools/index.js';
 import { cgroupProcsFiles, joinCgroupsVia } from './cgroups.js';
 import type { ContainerdClient } from './client.js';
+import { snapbackInitOf } from './init-protocol.js';
 import {
   type ContainerWorkload,
   childAtNamespacePid,
@@ -116,6 +117,11 @@ export function createContainerdRuntime(options: ContainerdRuntimeOptions): Runt
         externals: [`net[${netNs}]:${NET_NS_KEY}`, ...mountpoints(mounts).map((m) => `mnt[${m}]:${m}`)],
         dumpArgs: [],
         workload: { ...workload },
+        identity: {
+          owner: { kind: 'Pod', name: names.pod },
+          container: names.container ?? '',
+          image: container.image,
+        },
         description: `container ${container.id} (${client.namespace}), workload pid ${root}`,
       };
     },
@@ -226,6 +232,24 @@ export function createContainerdRuntime(options: ContainerdRuntimeOptions): Runt
 
     async abandon(outcome) {
       await killContainer(outcome.workload, outcome.pid);
+    },
+
+    async startCold(target, reason) {
+      const placeholder = await resolvePlaceholder(client, target);
+      const snapbackInit = await snapbackInitOf(
+        placeholder.task.pid,
+        placeholder.container.spec.process?.args,
+      );
+      const state = await snapbackInit?.state();
+      if (snapbackInit === undefined || !snapbackInit.live || state?.kind !== 'waiting') {
+        throw new SnapbackError(
+          ErrorCode.FAILED_PRECONDITION,
+          snapbackInit === undefined
+            ? `placeholder ${placeholder.container.id} runs no snapback-init: there is nobody to tell to start cold`
+            : `placeholder ${placeholder.container.id}'s snapback-init is not waiting (${state?.kind ?? 'gone'})`,
+        );
+      }
+      await snapbackInit.decide({ cold: reason });
     },
   };
 }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode, SnapbackError } from '../../errors.js';
 import { firstExtraFd } from '../criu/index.js';
+import type { WorkloadHooks } from '../hooks/index.js';
 import {
   formatListener,
   isRunning,
@@ -50,6 +51,8 @@ export interface StartRequest {
   command: string[];
   cwd: string;
   env: Record<string, string>;
+  /** Kept with the workload (checked by the caller). */
+  hooks?: WorkloadHooks;
 }
 
 export interface WorkloadStatus extends WorkloadRecord {
@@ -151,6 +154,7 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): ProcessRun
         stdoutPath: join(dir, 'stdout.log'),
         stderrPath: join(dir, 'stderr.log'),
         startedAt: new Date().toISOString(),
+        ...(request.hooks === undefined ? {} : { hooks: request.hooks }),
       };
       record.pid = await launchWorkload({
         command: request.command,
@@ -207,7 +211,9 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): ProcessRun
         externals: [],
         dumpArgs: [],
         workload: { ...record, listening },
+        identity: { owner: { kind: 'Workload', name }, container: '', image: record.command[0] ?? '' },
         description: `workload ${name} (pid ${record.pid})`,
+        ...(record.hooks === undefined ? {} : { hooks: record.hooks }),
       };
     },
 

@@ -6,6 +6,7 @@
  * the runtime's own steps (the filesystem, the placeholder) inside the phases the executor hands it.
  */
 import type { CriuPlacement } from '../criu/index.js';
+import type { WorkloadHooks } from '../hooks/index.js';
 
 export interface TargetRef {
   namespace: string;
@@ -36,7 +37,14 @@ export interface Inspection {
   dumpArgs: string[];
   /** Everything the runtime needs to restore, recorded in the manifest as `workload`. */
   workload: Record<string, unknown>;
+  /**
+   * Who the workload is, as far as the runtime can tell (the container's pod and image, the process
+   * runtime's workload name): the checkpoint's identity where the caller gives none.
+   */
+  identity: { owner: { kind: string; name: string }; container: string; image: string };
   description: string;
+  /** The hooks the runtime keeps with the workload (the process runtime's record), when it has any. */
+  hooks?: WorkloadHooks;
 }
 
 export interface RestoreContext {
@@ -94,4 +102,9 @@ export interface Runtime {
   prepareRestore(context: RestoreContext, phases: Phases): Promise<PreparedRestore>;
   /** Kills a restored tree after a later restore step failed: never leave it half-alive. */
   abandon(outcome: RestoreOutcome): Promise<void>;
+  /**
+   * Tells the placeholder `target` there is nothing to restore (its snapback-init runs the container's own
+   * command). Absent for runtimes without placeholders.
+   */
+  startCold?(target: TargetRef, reason: string): Promise<void>;
 }

@@ -21,6 +21,20 @@ export interface WorkloadIdentity {
   arch: string;
 }
 
+/** This machine's architecture in Kubernetes' (Go's) names, as nodes report it (`kubernetes.io/arch`). */
+export function nodeArch(): string {
+  const names: Record<string, string> = {
+    x64: 'amd64',
+    ia32: '386',
+    arm: 'arm',
+    arm64: 'arm64',
+    ppc64: 'ppc64le',
+    s390x: 's390x',
+    riscv64: 'riscv64',
+  };
+  return names[process.arch] ?? process.arch;
+}
+
 /** Same workload: same namespace, owner, ordinal and container (checkpoints of it are kept N at a time). */
 export function sameWorkload(a: WorkloadIdentity, b: WorkloadIdentity): boolean {
   return (

@@ -65,12 +65,17 @@ describe('snapback-init, the placeholder PID 1 (real containerd, runc, CRIU)', {
     const init = await snapbackInitOf(toldPid);
     assert.ok(init, 'the agent recognises snapback-init as the placeholder PID 1');
     assert.equal((await init.state()).kind, 'waiting');
-    await init.decide({ cold: 'no compatible checkpoint' });
+    // As the restore function does when no checkpoint fits the pod: through the agent of its node.
+    await suite.agent.client.startCold({ target: { pod: 'cold-told' }, reason: 'no compatible checkpoint' });
     await waitFor(
       'the command to run at once',
       async () => (await readFile(`/proc/${toldPid}/root/tmp/cold`, 'utf8').catch(() => '')) === 'cold\n',
     );
     assert.equal(await stateOf(told), 'cold no compatible checkpoint');
+    await assert.rejects(
+      suite.agent.client.startCold({ target: { pod: 'cold-told' }, reason: 'again' }),
+      refusedAs('FAILED_PRECONDITION', /runs no snapback-init|not waiting/),
+    );
   });
 
   it('a restore that fails after touching the placeholder kills it; the restarted container starts cold', async () => {

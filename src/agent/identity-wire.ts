@@ -12,20 +12,23 @@ export function requestedIdentity(wire: WireIdentity | undefined): RequestedIden
     ...(wire.ordinal === undefined ? {} : { ordinal: wire.ordinal }),
     ...(wire.container ? { container: wire.container } : {}),
     ...(wire.image ? { image: wire.image } : {}),
-    gpus: { count: wire.gpuCount, ...(wire.gpuModel ? { model: wire.gpuModel } : {}) },
+    gpus: {
+      ...(wire.gpuCount === undefined ? {} : { count: wire.gpuCount }),
+      ...(wire.gpuModel ? { model: wire.gpuModel } : {}),
+    },
     ...(wire.arch ? { arch: wire.arch } : {}),
   };
 }
 
-/** A pod's identity as asked for, whole: the architecture is this node's when not said. */
-export function wantedIdentity(wire: WireIdentity): WorkloadIdentity {
+/** A pod's identity as asked for, whole: the architecture and GPU count are this node's when not said. */
+export function wantedIdentity(wire: WireIdentity, nodeGpus: number): WorkloadIdentity {
   return {
     namespace: wire.namespace || 'default',
     owner: { kind: wire.ownerKind || 'Pod', name: wire.ownerName },
     ...(wire.ordinal === undefined ? {} : { ordinal: wire.ordinal }),
     container: wire.container,
     image: wire.image,
-    gpus: { count: wire.gpuCount, ...(wire.gpuModel ? { model: wire.gpuModel } : {}) },
+    gpus: { count: wire.gpuCount ?? nodeGpus, ...(wire.gpuModel ? { model: wire.gpuModel } : {}) },
     arch: wire.arch || nodeArch(),
   };
 }

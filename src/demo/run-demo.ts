@@ -10,11 +10,12 @@ import type { CloudEvent } from 'cloudevents';
 import { connectAgent } from '../agent/client.js';
 import { ErrorCode, SnapbackError } from '../errors.js';
 import type { CheckpointOutcomeData } from '../events/types.js';
-import { residentBytes } from '../lib/procfs/index.js';
+import { processTree, residentBytes } from '../lib/procfs/index.js';
 import type { DemoContext, DemoOptions } from './context.js';
 import { formatEventLine } from './event-lines.js';
 import { providerIdOf } from './events.js';
 import { type DemoResult, formatReport } from './report.js';
+import { restoreByRunLatest } from './run-restore.js';
 import { startSink } from './sink.js';
 import { startAgentProcess, startFunctionsProcess } from './stack.js';
 import {
@@ -91,11 +92,14 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       say,
     };
     const cold = await coldStart(context);
-    const checkpoint = await spotWarning(context, await residentBytes([cold.pid]));
+    // The workload's pid is its init; the model server's memory is in the tree below it.
+    const checkpoint = await spotWarning(context, await residentBytes(await processTree(cold.pid)));
     say('[4/5] the node dies: the model server is killed (SIGKILL); a restore request brings it back\n');
     await killModelServer(context, cold.url, cold.pid);
     const restored = await restoreByEvent(context, checkpoint.event, cold, false);
     const lazy = await lazyRestore(context, checkpoint.event, cold, restored);
+    const running = typeof lazy === 'string' ? restored.event.restoredPid : lazy.event.restoredPid;
+    await restoreByRunLatest(context, cold, running ?? 0);
 
     say('[5/5] results\n');
     const result: DemoResult = {
@@ -103,6 +107,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       node: options.node,
       coldStartMs: cold.ms,
       coldStartup: cold.first.startup,
+      ...(cold.hooks ? { hooks: cold.hooks } : {}),
       checkpoint: {
         checkpointId: checkpoint.event.checkpointId,
         sizeBytes: checkpoint.event.sizeBytes ?? 0,

@@ -7,7 +7,11 @@
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { ErrorCode, SnapbackError } from '../errors.js';
 import type { NodeRef } from '../events/notices/notice.js';
-import { CONTAINER_ANNOTATION } from '../events/opt-in.js';
+import {
+  CONTAINER_ANNOTATION,
+  POST_RESTORE_ANNOTATION,
+  PRE_CHECKPOINT_ANNOTATION,
+} from '../events/opt-in.js';
 import type { Located, PodState, Skipped } from './resolver.js';
 import type { PodWorkload } from './workload-identity.js';
 
@@ -42,6 +46,25 @@ export function agentAddressOf(agents: readonly V1Pod[], node: string, defaultPo
   return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
 }
 
+/** The located target with what the pod itself says: its uid, its hook annotations. */
+export function withPodFacts(located: Located, pod: V1Pod): Located {
+  const annotations = pod.metadata?.annotations ?? {};
+  const pre = annotations[PRE_CHECKPOINT_ANNOTATION];
+  const post = annotations[POST_RESTORE_ANNOTATION];
+  return {
+    ...located,
+    ...(pod.metadata?.uid ? { podUid: pod.metadata.uid } : {}),
+    ...(pre === undefined && post === undefined
+      ? {}
+      : {
+          hookAnnotations: {
+            ...(pre === undefined ? {} : { preCheckpoint: pre }),
+            ...(post === undefined ? {} : { postRestore: post }),
+          },
+        }),
+  };
+}
+
 /** What turning a pod into a target reads besides the pod. */
 export interface PodLookups {
   /** The address of a node's agent. */
@@ -57,8 +80,7 @@ function locatedOf(
   agentAddress: string,
   lookups: PodLookups,
 ): Located {
-  const located: Located = { ...target, agentAddress };
-  if (pod.metadata?.uid) located.podUid = pod.metadata.uid;
+  const located = withPodFacts({ ...target, agentAddress }, pod);
   const { workloadOf } = lookups;
   if (workloadOf !== undefined) located.workload = () => workloadOf(pod, target.container);
   return located;

@@ -24,6 +24,8 @@ export interface Located {
    * records what its runtime knows.
    */
   workload?: () => Promise<PodWorkload>;
+  /** The pod's hook annotations as written (docs/hooks.md); parsed when it is dispatched (hooks.ts). */
+  hookAnnotations?: { preCheckpoint?: string; postRestore?: string };
 }
 
 /** A pod on a node that will not be dispatched, and why. */

@@ -33,7 +33,7 @@ function wantedAs(wire: WireIdentity, taken: WorkloadIdentity): WorkloadIdentity
     ...(taken.ordinal === undefined ? {} : { ordinal: taken.ordinal }),
     container: taken.container,
     image: wire.image || taken.image,
-    gpus: { count: wire.gpuCount, ...(wire.gpuModel ? { model: wire.gpuModel } : {}) },
+    gpus: { count: wire.gpuCount ?? taken.gpus.count, ...(wire.gpuModel ? { model: wire.gpuModel } : {}) },
     arch: wire.arch || taken.arch,
   };
 }

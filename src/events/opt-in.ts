@@ -7,11 +7,16 @@
  *   label, not an annotation, because an ApiServerSource selects objects by label only (and informers too):
  *   the source then sends the updates of the pods that opted in, and of no other pod in the cluster.
  *   Checkpoint ids are DNS-1123 labels, which every label value can hold.
+ * - hooks (docs/hooks.md): `snapback.io/pre-checkpoint` and `snapback.io/post-restore`.
  */
 export const OPT_IN_LABEL = 'snapback.io/enabled';
 export const OPT_IN_VALUE = 'true';
 export const CONTAINER_ANNOTATION = 'snapback.io/container';
 export const KEEP_ANNOTATION = 'snapback.io/keep';
+/** Asked of the workload before its checkpoint, e.g. `http POST :8000/sleep?level=1 timeout=2m`. */
+export const PRE_CHECKPOINT_ANNOTATION = 'snapback.io/pre-checkpoint';
+/** Asked of the workload after its restore (and of the original after a checkpoint that quiesced it). */
+export const POST_RESTORE_ANNOTATION = 'snapback.io/post-restore';
 /** The label selector of opted-in pods. */
 export const ENABLED_SELECTOR = `${OPT_IN_LABEL}=${OPT_IN_VALUE}`;
 

@@ -19,7 +19,8 @@ import {
 } from '../../src/generated/snapback/agent/v1/agent.js';
 
 export type Behaviour =
-  | { kind: 'ok'; delayMs?: number }
+  /** `said`: progress messages sent before the result (a hook skipped, …). */
+  | { kind: 'ok'; delayMs?: number; said?: Array<{ phase: string; message: string }> }
   | { kind: 'fail'; code: grpc.status; phase: string; message: string }
   | { kind: 'hang' };
 
@@ -105,6 +106,8 @@ export async function startFakeAgent(node: string): Promise<FakeAgent> {
       if (b.kind === 'fail') return fail(call, b);
       setTimeout(() => {
         if (call.cancelled) return;
+        for (const { phase, message } of b.said ?? [])
+          call.write({ progress: Progress.fromPartial({ phase, state: 'FINISHED', message }) });
         call.write({ progress: Progress.fromPartial({ phase: 'criuDump', state: 'STARTED' }) });
         const id = call.request.checkpointId;
         call.write({

@@ -16,6 +16,7 @@ import { type FunctionName, type FunctionTable, functionNames } from '../../http
 import { startFunctionsServer } from '../../http/server.js';
 import { EVENT_GRID_ORIGIN } from '../../http/webhook-validation.js';
 import { createRootLogger } from '../../log.js';
+import { logFileOption } from '../agent-options.js';
 import { defineCommand } from '../command.js';
 import { agentChannelCredentials, clientTlsOptions } from '../tls.js';
 
@@ -100,6 +101,7 @@ export const options = {
     description: 'senders allowed by the CloudEvents webhook validation handshake (OPTIONS); * for any',
     schema: { minLength: 1 },
   },
+  logFile: logFileOption,
   logLevel: { type: 'string', env: 'SNAPBACK_LOG_LEVEL', default: 'info', description: 'pino log level' },
   ...clientTlsOptions,
 } as const;
@@ -142,7 +144,10 @@ export const functionCommand = (functions: FunctionTable) =>
           details: [{ field: '--node', message: 'is required with --agent (or set NODE_NAME)' }],
         });
       }
-      const log = createRootLogger({ level: values.logLevel });
+      const log = createRootLogger({
+        level: values.logLevel,
+        ...(values.logFile === undefined ? {} : { file: values.logFile }),
+      });
       const agents = createAgentDispatcher({ credentials: agentChannelCredentials(values) });
       const kc = values.agent === undefined ? kubeConfigOf(values, io.env) : undefined;
       if (values.agent === undefined && kc === undefined) {
@@ -196,6 +201,8 @@ export const functionCommand = (functions: FunctionTable) =>
         { port: server.port, serve, mode: api ? 'cluster' : 'local', sink: values.sink },
         'functions listening',
       );
+      const logIn = values.logFile === undefined ? '' : ` (log: ${values.logFile})`;
+      io.stdout.write(`functions (${serve}) listening on port ${server.port}${logIn}\n`);
       if (!io.signal.aborted)
         await new Promise((resolve) => io.signal.addEventListener('abort', resolve, { once: true }));
       await server.close();

@@ -29,8 +29,8 @@ $(TOOLS)/bin/snapback-cuda-helper: native/cuda-helper.c
 	@mkdir -p $(TOOLS)/bin
 	cc -O2 -Wall -Wextra -pthread -o $@ $< -ldl
 
-## PID 1 of placeholder containers (a restored workload lives as the container's own PID 1 would):
-## static, so that it runs in any image.
+## PID 1 of placeholder containers (a restored workload lives as the container's own PID 1 would) and, with
+## --forward, of the process runtime's workloads: static, so that it runs in any image.
 $(TOOLS)/bin/snapback-init: native/snapback-init.c
 	@mkdir -p $(TOOLS)/bin
 	cc -O2 -Wall -Wextra -Wno-format-truncation -static -o $@ $<

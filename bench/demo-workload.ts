@@ -60,6 +60,7 @@ export async function benchDemoWorkload(
         restoreTimeoutMs: 300_000,
         keep: false,
         lazy: true,
+        hooks: true,
         out: { write: (text) => appendFileSync(log, text), tty: false },
         signal,
       }),

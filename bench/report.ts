@@ -8,6 +8,7 @@ import type { CudaPhaseResult } from './cuda-phase.js';
 import type { DemoWorkloadResult } from './demo-workload.js';
 import type { DispatchResult } from './dispatch.js';
 import type { FanOutResult } from './fanout.js';
+import type { HooksBenchResult, HooksVariant } from './hooks.js';
 import type { Machine } from './machine.js';
 import type { PipelineResult } from './pipeline.js';
 import type { ScaleResult } from './scale.js';
@@ -26,6 +27,7 @@ export interface BenchResults {
   fanOut?: FanOutResult;
   cudaPhase?: CudaPhaseResult;
   containerd?: ContainerdBenchResult;
+  hooks?: HooksBenchResult;
   /** Sections that did not run, and why. */
   skipped: Record<string, string>;
   /**
@@ -264,6 +266,50 @@ function containerdSection(c: ContainerdBenchResult): string[] {
   ];
 }
 
+const SLEEP_LABEL = [
+  'as it runs (no hooks)',
+  'asleep, level 1 (KV cache forgotten)',
+  'asleep, level 2 (weights too)',
+];
+
+export function hooksSection(h: HooksBenchResult): string[] {
+  const none = h.variants.find((v) => v.sleepLevel === 0);
+  const ratio = (v: number, of: number | undefined) => (of === undefined ? '' : `${(v / of).toFixed(2)}×`);
+  const label = (v: HooksVariant) => SLEEP_LABEL[v.sleepLevel] ?? `level ${v.sleepLevel}`;
+  const model =
+    h.standIn === undefined
+      ? `${h.model}, PyTorch on CPU, ${h.kvCacheMib} MiB KV cache`
+      : `the ${h.model} stand-in model with a ${h.kvCacheMib} MiB KV cache: ${h.standIn}`;
+  const ms = (phases: Record<string, number>, name: string) =>
+    phases[name] === undefined ? '' : formatMs(phases[name]);
+  /** Request → published: the whole call but the original's wake, which follows the promotion. */
+  const published = (v: HooksVariant) => v.checkpointMs.median - (v.checkpointPhases['postHook'] ?? 0);
+  return [
+    `## Hooks: the model server checkpointed asleep (${model})`,
+    '',
+    `The demo's model server checkpointed and restored through the agent as it runs, and with \`--pre-checkpoint 'http POST :PORT/sleep?level=N'\` and \`--post-restore 'http POST :PORT/wake_up'\` (docs/hooks.md; vLLM's sleep mode). Checkpoint: request → result, of which the pre hook and, once the checkpoint is published, the original's wake; restore: request → result (the restored server woken by its post hook) and → its first correct answer (same nonce, counter continuing). ${h.runs} runs each, the variants taking turns.`,
+    '',
+    '| server at the checkpoint | image | checkpoint | of it: preHook | of it: waking the original | restore | of it: postHook | restore → first answer |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...h.variants.map(
+      (v) =>
+        `| ${label(v)} | ${formatBytes(v.sizeBytes.median)} | ${summaryCell(v.checkpointMs)} | ${ms(v.checkpointPhases, 'preHook')} | ${ms(v.checkpointPhases, 'postHook')} | ${summaryCell(v.restoreMs)} | ${ms(v.restorePhases, 'postHook')} | ${summaryCell(v.firstAnswerMs)} |`,
+    ),
+    '',
+    '| against no hooks (medians) | image | checkpoint: request → published | restore → first answer |',
+    '|---|---:|---:|---:|',
+    ...h.variants
+      .filter((v) => v !== none)
+      .map(
+        (v) =>
+          `| ${label(v)} | ${ratio(v.sizeBytes.median, none?.sizeBytes.median)} | ${ratio(published(v), none && published(none))} | ${ratio(v.firstAnswerMs.median, none?.firstAnswerMs.median)} |`,
+      ),
+    '',
+    "Each hook is a request made by a process the agent starts inside the workload's network namespace (nsenter and the agent's own Node, about a tenth of a second); a wake's time also holds the server rebuilding what it dropped (the KV cache; at level 2 the weights, from their seed).",
+    '',
+  ];
+}
+
 /** Section keys as the report names them. */
 const SECTION_TITLES: Readonly<Record<string, string>> = {
   demo: 'the demo workload',
@@ -273,6 +319,7 @@ const SECTION_TITLES: Readonly<Record<string, string>> = {
   fanout: 'the preemption fan-out',
   cuda: 'the CUDA phase',
   containerd: 'the PID 1 container under containerd',
+  hooks: 'the model server checkpointed asleep (hooks)',
 };
 
 export function renderMarkdown(r: BenchResults): string {
@@ -306,6 +353,7 @@ export function renderMarkdown(r: BenchResults): string {
     ...(r.fanOut ? fanOutSection(r.fanOut) : []),
     ...(r.containerd ? containerdSection(r.containerd) : []),
     ...(r.cudaPhase ? cudaPhaseSection(r.cudaPhase) : []),
+    ...(r.hooks ? hooksSection(r.hooks) : []),
     ...(Object.keys(r.skipped).length > 0
       ? [
           '## Not measured in this run',

@@ -1,7 +1,7 @@
 /**
  * `make bench`: one run of every benchmark on this machine, in sequence (they would disturb each other in
  * parallel on 2 cores), then bench/results.json, docs/benchmarks.md and docs/benchmarks.svg.
- *   node --import tsx bench/run.ts [--only=demo,pipeline,dispatch,scale,fanout,containerd,cuda]
+ *   node --import tsx bench/run.ts [--only=demo,pipeline,dispatch,scale,fanout,containerd,cuda,hooks]
  *   node --import tsx bench/run.ts --only=cuda --merge   (replaces those sections of bench/results.json
  *                                                          and keeps the others, saying when each was measured)
  *   node --import tsx bench/run.ts --report-only   (re-renders the docs from bench/results.json)
@@ -18,12 +18,13 @@ import { benchCudaPhase } from './cuda-phase.js';
 import { benchDemoWorkload, torchMissing } from './demo-workload.js';
 import { benchDispatch } from './dispatch.js';
 import { benchFanOut } from './fanout.js';
+import { benchHooks } from './hooks.js';
 import { describeMachine } from './machine.js';
 import { benchPipeline } from './pipeline.js';
 import { type BenchResults, barsOf, renderMarkdown } from './report.js';
 import { benchScale } from './scale.js';
 
-const SECTIONS = ['demo', 'pipeline', 'dispatch', 'scale', 'fanout', 'containerd', 'cuda'] as const;
+const SECTIONS = ['demo', 'pipeline', 'dispatch', 'scale', 'fanout', 'containerd', 'cuda', 'hooks'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function sectionsOf(argv: readonly string[]): Section[] {
@@ -114,7 +115,7 @@ async function main(): Promise<number> {
   });
   let agent: BenchAgent | undefined;
   try {
-    if (sections.some((s) => s === 'pipeline' || s === 'fanout' || s === 'containerd'))
+    if (sections.some((s) => s === 'pipeline' || s === 'fanout' || s === 'containerd' || s === 'hooks'))
       agent = await startBenchAgent(join(work, 'agent'), signal);
     await section('pipeline', async () => {
       results.pipeline = await benchPipeline(agent!, join(work, 'agent'), 5);
@@ -135,6 +136,9 @@ async function main(): Promise<number> {
         return;
       }
       results.containerd = await benchContainerd(join(work, 'agent'), agent!, signal, 3);
+    });
+    await section('hooks', async () => {
+      results.hooks = await benchHooks(agent!, join(work, 'agent'), signal, 3);
     });
   } finally {
     await agent?.stop();

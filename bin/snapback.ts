@@ -24,10 +24,18 @@ const main = await loadMain(process.argv[2]);
 
 function runAsProcess(): void {
   const controller = new AbortController();
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () =>
-      controller.abort(new SnapbackError(ErrorCode.CANCELLED, `received ${signal}`)),
-    );
+  const stop = (why: string) => controller.abort(new SnapbackError(ErrorCode.CANCELLED, why));
+  // SIGHUP: the terminal went away. Each stops the command cleanly: a demo or a server stops what it started.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => stop(`received ${signal}`));
+  }
+  // Whoever read stdout stopped reading (`snapback demo | head`): Node ignores SIGPIPE, so the write fails
+  // with EPIPE instead, here and at every later write.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') stop('its output was closed (EPIPE)');
+      else throw err;
+    });
   }
   const io: CommandIo = {
     stdout: process.stdout,

@@ -73,6 +73,8 @@ COPY --from=native /out/snapback-cuda-helper /usr/local/bin/snapback-cuda-helper
 # What pods take from this image: placeholders' PID 1 (an init container copies it), and the seccomp
 # profile the DaemonSet's init container installs for the kubelet.
 COPY --from=native /out/snapback-init /usr/local/share/snapback/bin/snapback-init
+# The process runtime's workloads run under it too (snapback-init --forward).
+ENV SNAPBACK_PROCESS_INIT=/usr/local/share/snapback/bin/snapback-init
 COPY knative/seccomp/no-io-uring.json /usr/local/share/snapback/seccomp/no-io-uring.json
 COPY --from=cuda /out/ /usr/local/bin/
 # Root: CRIU and nsenter need it (the DaemonSet also runs the container privileged, with hostPID).

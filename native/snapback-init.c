@@ -20,6 +20,14 @@
  * ended it), so that deleting the pod, restartPolicy and exit codes behave as before the checkpoint.
  * Cold, it becomes COMMAND (exec): the container is then exactly what its image would have run.
  *
+ *   snapback-init --forward -- COMMAND [ARG...]
+ * The process runtime's init (src/lib/process/launch.ts): a workload there is PID 1 of its own pid
+ * namespace, and a PID 1 ignores every signal it has no handler for when it comes from outside — `kill PID`
+ * would do nothing to most programs. Here COMMAND runs as this process's child instead, every catchable
+ * signal is forwarded to it, orphans are reaped, and this process exits with COMMAND's exit status (128+N
+ * when a signal N ended it), as tini does. CRIU dumps and restores it with the tree: no control folder, no
+ * state but COMMAND's pid, which a restore keeps.
+ *
  * Static, no allocation after start, no library beyond libc: it must run in any image.
  */
 #define _GNU_SOURCE
@@ -128,7 +136,50 @@ static long long now_ms(void) {
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* --forward: COMMAND as a child, every catchable signal forwarded to it, its exit status mirrored. */
+static int forward(char **command) {
+	sigset_t all, none;
+	sigfillset(&all);
+	sigemptyset(&none);
+	sigprocmask(SIG_BLOCK, &all, NULL);
+	pid_t child = fork();
+	if (child < 0) {
+		perror("snapback-init: fork");
+		return 126;
+	}
+	if (child == 0) {
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execvp(command[0], command);
+		say("cannot run %s", command[0]);
+		perror("snapback-init: execvp");
+		_exit(errno == ENOENT ? 127 : 126);
+	}
+	for (;;) {
+		siginfo_t info;
+		/* Blocked signals are queued even for a namespace's init, and taken here one at a time. A dump or
+		 * a restore interrupts the wait (EINTR): it is simply waited again. */
+		int sig = sigwaitinfo(&all, &info);
+		if (sig > 0 && sig != SIGCHLD) {
+			kill(child, sig);
+			continue;
+		}
+		for (;;) {
+			int status;
+			pid_t pid = waitpid(-1, &status, WNOHANG);
+			if (pid <= 0) break;
+			if (pid == child) return exit_code_of(status);
+		}
+	}
+}
+
 int main(int argc, char **argv) {
+	if (argc >= 3 && strcmp(argv[1], "--forward") == 0 && strcmp(argv[2], "--") == 0) {
+		if (argc == 3) {
+			say("%s", "no command after --forward --");
+			return 2;
+		}
+		return forward(&argv[3]);
+	}
 	const char *wait_env = getenv("SNAPBACK_INIT_WAIT");
 	long wait_s = wait_env ? strtol(wait_env, NULL, 10) : 60;
 	int i = 1;

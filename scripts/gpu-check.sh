@@ -237,9 +237,11 @@ check() {
     fail "$backend: device counter restarted: restored process says $FIRST, the original was past $BEFORE"
   advanced() { [ "$(counter_of "$NEW")" -gt "$FIRST" ]; }
   wait_for 10 "the restored process to keep computing on the GPU" advanced
-  if [ -n "$RESTORED_PID" ] && [ -d "/proc/$RESTORED_PID" ]; then
-    STATE=$(cuda_state "$backend" "$RESTORED_PID")
-    [ "$STATE" = running ] || fail "$backend: restored pid $RESTORED_PID is CUDA state '$STATE', not running"
+  # The restored pid is the workload's init (snapback-init); the CUDA process is the command, its child.
+  CUDA_PID=$(awk '{print $1}' "/proc/$RESTORED_PID/task/$RESTORED_PID/children" 2>/dev/null)
+  if [ -n "$CUDA_PID" ] && [ -d "/proc/$CUDA_PID" ]; then
+    STATE=$(cuda_state "$backend" "$CUDA_PID")
+    [ "$STATE" = running ] || fail "$backend: restored pid $CUDA_PID is CUDA state '$STATE', not running"
   fi
   say "$backend: device memory survived (checksum $EXPECTED, counter $BEFORE -> $FIRST -> $(counter_of "$NEW"))"
   echo "$backend: checkpoint $CKPT_DURATIONS; restore $REST_DURATIONS" >>"$WORK/summary"

@@ -53,7 +53,7 @@ export function digestOf(parts: readonly string[], length = 10): string {
  * A stable checkpoint id: a readable part, then a short digest of `identity` so that distinct identities
  * never collide after truncation or lower-casing. Always a valid checkpoint id, whatever the input.
  */
-export function deriveCheckpointId(readable: string, identity: readonly string[], hashLength = 8): string {
+function deriveCheckpointId(readable: string, identity: readonly string[], hashLength: number): string {
   const hash = digestOf(identity, hashLength);
   const label = readable
     .toLowerCase()
@@ -63,6 +63,36 @@ export function deriveCheckpointId(readable: string, identity: readonly string[]
     .slice(0, MAX_ID_LENGTH - hash.length - 1)
     .replace(/-+$/, '');
   return label === '' ? `ckpt-${hash}` : `${label}-${hash}`;
+}
+
+/** What a checkpoint is taken of: a pod's container, or a process-runtime workload (its name as the pod). */
+export interface CheckpointTarget {
+  namespace: string;
+  pod: string;
+  /** Empty when the caller named none. */
+  container: string;
+}
+
+/** The event that asked for a checkpoint: its `source` and `id`. */
+export interface CheckpointOccasion {
+  source: string;
+  id: string;
+}
+
+/**
+ * The id of a checkpoint whose request names none — the one rule of the CLI, the agent and the events
+ * (docs/architecture.md, "Checkpoint ids"): `<pod>-<10 hex digits>`, the digest over the target and, when an
+ * event asked, that event's `source` and `id`. So `snapback checkpoint --target counter` names the same
+ * checkpoint each time (the agent returns it again unless asked to replace it), while every event is a
+ * checkpoint of its own that a redelivery of the same event finds again.
+ */
+export function checkpointIdOf(target: CheckpointTarget, occasion?: CheckpointOccasion): string {
+  const parts = [target.namespace, target.pod, target.container];
+  return deriveCheckpointId(
+    target.pod,
+    occasion === undefined ? parts : [occasion.source, occasion.id, ...parts],
+    10,
+  );
 }
 
 /** Control characters shown escaped, so an error message never carries them raw. */

@@ -1,6 +1,7 @@
 """The demo's model server: a transformer with seeded random weights behind http.server.
 
 Usage: model_server.py --port PORT [--model gpt2-small|tiny] [--seed N] [--profile-tokens N] [--host H]
+                       [--kv-cache-mib N]
 
   gpt2-small  PyTorch on CPU (Debian's python3-torch): token + position embeddings (50257 x 768, 1024 x
               768), 12 pre-norm transformer layers (768 wide, 12 heads, 3072 feed-forward), a final
@@ -13,16 +14,28 @@ token at every position), the nonce drawn at start, a request counter, and where
 new nonce and a counter from 1: a restored server proves itself with the same nonce and a counter that
 continues. The listening socket is opened only when the model is ready (a connection refused means "not
 yet"), and every answer closes its connection (HTTP/1.0), so no client connection outlives a request.
+
+Like a serving engine, it reserves its KV cache at start (--kv-cache-mib, as vLLM sizes its cache by
+--gpu-memory-utilization) and has vLLM's sleep mode (https://docs.vllm.ai/en/latest/features/sleep_mode/),
+which snapback's hooks call around a checkpoint (docs/hooks.md):
+  POST /sleep?level=1  drops the KV cache (its content is forgotten, as vLLM's level 1 forgets it);
+  POST /sleep?level=2  also drops the weights, rebuilt from the seed on waking (vLLM reloads them);
+  POST /wake_up        rebuilds what sleep dropped;
+  GET  /is_sleeping    {"is_sleeping": …}.
+While asleep, /generate answers 503. A checkpoint taken asleep holds none of what was dropped.
 """
 
 import argparse
+import ctypes
 import http.server
 import json
+import mmap
 import os
 import random
 import secrets
 import sys
 import time
+import urllib.parse
 
 PROMPT = "Spot instances get a two minute warning before they are reclaimed"
 
@@ -100,6 +113,37 @@ class Tiny:
         return out
 
 
+class KvCache:
+    """The engine's reserved cache: an anonymous mapping, written through (every page resident, as a
+    cache in use is), that sleep unmaps. A mapping of its own, so that dropping it returns the memory to
+    the kernel whatever the allocator would keep."""
+
+    def __init__(self, mib):
+        self.bytes = mib << 20
+        self.mapping = None
+
+    def allocate(self):
+        if self.bytes == 0 or self.mapping is not None:
+            return
+        self.mapping = mmap.mmap(-1, self.bytes)
+        block = bytes(range(256)) * 4096
+        for offset in range(0, self.bytes, len(block)):
+            self.mapping[offset : offset + len(block)] = block[: self.bytes - offset]
+
+    def drop(self):
+        if self.mapping is not None:
+            self.mapping.close()
+            self.mapping = None
+
+
+def trim_heap():
+    """Returns the heap's free memory to the kernel (glibc's malloc_trim), so dropped weights leave RSS."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
@@ -112,7 +156,14 @@ def main():
         default=256,
         help="length of the warm-up's profile forward (0: none)",
     )
+    parser.add_argument(
+        "--kv-cache-mib",
+        type=int,
+        default=None,
+        help="KV cache reserved at start, MiB (default: 256 for gpt2-small, 64 for tiny)",
+    )
     args = parser.parse_args()
+    kv_mib = args.kv_cache_mib if args.kv_cache_mib is not None else (256 if args.model == "gpt2-small" else 64)
 
     started = time.time()
     nonce = secrets.token_hex(16)
@@ -122,7 +173,8 @@ def main():
         import torch  # noqa: F401 -- timed on its own: part of every cold start
     startup["import"] = round(time.time() - t, 3)
     t = time.time()
-    model = Gpt2Small(args.seed) if args.model == "gpt2-small" else Tiny(args.seed)
+    build = lambda: Gpt2Small(args.seed) if args.model == "gpt2-small" else Tiny(args.seed)  # noqa: E731
+    model = build()
     startup["build"] = round(time.time() - t, 3)
     # Warm-up before taking traffic, as serving engines do: one forward at the largest batch the server
     # admits (vLLM's profile run sizes its buffers this way), then three forwards of the request's shape.
@@ -132,20 +184,70 @@ def main():
     prompt = prompt_tokens(model.vocab)
     for _ in range(3):
         model.predict(prompt)
+    kv_cache = KvCache(kv_mib)
+    kv_cache.allocate()
     startup["warmup"] = round(time.time() - t, 3)
-    state = {"counter": 0}
+    state = {"counter": 0, "model": model, "sleep_level": 0}
+    name = model.name
+    model = None  # the state holds it: level 2 sleep must be able to let it go
+
+    def sleep(level):
+        """vLLM's sleep levels: 1 forgets the KV cache, 2 the weights too (both rebuilt on waking)."""
+        freed = kv_cache.bytes if kv_cache.mapping is not None else 0
+        kv_cache.drop()
+        if level >= 2 and state["model"] is not None:
+            freed += state["model"].parameters * 4
+            state["model"] = None
+            trim_heap()
+        state["sleep_level"] = max(state["sleep_level"], level)
+        return {"is_sleeping": True, "level": state["sleep_level"], "freed_bytes": freed}
+
+    def wake_up():
+        t = time.time()
+        if state["model"] is None:
+            state["model"] = build()  # seeded: the same weights as before
+        kv_cache.allocate()
+        state["sleep_level"] = 0
+        return {"is_sleeping": False, "woke_in": round(time.time() - t, 3)}
 
     class Handler(http.server.BaseHTTPRequestHandler):
+        def answer(self, status, payload):
+            body = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self):
+            url = urllib.parse.urlsplit(self.path)
+            if url.path == "/sleep":
+                level = urllib.parse.parse_qs(url.query).get("level", ["1"])[0]
+                if level not in ("1", "2"):
+                    self.answer(400, {"error": "level must be 1 or 2"})
+                    return
+                self.answer(200, sleep(int(level)))
+            elif url.path == "/wake_up":
+                self.answer(200, wake_up())
+            else:
+                self.send_error(404)
+
         def do_GET(self):
+            if self.path == "/is_sleeping":
+                self.answer(200, {"is_sleeping": state["sleep_level"] > 0})
+                return
             if self.path != "/generate":
                 self.send_error(404)
                 return
-            tokens = model.predict(prompt)
+            if state["sleep_level"] > 0:
+                self.answer(503, {"error": "asleep: POST /wake_up first"})
+                return
+            tokens = state["model"].predict(prompt)
             state["counter"] += 1
             body = json.dumps(
                 {
-                    "model": model.name,
-                    "parameters": model.parameters,
+                    "model": name,
+                    "parameters": state["model"].parameters,
                     "prompt": prompt,
                     "tokens": tokens,
                     "nonce": nonce,
@@ -165,7 +267,7 @@ def main():
 
     http.server.HTTPServer.allow_reuse_address = True
     server = http.server.HTTPServer((args.host, args.port), Handler)
-    print(f"ready: {model.name} on {args.host}:{args.port} after {time.time() - started:.1f} s {startup}", flush=True)
+    print(f"ready: {name} on {args.host}:{args.port} after {time.time() - started:.1f} s {startup}", flush=True)
     server.serve_forever()
 
 

@@ -24,6 +24,7 @@ export async function handle(context: FunctionContext, event: CloudEvent<unknown
     ...(data.checkpointId === undefined ? {} : { checkpointId: data.checkpointId }),
     ...(data.deadline === undefined ? {} : { deadline: new Date(data.deadline) }),
     leaveRunning: data.leaveRunning ?? true,
+    ...(data.bestEffortHooks === undefined ? {} : { bestEffortHooks: data.bestEffortHooks }),
     ...(context.traceparent === undefined ? {} : { traceparent: context.traceparent }),
   });
   context.log.info(

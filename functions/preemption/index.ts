@@ -15,11 +15,13 @@ import {
   parsePodNotice,
   parsePreemptionNotice,
 } from '../../src/events/notices/index.js';
+import { isRestoreSourceEvent } from '../../src/events/replacement-pod.js';
 import type { RequestRef } from '../../src/events/types.js';
 import type { FunctionContext, FunctionDefinition, Reply } from '../../src/http/context.js';
 
+/** Notices; the restore source's Pod updates (marked with its extension) are the restore function's. */
 export function accepts(event: CloudEvent<unknown>): boolean {
-  return isPreemptionNotice(event);
+  return isPreemptionNotice(event) && !isRestoreSourceEvent(event);
 }
 
 export function validate(event: CloudEvent<unknown>, now: Date): void {

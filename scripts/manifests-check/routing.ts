@@ -1,17 +1,16 @@
 /**
- * Triggers against the functions' own code: each Trigger filters on exact event types only, each type is
- * one the subscribed function accepts (its `accepts()` asked with a sample event of that type), every
- * inbound type of docs/architecture.md, "Events" has a route, and delivery has retries, a dead-letter sink and a timeout no
- * shorter than the function's.
+ * Triggers against the functions' own code: each Trigger filters on exact event types (trigger-filters.ts
+ * says which filters are read), each type is one the subscribed function accepts (its `accepts()` asked
+ * with a sample event of that type, marked as the restore source marks its events where the filter asks
+ * for that mark), every inbound type of docs/architecture.md, "Events" has a route, and delivery has
+ * retries, a dead-letter sink and a timeout no shorter than the function's.
  */
-import { CloudEvent } from 'cloudevents';
-import { functions } from '../../functions/index.js';
 import { SPOT_INTERRUPTION } from '../../src/events/notices/aws.js';
+import { RESTORE_SOURCE_EXTENSION } from '../../src/events/opt-in.js';
 import { ApiServerSourceType, EventType, GcpEventType } from '../../src/events/types.js';
-import type { FunctionName } from '../../src/http/context.js';
 import { WATCH_EVENT_TYPE } from '../../src/watch/notice.js';
-import { containersOf } from './containers.js';
 import { describe, type Manifest, type Problem } from './load.js';
+import { type Attributes, accepted, routesOf } from './trigger-filters.js';
 
 const awsSpotWarning = {
   source: 'aws.ec2',
@@ -60,13 +59,6 @@ interface Delivery {
   timeout?: string;
   deadLetterSink?: { ref?: Ref };
 }
-interface TriggerSpec {
-  broker?: string;
-  filter?: { attributes?: Record<string, string> };
-  filters?: unknown[];
-  subscriber?: { ref?: Ref };
-  delivery?: Delivery;
-}
 
 const nameOf = (m: Manifest) => (m.object['metadata'] as { name?: string } | undefined)?.name;
 
@@ -77,42 +69,11 @@ export function isoSeconds(duration: string): number | undefined {
   return Number(match[1] ?? 0) * 3600 + Number(match[2] ?? 0) * 60 + Number(match[3] ?? 0);
 }
 
-/** Types an exact-type filter list names; throws on any other kind of filter. */
-function typesOfFilters(filters: unknown[]): string[] {
-  return filters.flatMap((f): string[] => {
-    const expr = f as { exact?: Record<string, string>; any?: unknown[] };
-    const keys = Object.keys(expr);
-    if (keys.length === 1 && expr.exact !== undefined && Object.keys(expr.exact).join() === 'type') {
-      return [expr.exact['type']!];
-    }
-    if (keys.length === 1 && Array.isArray(expr.any)) return typesOfFilters(expr.any);
-    throw new Error(`only exact type filters (or any of them) are allowed, not ${JSON.stringify(f)}`);
-  });
-}
-
-function triggerTypes(spec: TriggerSpec): string[] {
-  const attributes = spec.filter?.attributes ?? {};
-  if (spec.filters !== undefined && Object.keys(attributes).length > 0) {
-    throw new Error('use filter or filters, not both');
-  }
-  if (spec.filters !== undefined) return typesOfFilters(spec.filters);
-  const keys = Object.keys(attributes);
-  if (keys.join() !== 'type')
-    throw new Error(`filter.attributes must hold exactly type, not ${keys.join() || 'nothing'}`);
-  return [attributes['type']!];
-}
-
-/** The function a Knative Service runs (`args: [function, NAME]`). */
-function functionOf(service: Manifest): FunctionName | undefined {
-  const args = containersOf(service)[0]?.args ?? [];
-  return args[0] === 'function' && args[1] !== undefined && args[1] in functions
-    ? (args[1] as FunctionName)
-    : undefined;
-}
-
-function accepts(fn: FunctionName, type: string): boolean {
-  const event = new CloudEvent({ type, source: '/manifests-check', data: routableSamples[type] });
-  return functions[fn].accepts(event);
+/** A sample `data` for an event with these attributes: the restore source sends Pods. */
+function sampleOf(attributes: Attributes): unknown {
+  return attributes[RESTORE_SOURCE_EXTENSION] === undefined
+    ? routableSamples[attributes['type']!]
+    : { kind: 'Pod' };
 }
 
 export function checkRouting(manifests: readonly Manifest[], problems: Problem[]): void {
@@ -120,33 +81,25 @@ export function checkRouting(manifests: readonly Manifest[], problems: Problem[]
   const services = new Map(of('Service').map((m) => [nameOf(m), m]));
   const brokers = new Set(of('Broker').map(nameOf));
   const routed = new Set<string>();
-  for (const trigger of of('Trigger')) {
+  for (const { trigger, filter, fn, subscriber } of routesOf(manifests)) {
     const where = describe(trigger);
-    const spec = (trigger.object['spec'] ?? {}) as TriggerSpec;
+    const spec = (trigger.object['spec'] ?? {}) as { broker?: string; delivery?: Delivery };
     if (!brokers.has(spec.broker))
       problems.push({ where, message: `broker ${spec.broker} is not in the base` });
-    const service = services.get(spec.subscriber?.ref?.name);
-    const fn = service === undefined ? undefined : functionOf(service);
     if (fn === undefined) {
-      problems.push({
-        where,
-        message: `subscriber ${spec.subscriber?.ref?.name} is no function Service of the base`,
-      });
+      problems.push({ where, message: `subscriber ${subscriber} is no function Service of the base` });
     }
-    let types: string[] = [];
-    try {
-      types = triggerTypes(spec);
-    } catch (err) {
-      problems.push({ where, message: (err as Error).message });
-    }
-    for (const type of types) {
+    if (typeof filter === 'string') problems.push({ where, message: filter });
+    for (const attributes of typeof filter === 'string' ? [] : filter.accepted) {
+      const type = attributes['type']!;
+      const marked = Object.keys(attributes).length > 1 ? ` (${JSON.stringify(attributes)})` : '';
       if (!(type in routableSamples)) {
         problems.push({ where, message: `no function handles events of type ${type}` });
-      } else if (fn !== undefined && !accepts(fn, type)) {
-        problems.push({ where, message: `function ${fn} does not handle events of type ${type}` });
-      } else if (fn !== undefined) routed.add(type);
+      } else if (fn !== undefined && !accepted(fn, attributes, sampleOf(attributes))) {
+        problems.push({ where, message: `function ${fn} does not handle events of type ${type}${marked}` });
+      } else if (fn !== undefined && marked === '') routed.add(type);
     }
-    checkDelivery(where, spec.delivery, service, services, problems);
+    checkDelivery(where, spec.delivery, services.get(subscriber), services, problems);
   }
   for (const type of requiredRoutes) {
     if (!routed.has(type))

@@ -1,37 +1,83 @@
 /**
- * ApiServerSources against the preemption function: Resource mode (the function reads the objects), only
- * kinds it reads (asked through its own `accepts()`), a Pod resource that selects exactly the opted-in pods
- * (src/events/opt-in.ts: without it every update of every pod in the cluster would be sent), and the base's
- * Broker as the sink. That the types they send are routed is checked with the Triggers (routing.ts), and
- * their ServiceAccounts' rights in rbac.ts.
+ * ApiServerSources against the functions: Resource mode (the functions read the objects); every add and
+ * update event a source sends — with the extension attributes of its `ceOverrides` — reaches a Trigger,
+ * and every Trigger it reaches routes it to a function that reads it (asked through the function's own
+ * `accepts()`); a Pod resource selects exactly the pods that opted in — `snapback.io/enabled: "true"` for
+ * the disruption source, the label `snapback.io/restore` for the restore source (src/events/opt-in.ts):
+ * a source sends every update of every pod it selects; and the base's Broker is the sink. Their
+ * ServiceAccounts' rights are checked in rbac.ts.
  */
-import { CloudEvent } from 'cloudevents';
-import { functions } from '../../functions/index.js';
-import { OPT_IN_LABEL, OPT_IN_VALUE } from '../../src/events/opt-in.js';
+import {
+  OPT_IN_LABEL,
+  OPT_IN_VALUE,
+  RESTORE_LABEL,
+  RESTORE_SOURCE_EXTENSION,
+  RESTORE_SOURCE_VALUE,
+} from '../../src/events/opt-in.js';
 import { ApiServerSourceType } from '../../src/events/types.js';
 import { describe, type Manifest, type Problem } from './load.js';
+import { accepted, lets, routesOf } from './trigger-filters.js';
 
+interface Selector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: Array<{ key?: string; operator?: string; values?: unknown[] }>;
+}
 interface SourceSpec {
   mode?: string;
-  resources?: Array<{
-    apiVersion?: string;
-    kind?: string;
-    selector?: { matchLabels?: Record<string, string>; matchExpressions?: unknown[] };
-  }>;
+  resources?: Array<{ apiVersion?: string; kind?: string; selector?: Selector }>;
+  ceOverrides?: { extensions?: Record<string, string> };
   sink?: { ref?: { kind?: string; name?: string } };
 }
 
-const readByPreemption = (kind: string) =>
-  functions.preemption.accepts(
-    new CloudEvent({ type: ApiServerSourceType.UPDATE, source: '/manifests-check', data: { kind } }),
+const nameOf = (m: Manifest) => (m.object['metadata'] as { name?: string } | undefined)?.name;
+
+/** Whether a selector selects exactly the pods that opted in: to restore, or to checkpoints. */
+function selectsOptedIn(selector: Selector | undefined, restore: boolean): boolean {
+  const labels = Object.entries(selector?.matchLabels ?? {});
+  const expressions = selector?.matchExpressions ?? [];
+  if (!restore)
+    return (
+      labels.length === 1 &&
+      labels[0]!.join('=') === `${OPT_IN_LABEL}=${OPT_IN_VALUE}` &&
+      expressions.length === 0
+    );
+  const [expression] = expressions;
+  return (
+    labels.length === 0 &&
+    expressions.length === 1 &&
+    expression?.key === RESTORE_LABEL &&
+    expression.operator === 'Exists'
   );
+}
+
+function checkRoutes(
+  manifests: readonly Manifest[],
+  source: Manifest,
+  spec: SourceSpec,
+  problems: Problem[],
+) {
+  const where = describe(source);
+  const routes = routesOf(manifests);
+  const extensions = spec.ceOverrides?.extensions ?? {};
+  for (const { kind = '' } of spec.resources ?? []) {
+    for (const type of [ApiServerSourceType.ADD, ApiServerSourceType.UPDATE]) {
+      const event = { ...extensions, type };
+      const reached = routes.filter((r) => typeof r.filter !== 'string' && lets(r.filter, event));
+      if (reached.length === 0 && kind !== '')
+        problems.push({ where, message: `its ${kind} ${type} events reach no Trigger` });
+      for (const { trigger, fn } of reached) {
+        if (fn === undefined || accepted(fn, event, { kind })) continue;
+        problems.push({
+          where,
+          message: `Trigger ${nameOf(trigger)} routes its ${kind || 'unnamed'} ${type} events to function ${fn}, which does not read ${kind || 'these'} objects`,
+        });
+      }
+    }
+  }
+}
 
 export function checkSources(manifests: readonly Manifest[], problems: Problem[]): void {
-  const brokers = new Set(
-    manifests
-      .filter((m) => m.object['kind'] === 'Broker')
-      .map((m) => (m.object['metadata'] as { name?: string } | undefined)?.name),
-  );
+  const brokers = new Set(manifests.filter((m) => m.object['kind'] === 'Broker').map(nameOf));
   for (const source of manifests.filter((m) => m.object['kind'] === 'ApiServerSource')) {
     const where = describe(source);
     const spec = (source.object['spec'] ?? {}) as SourceSpec;
@@ -41,25 +87,16 @@ export function checkSources(manifests: readonly Manifest[], problems: Problem[]
         message: `mode must be Resource: the function reads the objects (not ${spec.mode})`,
       });
     }
+    checkRoutes(manifests, source, spec, problems);
+    const restore = spec.ceOverrides?.extensions?.[RESTORE_SOURCE_EXTENSION] === RESTORE_SOURCE_VALUE;
     for (const resource of spec.resources ?? []) {
-      const kind = resource.kind ?? '';
-      if (!readByPreemption(kind)) {
-        problems.push({
-          where,
-          message: `the preemption function does not read ${kind || 'this kind'} objects`,
-        });
-      }
-      const labels = resource.selector?.matchLabels ?? {};
-      const exact =
-        Object.keys(labels).length === 1 &&
-        labels[OPT_IN_LABEL] === OPT_IN_VALUE &&
-        (resource.selector?.matchExpressions?.length ?? 0) === 0;
-      if (kind === 'Pod' && !exact) {
-        problems.push({
-          where,
-          message: `the Pod resource must select exactly ${OPT_IN_LABEL}: "${OPT_IN_VALUE}" (the opted-in pods; the source sends every update of every pod it selects)`,
-        });
-      }
+      if (resource.kind !== 'Pod' || selectsOptedIn(resource.selector, restore)) continue;
+      problems.push({
+        where,
+        message: restore
+          ? `the Pod resource of the restore source must select exactly the pods with the label ${RESTORE_LABEL} (matchExpressions: [{key: ${RESTORE_LABEL}, operator: Exists}]; the source sends every update of every pod it selects)`
+          : `the Pod resource must select exactly ${OPT_IN_LABEL}: "${OPT_IN_VALUE}" (the opted-in pods; the source sends every update of every pod it selects)`,
+      });
     }
     const ref = spec.sink?.ref;
     if (ref?.kind !== 'Broker' || !brokers.has(ref.name)) {

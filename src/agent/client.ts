@@ -34,7 +34,7 @@ import {
 } from '../generated/snapback/agent/v1/agent.js';
 import { ERROR_PHASE_KEY } from './proto.js';
 
-export type { CheckpointResult, Progress, RestoreResult };
+export type { CheckpointInfo, CheckpointResult, Progress, RestoreResult, Workload };
 
 export interface AgentCallOptions {
   /** Absolute deadline; propagates to the agent, which aborts and rolls back when it passes. */
@@ -93,58 +93,95 @@ export function connectAgent(
   const client = new AgentServiceClient(address, credentials, {
     'grpc.max_receive_message_length': 16 * 1024 * 1024,
   });
+  const toError = errorMapperOf(client, address);
   return {
     checkpoint: (request, options = {}) =>
-      streamedResult(options, 'checkpoint', () =>
+      streamedResult(options, 'checkpoint', toError, () =>
         client.checkpoint(
           CheckpointRequest.fromPartial(request),
           metadataOf(options),
           callOptionsOf(options),
         ),
       ),
-    restore: (request, options = {}) => restoreCall(client, RestoreRequest.fromPartial(request), options),
+    restore: (request, options = {}) =>
+      restoreCall(client, RestoreRequest.fromPartial(request), options, toError),
     listCheckpoints: (request = {}, options = {}) =>
-      unary(options, (m, o, done) =>
+      unary(options, toError, (m, o, done) =>
         client.listCheckpoints(ListCheckpointsRequest.fromPartial(request), m, o, done),
       ),
     getCheckpoint: (request, options = {}) =>
-      unary(options, (m, o, done) =>
+      unary(options, toError, (m, o, done) =>
         client.getCheckpoint(GetCheckpointRequest.fromPartial(request), m, o, done),
       ),
     deleteCheckpoint: (request, options = {}) =>
-      unary(options, (m, o, done) =>
+      unary(options, toError, (m, o, done) =>
         client.deleteCheckpoint(DeleteCheckpointRequest.fromPartial(request), m, o, done),
       ),
     startWorkload: (request, options = {}) =>
-      unary(options, (m, o, done) =>
+      unary(options, toError, (m, o, done) =>
         client.startWorkload(StartWorkloadRequest.fromPartial(request), m, o, done),
       ),
     listWorkloads: (request = {}, options = {}) =>
-      unary(options, (m, o, done) =>
+      unary(options, toError, (m, o, done) =>
         client.listWorkloads(ListWorkloadsRequest.fromPartial(request), m, o, done),
       ),
     stopWorkload: (request, options = {}) =>
-      unary(options, (m, o, done) =>
+      unary(options, toError, (m, o, done) =>
         client.stopWorkload(StopWorkloadRequest.fromPartial(request), m, o, done),
       ),
     findLatestCheckpoint: (request, options = {}) =>
-      unary(options, (m, o, done) =>
+      unary(options, toError, (m, o, done) =>
         client.findLatestCheckpoint(FindLatestCheckpointRequest.fromPartial(request), m, o, done),
       ),
     startCold: (request, options = {}) =>
-      unary(options, (m, o, done) => client.startCold(StartColdRequest.fromPartial(request), m, o, done)),
+      unary(options, toError, (m, o, done) =>
+        client.startCold(StartColdRequest.fromPartial(request), m, o, done),
+      ),
     getInfo: (request = {}, options = {}) =>
-      unary(options, (m, o, done) => client.getInfo(GetInfoRequest.fromPartial(request), m, o, done)),
+      unary(options, toError, (m, o, done) =>
+        client.getInfo(GetInfoRequest.fromPartial(request), m, o, done),
+      ),
     close: () => client.close(),
   };
 }
 
-/** Maps a failed call to a SnapbackError, with the phase the agent named in the trailing metadata. */
-function fromServiceError(err: unknown): SnapbackError {
-  const mapped = SnapbackError.from(err);
-  const metadata = err instanceof Error && 'metadata' in err ? err.metadata : undefined;
-  const phase = metadata instanceof grpc.Metadata ? metadata.get(ERROR_PHASE_KEY)[0] : undefined;
-  return typeof phase === 'string' ? mapped.inPhase(phase) : mapped;
+/** A failed call of one connection, as a SnapbackError. */
+type ErrorMapper = (err: unknown) => SnapbackError;
+
+/**
+ * The mapper of one connection: a call that failed while no connection to the agent stands (refused,
+ * unresolvable, never answered) says so in words instead of grpc-js's transport text; a status the agent
+ * itself sent keeps its message and gains the phase the agent named.
+ */
+function errorMapperOf(client: AgentServiceClient, address: string): ErrorMapper {
+  return (err) => {
+    const mapped = SnapbackError.from(err);
+    const metadata = err instanceof Error && 'metadata' in err ? err.metadata : undefined;
+    const phase = metadata instanceof grpc.Metadata ? metadata.get(ERROR_PHASE_KEY)[0] : undefined;
+    if (typeof phase === 'string') return mapped.inPhase(phase);
+    const connected = client.getChannel().getConnectivityState(false) === grpc.connectivityState.READY;
+    const transport = mapped.code === 'UNAVAILABLE' || mapped.code === 'DEADLINE_EXCEEDED';
+    if (connected || !transport) return mapped;
+    return new SnapbackError('UNAVAILABLE', `no agent answers at ${address} (${transportReason(mapped)})`, {
+      cause: err,
+      details: [{ field: UNREACHABLE_AGENT, message: address }],
+    });
+  };
+}
+
+const UNREACHABLE_AGENT = 'agent';
+
+/** The address of the agent `err` found no answer at, when that is what `err` says; else undefined. */
+export function unreachableAgentOf(err: unknown): string | undefined {
+  if (!(err instanceof SnapbackError) || err.code !== 'UNAVAILABLE') return undefined;
+  return err.details.find((d) => d.field === UNREACHABLE_AGENT)?.message;
+}
+
+/** grpc-js's `No connection established. Last error: Error: connect ECONNREFUSED …` → `connect ECONNREFUSED …`. */
+function transportReason(err: SnapbackError): string {
+  if (err.code === 'DEADLINE_EXCEEDED') return 'no connection before the deadline';
+  const last = /Last error: (?:Error: )?(.*?)\.?(?: Resolution note:.*)?$/s.exec(err.message)?.[1];
+  return (last ?? err.message).trim() || 'no connection';
 }
 
 type Done<T> = (err: grpc.ServiceError | null, response: T) => void;
@@ -152,6 +189,7 @@ type Done<T> = (err: grpc.ServiceError | null, response: T) => void;
 /** One unary call as a promise: cancelled with the signal, its failure mapped. */
 function unary<T>(
   options: AgentCallOptions,
+  toError: ErrorMapper,
   start: (
     metadata: grpc.Metadata,
     callOptions: Partial<grpc.CallOptions>,
@@ -165,7 +203,7 @@ function unary<T>(
     const onAbort = () => call?.cancel();
     call = start(metadataOf(options), callOptionsOf(options), (err, response) => {
       signal?.removeEventListener('abort', onAbort);
-      if (err) reject(abortReason(signal) ?? fromServiceError(err));
+      if (err) reject(abortReason(signal) ?? toError(err));
       else resolve(response);
     });
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -176,6 +214,7 @@ function unary<T>(
 async function* updatesOf<U>(
   stream: grpc.ClientReadableStream<U>,
   signal: AbortSignal | undefined,
+  toError: ErrorMapper,
 ): AsyncGenerator<U> {
   const onAbort = () => stream.cancel();
   signal?.addEventListener('abort', onAbort, { once: true });
@@ -183,7 +222,7 @@ async function* updatesOf<U>(
     for await (const update of stream) yield update;
   } catch (err) {
     // A call we cancelled ends with CANCELLED; the caller's own reason says more.
-    throw abortReason(signal) ?? fromServiceError(err);
+    throw abortReason(signal) ?? toError(err);
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
@@ -193,11 +232,12 @@ async function* updatesOf<U>(
 async function streamedResult<R>(
   options: AgentCallOptions,
   what: string,
+  toError: ErrorMapper,
   start: () => grpc.ClientReadableStream<{ progress?: Progress | undefined; result?: R | undefined }>,
 ): Promise<R> {
   if (options.signal?.aborted) throw SnapbackError.from(options.signal.reason, 'CANCELLED');
   let result: R | undefined;
-  for await (const update of updatesOf(start(), options.signal)) {
+  for await (const update of updatesOf(start(), options.signal, toError)) {
     if (update.progress) options.onProgress?.(update.progress);
     if (update.result) result = update.result;
   }
@@ -210,6 +250,7 @@ function restoreCall(
   client: AgentServiceClient,
   request: RestoreRequest,
   options: AgentCallOptions,
+  toError: ErrorMapper,
 ): Promise<RestoreCallResult> {
   if (options.signal?.aborted) return Promise.reject(SnapbackError.from(options.signal.reason, 'CANCELLED'));
   const stream = client.restore(request, metadataOf(options), callOptionsOf(options));
@@ -219,7 +260,7 @@ function restoreCall(
   void (async () => {
     let result: RestoreResult | undefined;
     try {
-      for await (const update of updatesOf(stream, options.signal)) {
+      for await (const update of updatesOf(stream, options.signal, toError)) {
         if (update.progress) options.onProgress?.(update.progress);
         if (update.result && result === undefined) {
           result = update.result;

@@ -16,14 +16,19 @@ export function toStatus(err: unknown, log: Logger): Partial<grpc.StatusObject> 
   return { code: grpcStatusOf[error.code], details: publicMessage(error, incident), metadata };
 }
 
-/** A signal that aborts when the call is cancelled or its deadline passes, with the matching error. */
-export function callAbortSignal(
-  call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>,
-): AbortSignal {
-  const controller = new AbortController();
+type ServerCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>;
+
+/** The call's deadline, when the caller set one. */
+export function callDeadline(call: ServerCall): Date | undefined {
   const deadline = call.getDeadline();
   const ms = deadline instanceof Date ? deadline.getTime() : Number(deadline);
-  const expires = Number.isFinite(ms) && ms > 0 ? ms : undefined;
+  return Number.isFinite(ms) && ms > 0 ? new Date(ms) : undefined;
+}
+
+/** A signal that aborts when the call is cancelled or its deadline passes, with the matching error. */
+export function callAbortSignal(call: ServerCall): AbortSignal {
+  const controller = new AbortController();
+  const expires = callDeadline(call)?.getTime();
   const abort = () => {
     if (controller.signal.aborted) return;
     const expired = expires !== undefined && Date.now() >= expires - 5;

@@ -15,11 +15,12 @@ import type {
   RestoreResult,
   RestoreUpdate,
 } from '../generated/snapback/agent/v1/agent.js';
-import { assertCheckpointId, deriveCheckpointId } from '../ids.js';
+import { assertCheckpointId, checkpointIdOf } from '../ids.js';
 import type { ProcessRuntime } from '../lib/process/index.js';
 import { latestCompatible } from '../lib/storage/index.js';
 import type { Logger } from '../log.js';
-import { callAbortSignal, toStatus, unary } from './edge.js';
+import { callAbortSignal, callDeadline, toStatus, unary } from './edge.js';
+import { hooksFromMessage } from './hooks-codec.js';
 import { requestedIdentity, wantedIdentity } from './identity-wire.js';
 import type { InFlightTable } from './in-flight.js';
 import type { AccessPolicy } from './policy.js';
@@ -57,12 +58,13 @@ export function createAgentHandlers(deps: AgentHandlersDeps): AgentServer {
       const target = await deps.policy.authorize(toTarget(request.target));
       const id =
         request.checkpointId === ''
-          ? deriveCheckpointId(`${target.namespace}-${target.pod}`, [
-              target.namespace,
-              target.pod,
-              target.container ?? '',
-            ])
+          ? checkpointIdOf({
+              namespace: target.namespace,
+              pod: target.pod,
+              container: target.container ?? '',
+            })
           : assertCheckpointId(request.checkpointId);
+      const hooks = hooksFromMessage(request.hooks);
       if (!request.replace) {
         const existing = await executor.store.get(id);
         if (existing !== undefined) return send({ result: reusedResult(existing, target, executor.node) });
@@ -82,6 +84,7 @@ export function createAgentHandlers(deps: AgentHandlersDeps): AgentServer {
             noCuda: request.noCuda,
             signal: AbortSignal.any([opSignal, signal]),
             onProgress,
+            hooks: { declared: hooks, bestEffort: request.bestEffortHooks, deadline: callDeadline(call) },
             ...identityOptions(request.identity, request.keep),
           }),
       );
@@ -109,6 +112,7 @@ export function createAgentHandlers(deps: AgentHandlersDeps): AgentServer {
         request.target && request.target.pod !== ''
           ? await deps.policy.authorize(toTarget(request.target))
           : undefined;
+      const hooks = hooksFromMessage(request.hooks);
       // Without a target the restore takes the checkpointed name: one such restore per checkpoint at a time.
       const key = target ? targetKey(target) : `restore-of/${id}`;
       let sentResult = false;
@@ -124,8 +128,10 @@ export function createAgentHandlers(deps: AgentHandlersDeps): AgentServer {
           target,
           noCuda: request.noCuda,
           lazy: request.lazy ?? deps.lazyByDefault,
+          allowPortClash: request.allowPortClash,
           signal: AbortSignal.any([opSignal, signal]),
           onProgress,
+          ...(hooks === undefined ? {} : { hooks }),
         });
         const result = toRestoreResult(r);
         // The caller learns the pid as soon as the process runs; a lazy restore goes on without it.
@@ -165,21 +171,25 @@ export function createAgentHandlers(deps: AgentHandlersDeps): AgentServer {
     deleteCheckpoint: unary(log, async (request) => ({
       deleted: await executor.store.remove(assertCheckpointId(request.checkpointId)),
     })),
-    startWorkload: unary(log, async (request) =>
-      toWorkload(
+    startWorkload: unary(log, async (request) => {
+      const hooks = hooksFromMessage(request.hooks);
+      return toWorkload(
         await requireProcessRuntime().start({
           name: request.name,
           command: request.command,
           cwd: request.cwd || process.cwd(),
           env: request.env,
+          ...(hooks === undefined ? {} : { hooks }),
         }),
-      ),
-    ),
+      );
+    }),
     listWorkloads: unary(log, async () => ({
       workloads: (await requireProcessRuntime().list()).map(toWorkload),
     })),
     stopWorkload: unary(log, async (request) =>
-      toWorkload(await requireProcessRuntime().stopByName(request.name)),
+      toWorkload(
+        await requireProcessRuntime().stopByName(request.name, (request.gracePeriodSeconds ?? 0) * 1000),
+      ),
     ),
     findLatestCheckpoint: unary(log, async (request) => {
       if (request.identity === undefined || request.identity.ownerName === '') {

@@ -2,6 +2,15 @@
 import type { OptionsSpec } from '../config/options.js';
 import { agentTlsOptions } from './tls.js';
 
+/** `--log-file`, for the servers a person starts in the background of a shell (agent, functions). */
+export const logFileOption = {
+  type: 'string',
+  env: 'SNAPBACK_LOG_FILE',
+  valueName: 'PATH',
+  description: 'append the log to this file (JSON lines) instead of writing it to stderr',
+  schema: { minLength: 1 },
+} as const;
+
 export const agentOptions = {
   listen: {
     type: 'string',
@@ -223,6 +232,15 @@ export const agentOptions = {
     valueName: 'PATH',
     description: 'launcher that starts workloads without io_uring',
   },
+  processInit: {
+    type: 'string',
+    env: 'SNAPBACK_PROCESS_INIT',
+    default: 'snapback-init',
+    valueName: 'PATH',
+    description: "each workload's init (runtime process): forwards signals to it, mirrors its exit status",
+    schema: { minLength: 1 },
+  },
+  logFile: logFileOption,
   logLevel: {
     type: 'string',
     env: 'LOG_LEVEL',

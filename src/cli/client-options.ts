@@ -1,6 +1,7 @@
 /** Options every agent client command shares, and the helpers they use to talk and print. */
-import { type AgentConnection, connectAgent } from '../agent/client.js';
+import { type AgentConnection, connectAgent, unreachableAgentOf } from '../agent/client.js';
 import type { OptionsSpec } from '../config/options.js';
+import { ErrorCode, exitCodeOf, SnapbackError } from '../errors.js';
 import type { CommandIo } from './command.js';
 import { agentChannelCredentials, type ClientTlsValues, clientTlsOptions } from './tls.js';
 
@@ -28,7 +29,10 @@ export const clientOptions = {
   ...clientTlsOptions,
 } as const satisfies OptionsSpec;
 
-/** Connects to `values.agent` (over TLS when the TLS options say so), runs `work`, closes. */
+/**
+ * Connects to `values.agent` (over TLS when the TLS options say so), runs `work`, closes. When no agent
+ * answers there, the error says how to start one.
+ */
 export async function withAgent<T>(
   values: ClientTlsValues & { agent: string },
   work: (client: AgentConnection) => Promise<T>,
@@ -36,6 +40,14 @@ export async function withAgent<T>(
   const client = connectAgent(values.agent, agentChannelCredentials(values));
   try {
     return await work(client);
+  } catch (err) {
+    const address = unreachableAgentOf(err);
+    if (address === undefined) throw err;
+    throw new SnapbackError(
+      ErrorCode.UNAVAILABLE,
+      `${(err as SnapbackError).message} — start one with \`snapback agent --listen ${address}\``,
+      { cause: err },
+    );
   } finally {
     client.close();
   }
@@ -54,4 +66,28 @@ export function formatDurations(durations: Record<string, number>): string {
   return Object.entries(durations)
     .map(([phase, ms]) => `${phase} ${ms.toFixed(1)} ms`)
     .join(', ');
+}
+
+/**
+ * Runs `act` for each item, on past a failure as `docker stop A B` goes on to B: each failure is said on
+ * stderr, and the exit status is the first failure's (0 when none failed).
+ */
+export async function failEach(
+  io: CommandIo,
+  command: string,
+  items: readonly string[],
+  act: (item: string) => Promise<void>,
+): Promise<number> {
+  let exit = 0;
+  for (const item of items) {
+    try {
+      await act(item);
+    } catch (err) {
+      const error = SnapbackError.from(err);
+      if (unreachableAgentOf(error) !== undefined) throw error;
+      io.stderr.write(`snapback ${command}: ${error.code}: ${error.message}\n`);
+      if (exit === 0) exit = exitCodeOf[error.code];
+    }
+  }
+  return exit;
 }

@@ -32,7 +32,7 @@ export function mainHelp(commands: readonly Command[], version: string): string 
     'Commands:',
     ...commands.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
     '',
-    'Run `snapback COMMAND --help` for the options of a command.',
+    'Run `snapback help COMMAND` (or `snapback COMMAND --help`) for the options of a command.',
     '',
   ].join('\n');
 }

@@ -13,6 +13,7 @@ export async function runMain(
   commands: readonly Command[],
 ): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === 'help' && rest.length > 0) return helpOf(rest[0]!, io, commands);
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     io.stdout.write(mainHelp(commands, version));
     return name === undefined ? 2 : 0;
@@ -36,6 +37,9 @@ export async function runMain(
     return await command.run(rest, io);
   } catch (err) {
     const error = SnapbackError.from(err);
+    // A script that asked for JSON reads the failure from stdout too, in the same shape as a success's.
+    if ('json' in command.options && flags.includes('--json'))
+      io.stdout.write(`${JSON.stringify({ error: error.toJSON() }, null, 2)}\n`);
     if (error.code === ErrorCode.INVALID_ARGUMENT && error.details.length > 0) {
       io.stderr.write(
         `snapback ${command.name}: ${error.details.map((d) => `${d.field}: ${d.message}`).join('\n  ')}\n`,
@@ -46,4 +50,15 @@ export async function runMain(
     }
     return exitCodeOf[error.code];
   }
+}
+
+/** `snapback help COMMAND`: that command's help, as `snapback help COMMAND` prints it. */
+function helpOf(name: string, io: CommandIo, commands: readonly Command[]): number {
+  const command = commands.find((c) => c.name === name);
+  if (command === undefined) {
+    io.stderr.write(`snapback: no command "${name}"\n\n${mainHelp(commands, version)}`);
+    return 2;
+  }
+  io.stdout.write(commandHelp(command));
+  return 0;
 }

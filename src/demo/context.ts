@@ -29,6 +29,8 @@ export interface DemoOptions {
   keep: boolean;
   /** Also measure a lazy-pages restore, when the agent can do one. */
   lazy: boolean;
+  /** Start the model server with its sleep/wake hooks (docs/hooks.md): a checkpoint without its KV cache. */
+  hooks: boolean;
   out: DemoOutput;
   signal: AbortSignal;
 }

@@ -21,6 +21,15 @@ export function modelServerCommand(spec: ModelServerSpec): string[] {
 }
 
 /**
+ * The model server's hooks (docs/hooks.md), as `snapback run` takes them: vLLM's sleep mode level 1 before
+ * the checkpoint (the KV cache is forgotten, so the image holds none of it), awake again after the restore.
+ * The default 30 s timeouts fit a two-minute spot warning, whose hooks are not skipped.
+ */
+export function modelServerHooks(port: number): { preCheckpoint: string; postRestore: string } {
+  return { preCheckpoint: `http POST :${port}/sleep?level=1`, postRestore: `http POST :${port}/wake_up` };
+}
+
+/**
  * One `GET /generate`, on a connection of its own (no keep-alive: no client connection to the server may
  * be open when it is checkpointed). Rejects with the socket error while nothing listens.
  */
@@ -32,6 +41,11 @@ export function askModel(url: string, timeoutMs: number, signal?: AbortSignal): 
       res.on('error', reject);
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
+        // Asleep (a restored server before its post-restore hook woke it): not yet.
+        if (res.statusCode === 503) {
+          reject(new SnapbackError(ErrorCode.UNAVAILABLE, `the model server is asleep: ${text}`));
+          return;
+        }
         if (res.statusCode !== 200) {
           reject(
             new SnapbackError(ErrorCode.INTERNAL, `the model server answered ${res.statusCode}: ${text}`),
@@ -53,10 +67,15 @@ export function askModel(url: string, timeoutMs: number, signal?: AbortSignal): 
   });
 }
 
-/** Errors that mean "not listening (yet)": the caller retries. */
-function notYet(err: unknown): boolean {
+/** Errors that mean "not listening": nothing accepts connections on the port. */
+function notListening(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
   return code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'EPIPE';
+}
+
+/** Errors that mean "not (yet) serving": not listening, or listening but asleep. The caller retries. */
+function notYet(err: unknown): boolean {
+  return notListening(err) || (err instanceof SnapbackError && err.code === ErrorCode.UNAVAILABLE);
 }
 
 export interface WaitForAnswerOptions {
@@ -131,7 +150,6 @@ export async function isListening(url: string): Promise<boolean> {
     await askModel(url, 30_000);
     return true;
   } catch (err) {
-    if (notYet(err)) return false;
-    return true;
+    return !notListening(err);
   }
 }

@@ -20,6 +20,8 @@ export interface DemoResult {
   coldStartMs: number;
   /** Seconds per start-up step, as the server itself measured them (import, build, warmup). */
   coldStartup: Record<string, number>;
+  /** The model server's hooks (docs/hooks.md), when it was started with them. */
+  hooks?: { preCheckpoint: string; postRestore: string };
   checkpoint: {
     checkpointId: string;
     sizeBytes: number;
@@ -47,6 +49,7 @@ const PHASE_ORDER = [
   // checkpoint
   'inspect',
   'configure',
+  'preHook',
   'cudaLock',
   'cudaCheckpoint',
   'criuDump',
@@ -59,6 +62,7 @@ const PHASE_ORDER = [
   'setup',
   'criuRestore',
   'cudaRestore',
+  'postHook',
   'confirm',
   'firstRun',
   'pagesComplete',
@@ -121,6 +125,9 @@ export function formatReport(result: DemoResult): string {
     '\n',
     `  image size        ${formatBytes(result.checkpoint.sizeBytes)} (checkpoint ${result.checkpoint.checkpointId})\n`,
     `  cold start        ${formatMs(result.coldStartMs)}, of which the server reported: ${startup}\n`,
+    result.hooks
+      ? `  hooks             before the checkpoint ${result.hooks.preCheckpoint} (preHook), after the restore ${result.hooks.postRestore} (postHook)\n`
+      : '  hooks             none (the checkpoint holds the KV cache)\n',
     `  same process      nonce ${p.nonce}, counter ${p.counterAtCheckpoint} at the checkpoint → ${p.counterAfterRestore} after the restore, tokens [${p.tokens.join(', ')}]\n`,
   ].join('');
 }

@@ -10,7 +10,7 @@ import type { CloudEvent } from 'cloudevents';
 import { connectAgent } from '../agent/client.js';
 import { ErrorCode, SnapbackError } from '../errors.js';
 import type { CheckpointOutcomeData } from '../events/types.js';
-import { residentBytes } from '../lib/procfs/index.js';
+import { processTree, residentBytes } from '../lib/procfs/index.js';
 import type { DemoContext, DemoOptions } from './context.js';
 import { formatEventLine } from './event-lines.js';
 import { providerIdOf } from './events.js';
@@ -92,7 +92,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       say,
     };
     const cold = await coldStart(context);
-    const checkpoint = await spotWarning(context, await residentBytes([cold.pid]));
+    // The workload's pid is its init; the model server's memory is in the tree below it.
+    const checkpoint = await spotWarning(context, await residentBytes(await processTree(cold.pid)));
     say('[4/5] the node dies: the model server is killed (SIGKILL); a restore request brings it back\n');
     await killModelServer(context, cold.url, cold.pid);
     const restored = await restoreByEvent(context, checkpoint.event, cold, false);
@@ -106,6 +107,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       node: options.node,
       coldStartMs: cold.ms,
       coldStartup: cold.first.startup,
+      ...(cold.hooks ? { hooks: cold.hooks } : {}),
       checkpoint: {
         checkpointId: checkpoint.event.checkpointId,
         sizeBytes: checkpoint.event.sizeBytes ?? 0,

@@ -13,7 +13,14 @@ import { storagePaths } from '../lib/storage/index.js';
 import { type Answer, checkContinuingAnswer, checkFreshAnswer, ModelKind } from './answer.js';
 import { type DemoContext, NAMESPACE, WORKLOAD, waitForOutcome } from './context.js';
 import { postEvent, restoreRequested, spotInterruptionWarning } from './events.js';
-import { askModel, freePort, isListening, modelServerCommand, waitForCorrectAnswer } from './model-server.js';
+import {
+  askModel,
+  freePort,
+  isListening,
+  modelServerCommand,
+  modelServerHooks,
+  waitForCorrectAnswer,
+} from './model-server.js';
 import { watchCheckpoint } from './progress.js';
 import { runSnapback } from './stack.js';
 
@@ -29,6 +36,8 @@ export interface ColdStart {
   first: Answer;
   /** The last answer before the checkpoint: a restored server must continue from it. */
   last: Answer;
+  /** The hooks it was started with, in their one-line form; absent without. */
+  hooks?: { preCheckpoint: string; postRestore: string };
   /** `snapback run`'s command line for the server (after `--`) and its working directory. */
   command: string[];
   cwd: string;
@@ -51,9 +60,27 @@ export async function coldStart(context: DemoContext): Promise<ColdStart> {
   });
   const cwd = join(options.dir, 'workload');
   await mkdir(cwd, { recursive: true });
+  const hooks = options.hooks ? modelServerHooks(port) : undefined;
+  const hookFlags = hooks
+    ? ['--pre-checkpoint', hooks.preCheckpoint, '--post-restore', hooks.postRestore]
+    : [];
   say(`[2/5] starting the model server: ${describeModel[options.model]}, through \`snapback run\`\n`);
-  say(`  $ snapback run --name ${WORKLOAD} -- ${command.join(' ')}\n`);
-  const run = ['run', '--agent', context.agent, '--name', WORKLOAD, '--cwd', cwd, '--json', '--'];
+  say(
+    `  $ snapback run --name ${WORKLOAD}${hooks ? ` --pre-checkpoint '${hooks.preCheckpoint}' --post-restore '${hooks.postRestore}'` : ''} -- ${command.join(' ')}\n`,
+  );
+  if (hooks) say('  (it sleeps before a checkpoint — its KV cache forgotten — and wakes after a restore)\n');
+  const run = [
+    'run',
+    '--agent',
+    context.agent,
+    '--name',
+    WORKLOAD,
+    '--cwd',
+    cwd,
+    '--json',
+    ...hookFlags,
+    '--',
+  ];
   const started = JSON.parse(await runSnapback([...run, ...command], options.signal)) as {
     pid: number;
     stderrPath: string;
@@ -88,7 +115,7 @@ export async function coldStart(context: DemoContext): Promise<ColdStart> {
     last = checked.answer;
   }
   say(`  serving: counter ${last.counter}, same nonce\n`);
-  return { url, pid: started.pid, ms: cold.ms, first: a, last, command, cwd };
+  return { url, pid: started.pid, ms: cold.ms, first: a, last, command, cwd, ...(hooks ? { hooks } : {}) };
 }
 
 export async function spotWarning(

@@ -11,10 +11,14 @@ import {
   type RestoreCallResult,
 } from '../agent/client.js';
 import type {
+  CheckpointInfo,
   CheckpointRequest,
   DeepPartial,
+  FindLatestCheckpointResponse,
   RestoreRequest,
+  Target,
   Workload,
+  WorkloadIdentity,
 } from '../generated/snapback/agent/v1/agent.js';
 
 export interface AgentDispatcher {
@@ -31,6 +35,21 @@ export interface AgentDispatcher {
   ): Promise<RestoreCallResult>;
   /** Process runtime: the workloads an agent runs (local mode's "pods on the node"). */
   listWorkloads(address: string, options?: AgentCallOptions): Promise<Workload[]>;
+  /** The latest checkpoint a pod of `identity` can take, and why newer ones cannot (the restore loop). */
+  findLatestCheckpoint(
+    address: string,
+    identity: WorkloadIdentity,
+    options?: AgentCallOptions,
+  ): Promise<FindLatestCheckpointResponse>;
+  /** One checkpoint with its manifest; NOT_FOUND when there is none of that id. */
+  getCheckpoint(address: string, checkpointId: string, options?: AgentCallOptions): Promise<CheckpointInfo>;
+  /** Tells a placeholder's snapback-init to run the container's own command (FAILED_PRECONDITION: none waits). */
+  startCold(
+    address: string,
+    target: DeepPartial<Target>,
+    reason: string,
+    options?: AgentCallOptions,
+  ): Promise<void>;
   close(): void;
 }
 
@@ -54,6 +73,13 @@ export function createAgentDispatcher(options: AgentDispatcherOptions = {}): Age
     checkpoint: (address, request, o = {}) => connectionTo(address).checkpoint(request, o),
     restore: (address, request, o = {}) => connectionTo(address).restore(request, o),
     listWorkloads: async (address, o = {}) => (await connectionTo(address).listWorkloads({}, o)).workloads,
+    findLatestCheckpoint: (address, identity, o = {}) =>
+      connectionTo(address).findLatestCheckpoint({ identity }, o),
+    getCheckpoint: (address, checkpointId, o = {}) =>
+      connectionTo(address).getCheckpoint({ checkpointId }, o),
+    startCold: async (address, target, reason, o = {}) => {
+      await connectionTo(address).startCold({ target, reason }, o);
+    },
     close() {
       for (const connection of connections.values()) connection.close();
       connections.clear();

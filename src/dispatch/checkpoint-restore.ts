@@ -4,20 +4,28 @@
  * with `error {code, phase, message}`).
  */
 
-import type { CheckpointResult, RestoreCallResult } from '../agent/client.js';
+import { type CheckpointResult, type RestoreCallResult, unreachableAgentOf } from '../agent/client.js';
+import { ErrorCode, SnapbackError } from '../errors.js';
 import { checkpointIdOfRequest } from '../events/checkpoint-id.js';
+import { KEEP_ANNOTATION } from '../events/opt-in.js';
 import type { CheckpointOutcomeData, ErrorData, RequestRef, RestoreOutcomeData } from '../events/types.js';
+import type { WorkloadHooks } from '../generated/snapback/agent/v1/agent.js';
 import type { Logger } from '../log.js';
 import type { AgentDispatcher } from './agent-dispatcher.js';
+import { hooksOfTarget, progressNotes } from './hooks.js';
 import { durationsOf, errorDataOf } from './outcome.js';
+import type { PodWriter } from './pod-status.js';
 import { EventReason, type EventRecorder } from './recorder.js';
 import type { Located, Resolver } from './resolver.js';
+import type { PodWorkload } from './workload-identity.js';
 
 export interface DispatchDeps {
   resolver: Resolver;
   agents: AgentDispatcher;
   recorder: EventRecorder;
   log: Logger;
+  /** Writes a pod's restore status and readiness condition (cluster mode: the restore loop). */
+  pods?: PodWriter;
 }
 
 export interface CheckpointDispatch {
@@ -32,6 +40,11 @@ export interface CheckpointDispatch {
   /** Already located (fan-out); skips resolution. */
   located?: Located;
   signal?: AbortSignal;
+  /**
+   * A failing pre-checkpoint hook does not abort the checkpoint (docs/hooks.md). Preemptions set it: the
+   * node is going anyway, and a larger image beats none.
+   */
+  bestEffortHooks?: boolean;
 }
 
 export interface RestoreDispatch {
@@ -45,6 +58,8 @@ export interface RestoreDispatch {
   signal?: AbortSignal;
   /** Resume before all memory has arrived (CRIU lazy pages). */
   lazy?: boolean;
+  /** Already located (the restore loop, from the pod its event carried); skips resolution. */
+  located?: Located;
 }
 
 /** A restore's outcome; a lazy one settles `pagesComplete` once every page is in (or the transfer broke). */
@@ -118,7 +133,11 @@ async function dispatchToAgent<R extends { node: string; durationsMs: Record<str
   } catch (err) {
     const error = errorDataOf(err, phase);
     const target = located ?? spec.asked;
-    deps.log.warn({ err, checkpointId: spec.checkpointId(), phase: error.phase }, `${spec.operation} failed`);
+    const context = { checkpointId: spec.checkpointId(), phase: error.phase };
+    // An agent that is not there is an operating condition, not a bug: one line, no stack.
+    if (unreachableAgentOf(err) !== undefined)
+      deps.log.warn(context, `${spec.operation} failed: ${error.message}`);
+    else deps.log.warn({ err, ...context }, `${spec.operation} failed`);
     if (located) await deps.recorder.record(located, spec.reasons.failed, describeError(error));
     return spec.failed({
       checkpointId: spec.checkpointId(),
@@ -137,6 +156,24 @@ function describeError(error: ErrorData): string {
   return `${error.code} in ${error.phase}: ${error.message}`;
 }
 
+/**
+ * The workload a checkpoint of `located` records, and its retention; INVALID_ARGUMENT naming the
+ * annotation when `snapback.io/keep` cannot be used (retention must not guess which checkpoints to delete).
+ */
+async function workloadOf(deps: DispatchDeps, located: Located): Promise<PodWorkload | undefined> {
+  const workload = await located.workload?.();
+  if (workload === undefined) return undefined;
+  for (const warning of workload.warnings)
+    deps.log.warn({ pod: `${located.namespace}/${located.pod}` }, warning);
+  if (workload.keepProblem !== undefined) {
+    throw new SnapbackError(ErrorCode.INVALID_ARGUMENT, workload.keepProblem, {
+      phase: 'resolve',
+      details: [{ field: `metadata.annotations["${KEEP_ANNOTATION}"]`, message: workload.keepProblem }],
+    });
+  }
+  return workload;
+}
+
 export function dispatchCheckpoint(
   deps: DispatchDeps,
   input: CheckpointDispatch,
@@ -145,6 +182,8 @@ export function dispatchCheckpoint(
   const derived = (target: { namespace: string; pod: string; container: string }) =>
     checkpointIdOfRequest({ ...input.request, ...target });
   let checkpointId = input.checkpointId ?? derived({ namespace: input.namespace, pod: input.pod, container });
+  let hooks: WorkloadHooks | undefined;
+  const progress = progressNotes();
   return dispatchToAgent<CheckpointResult, CheckpointOutcomeData>(deps, {
     operation: 'checkpoint',
     reasons: { done: EventReason.CHECKPOINTED, failed: EventReason.CHECKPOINT_FAILED },
@@ -157,28 +196,39 @@ export function dispatchCheckpoint(
       // The container the resolver chose, when none was named, is part of the derived id.
       if (input.checkpointId === undefined && located.container !== container)
         checkpointId = derived(located);
+      hooks = hooksOfTarget(located);
       return located;
     },
-    call: (located, log) =>
-      deps.agents.checkpoint(
+    call: async (located, log) => {
+      // Read once located, so that a refusal (a bad keep annotation) is recorded on the pod as well.
+      const workload = await workloadOf(deps, located);
+      return deps.agents.checkpoint(
         located.agentAddress,
         {
           target: { namespace: located.namespace, pod: located.pod, container: located.container },
           checkpointId,
           ...(input.leaveRunning === undefined ? {} : { leaveRunning: input.leaveRunning }),
           requestId: `${input.request.source} ${input.request.id}`,
+          ...(workload === undefined ? {} : { identity: workload.identity, keep: workload.keep ?? 0 }),
+          ...(hooks === undefined ? {} : { hooks }),
+          bestEffortHooks: input.bestEffortHooks ?? false,
         },
         {
           ...callOptions(input),
-          onProgress: (p) => log.debug({ phase: p.phase, state: p.state }, 'progress'),
+          onProgress: (p) => {
+            log.debug({ phase: p.phase, state: p.state }, 'progress');
+            progress.add(p);
+          },
         },
-      ),
+      );
+    },
     succeeded: (base, result) => ({
       ...base,
       checkpointId: result.checkpointId || checkpointId,
       location: result.location,
       sizeBytes: result.sizeBytes,
       reused: result.reused,
+      ...(progress.notes.length > 0 ? { notes: progress.notes } : {}),
     }),
     failed: (base) => base,
     describe: (o) =>
@@ -188,6 +238,7 @@ export function dispatchCheckpoint(
 
 export function dispatchRestore(deps: DispatchDeps, input: RestoreDispatch): Promise<RestoreDispatchOutcome> {
   const started = performance.now();
+  let hooks: WorkloadHooks | undefined;
   return dispatchToAgent<RestoreCallResult, RestoreDispatchOutcome>(
     deps,
     {
@@ -196,7 +247,13 @@ export function dispatchRestore(deps: DispatchDeps, input: RestoreDispatch): Pro
       request: input.request,
       asked: { namespace: input.namespace, pod: input.pod, container: input.container ?? '' },
       checkpointId: () => input.checkpointId,
-      locate: () => deps.resolver.locate(input.namespace, input.pod, input.container),
+      locate: async () => {
+        const located =
+          input.located ?? (await deps.resolver.locate(input.namespace, input.pod, input.container));
+        // The placeholder pod's own hooks, when it declares any; else the agent runs the checkpoint's.
+        hooks = hooksOfTarget(located);
+        return located;
+      },
       call: (located) =>
         deps.agents.restore(
           located.agentAddress,
@@ -205,6 +262,7 @@ export function dispatchRestore(deps: DispatchDeps, input: RestoreDispatch): Pro
             target: { namespace: located.namespace, pod: located.pod, container: located.container },
             requestId: `${input.request.source} ${input.request.id}`,
             ...(input.lazy === undefined ? {} : { lazy: input.lazy }),
+            ...(hooks === undefined ? {} : { hooks }),
           },
           callOptions(input),
         ),

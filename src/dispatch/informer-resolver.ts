@@ -15,38 +15,39 @@ import {
   podStateOf,
   targetsOf,
 } from './kube-objects.js';
-import { createKubeResolver, type KubeResolverOptions } from './kube-resolver.js';
-import type { Located, Resolver } from './resolver.js';
+import {
+  type CachedLookups,
+  createKubeResolver,
+  type KubeResolverOptions,
+  kubePodLookups,
+} from './kube-resolver.js';
+import type { Resolver } from './resolver.js';
 
 export function createInformerResolver(
   api: CoreV1Api,
   cache: KubeCache,
   options: KubeResolverOptions = {},
 ): Resolver {
-  const agentFor = async (node: string) =>
-    agentAddressOf(cache.agentsOn(node), node, options.agentPort ?? DEFAULT_AGENT_PORT);
+  const cached: CachedLookups = {
+    agentFor: async (node) =>
+      agentAddressOf(cache.agentsOn(node), node, options.agentPort ?? DEFAULT_AGENT_PORT),
+    node: async (name) => cache.node(name),
+  };
+  const podLookups = kubePodLookups(api, options, cached);
   const uncached = createKubeResolver(api, options);
-  // Pods the cache does not hold, read one by one, with their node's agent from the cache.
-  const podByPod = createKubeResolver(api, options, agentFor);
+  // Pods the cache does not hold, read one by one, with their node's agent and the node from the cache.
+  const podByPod = createKubeResolver(api, options, cached);
   const direct = () => (cache.synced ? podByPod : uncached);
   return {
     cluster: true,
     async locate(namespace, name, container) {
       const pod = cache.synced ? cache.optedIn(namespace, name) : undefined;
-      const node = pod?.spec?.nodeName;
-      const chosen = pod === undefined ? undefined : containerOf(pod, container);
       // Not cached, not scheduled or no such container: the API's answer says which, as it always did.
-      if (pod === undefined || !node || chosen === undefined)
+      if (pod === undefined || !pod.spec?.nodeName || containerOf(pod, container) === undefined)
         return direct().locate(namespace, name, container);
-      const located: Located = {
-        namespace,
-        pod: name,
-        container: chosen,
-        node,
-        agentAddress: await agentFor(node),
-      };
-      return pod.metadata?.uid ? { ...located, podUid: pod.metadata.uid } : located;
+      return direct().locatePod(pod, container);
     },
+    locatePod: (pod, container) => direct().locatePod(pod, container),
     async nodesFor(ref) {
       if ('node' in ref) return [ref.node];
       if (!cache.synced) return uncached.nodesFor(ref);
@@ -57,13 +58,13 @@ export function createInformerResolver(
     },
     async targetsOn(node) {
       if (!cache.synced) return uncached.targetsOn(node);
-      return targetsOf(cache.optedInOn(node), node, agentFor);
+      return targetsOf(cache.optedInOn(node), node, podLookups);
     },
     async optedInPod(namespace, name, container, fresh) {
       const pod = cache.synced && !fresh ? cache.optedIn(namespace, name) : undefined;
       // A miss may be a pod created a moment ago: the API has the last word (one GET).
       if (pod === undefined) return direct().optedInPod(namespace, name, container);
-      return podStateOf(pod, container, agentFor);
+      return podStateOf(pod, container, podLookups);
     },
   };
 }

@@ -36,6 +36,7 @@ export interface KubeCache {
   optedInOn(node: string): readonly V1Pod[];
   optedIn(namespace: string, name: string): V1Pod | undefined;
   nodes(): readonly V1Node[];
+  node(name: string): V1Node | undefined;
   stop(): Promise<void>;
 }
 
@@ -193,6 +194,7 @@ export async function startKubeCache(
     optedInOn: (node) => optedInByNode.on(node),
     optedIn: (namespace, name) => optedIn.informer.get(name, namespace),
     nodes: () => nodes.informer.list(),
+    node: (name) => nodes.informer.get(name),
     stop: async () => {
       await Promise.all(all.map((w) => w.stop()));
     },

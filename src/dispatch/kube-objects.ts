@@ -7,8 +7,13 @@
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { ErrorCode, SnapbackError } from '../errors.js';
 import type { NodeRef } from '../events/notices/notice.js';
-import { CONTAINER_ANNOTATION } from '../events/opt-in.js';
+import {
+  CONTAINER_ANNOTATION,
+  POST_RESTORE_ANNOTATION,
+  PRE_CHECKPOINT_ANNOTATION,
+} from '../events/opt-in.js';
 import type { Located, PodState, Skipped } from './resolver.js';
+import type { PodWorkload } from './workload-identity.js';
 
 export const AGENT_SELECTOR = 'app.kubernetes.io/name=snapback-agent';
 export const DEFAULT_AGENT_PORT = 7070;
@@ -41,18 +46,79 @@ export function agentAddressOf(agents: readonly V1Pod[], node: string, defaultPo
   return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
 }
 
-function withUid(located: Located, pod: V1Pod): Located {
-  return pod.metadata?.uid ? { ...located, podUid: pod.metadata.uid } : located;
+/** The located target with what the pod itself says: its uid, its hook annotations. */
+export function withPodFacts(located: Located, pod: V1Pod): Located {
+  const annotations = pod.metadata?.annotations ?? {};
+  const pre = annotations[PRE_CHECKPOINT_ANNOTATION];
+  const post = annotations[POST_RESTORE_ANNOTATION];
+  return {
+    ...located,
+    ...(pod.metadata?.uid ? { podUid: pod.metadata.uid } : {}),
+    ...(pre === undefined && post === undefined
+      ? {}
+      : {
+          hookAnnotations: {
+            ...(pre === undefined ? {} : { preCheckpoint: pre }),
+            ...(post === undefined ? {} : { postRestore: post }),
+          },
+        }),
+  };
+}
+
+/** What turning a pod into a target reads besides the pod. */
+export interface PodLookups {
+  /** The address of a node's agent. */
+  agentFor(node: string): Promise<string>;
+  /** The workload of a pod's container (workload-identity.ts); without it the agent records its own. */
+  workloadOf?(pod: V1Pod, container: string): Promise<PodWorkload>;
+}
+
+/** A target with its pod's uid, and its workload resolved when a checkpoint asks for it. */
+function locatedOf(
+  pod: V1Pod,
+  target: Omit<Located, 'agentAddress'>,
+  agentAddress: string,
+  lookups: PodLookups,
+): Located {
+  const located = withPodFacts({ ...target, agentAddress }, pod);
+  const { workloadOf } = lookups;
+  if (workloadOf !== undefined) located.workload = () => workloadOf(pod, target.container);
+  return located;
+}
+
+/**
+ * A pod as a target: scheduled, with the container asked for (else its annotation's, else the first);
+ * FAILED_PRECONDITION / NOT_FOUND naming what is missing.
+ */
+export async function locatePod(
+  pod: V1Pod,
+  container: string | undefined,
+  lookups: PodLookups,
+): Promise<Located> {
+  const namespace = pod.metadata?.namespace ?? 'default';
+  const name = pod.metadata?.name ?? '';
+  const node = pod.spec?.nodeName;
+  if (!node)
+    throw new SnapbackError(ErrorCode.FAILED_PRECONDITION, `pod ${namespace}/${name} is not scheduled`);
+  const chosen = containerOf(pod, container);
+  if (chosen === undefined) {
+    throw new SnapbackError(
+      ErrorCode.NOT_FOUND,
+      `pod ${namespace}/${name} has no container ${container ?? ''}`.trim(),
+    );
+  }
+  const target = { namespace, pod: name, container: chosen, node };
+  return locatedOf(pod, target, await lookups.agentFor(node), lookups);
 }
 
 /**
  * The opted-in pods of a node as targets (running, their container present) and those skipped, with why.
- * `agentFor` is asked once, and only when there is a target.
+ * The node's agent is asked for once, and only when there is a target.
  */
 export async function targetsOf(
   pods: readonly V1Pod[],
   node: string,
-  agentFor: (node: string) => Promise<string>,
+  lookups: PodLookups,
 ): Promise<{ targets: Located[]; skipped: Skipped[] }> {
   const targets: Located[] = [];
   const skipped: Skipped[] = [];
@@ -67,8 +133,8 @@ export async function targetsOf(
       skipped.push({ namespace, pod: name, container: container ?? '', reason });
       continue;
     }
-    agentAddress ??= await agentFor(node);
-    targets.push(withUid({ namespace, pod: name, container, node, agentAddress }, pod));
+    agentAddress ??= await lookups.agentFor(node);
+    targets.push(locatedOf(pod, { namespace, pod: name, container, node }, agentAddress, lookups));
   }
   return { targets, skipped };
 }
@@ -77,7 +143,7 @@ export async function targetsOf(
 export async function podStateOf(
   pod: V1Pod,
   container: string | undefined,
-  agentFor: (node: string) => Promise<string>,
+  lookups: PodLookups,
 ): Promise<PodState> {
   const namespace = pod.metadata?.namespace ?? 'default';
   const name = pod.metadata?.name ?? '';
@@ -103,11 +169,8 @@ export async function podStateOf(
   if (chosen === undefined) return skip(`no container ${container ?? ''}`.trim());
   if (node === undefined) return skip('pod is not scheduled');
   if (pod.status?.phase !== 'Running') return skip(`pod is ${pod.status?.phase ?? 'unknown'}`);
-  const located = withUid(
-    { namespace, pod: name, container: chosen, node, agentAddress: await agentFor(node) },
-    pod,
-  );
-  return { ...state, target: located };
+  const target = { namespace, pod: name, container: chosen, node };
+  return { ...state, target: locatedOf(pod, target, await lookups.agentFor(node), lookups) };
 }
 
 /** `aws:///us-east-2a/i-0abc` ends in `/i-0abc`; a bare id matches too. */

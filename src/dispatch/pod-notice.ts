@@ -117,6 +117,8 @@ export async function handlePodNotice(
       checkpointId,
       deadline: callDeadline,
       located: t,
+      // The pod is going anyway: a checkpoint without the hook's shrinking beats none (docs/hooks.md).
+      bestEffortHooks: true,
       ...(options.traceparent ? { traceparent: options.traceparent } : {}),
     }),
   );

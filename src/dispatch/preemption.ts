@@ -128,6 +128,8 @@ async function handleNode(
       checkpointId: idOf(target),
       deadline,
       located: target,
+      // The node is going anyway: a checkpoint without the hook's shrinking beats none (docs/hooks.md).
+      bestEffortHooks: true,
       ...(traceparent ? { traceparent } : {}),
     }),
   );

@@ -1,6 +1,7 @@
 /**
- * Kubernetes Events on the target pod (`Checkpointed`, `CheckpointFailed`, `Restored`, `RestoreFailed`), so
- * `kubectl describe pod` shows what happened. Recording is best effort: a failure is logged, never thrown.
+ * Kubernetes Events on the target pod (`Checkpointed`, `CheckpointFailed`, `Restored`, `RestoreFailed`,
+ * `StartedCold`), so `kubectl describe pod` shows what happened. Recording is best effort: a failure is
+ * logged, never thrown.
  */
 import type { CoreV1Api, CoreV1Event } from '@kubernetes/client-node';
 import type { Logger } from '../log.js';
@@ -10,6 +11,8 @@ export const EventReason = {
   CHECKPOINT_FAILED: 'CheckpointFailed',
   RESTORED: 'Restored',
   RESTORE_FAILED: 'RestoreFailed',
+  /** A replacement pod with nothing to restore runs its own command (the restore loop). */
+  STARTED_COLD: 'StartedCold',
 } as const;
 export type EventReason = (typeof EventReason)[keyof typeof EventReason];
 

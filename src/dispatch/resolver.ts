@@ -3,9 +3,11 @@
  * Two implementations: `createKubeResolver` (the Kubernetes API) and `createLocalResolver` (one agent, one
  * node, no Kubernetes: `--agent ADDR --node NAME [--provider-id ID]`, pod = workload name).
  */
+import type { V1Pod } from '@kubernetes/client-node';
 import { ErrorCode, SnapbackError } from '../errors.js';
 import type { NodeRef } from '../events/notices/notice.js';
 import type { AgentDispatcher } from './agent-dispatcher.js';
+import type { PodWorkload } from './workload-identity.js';
 
 /** A target with everything needed to call its agent. */
 export interface Located {
@@ -16,6 +18,14 @@ export interface Located {
   agentAddress: string;
   /** The pod's uid, for Kubernetes Events on it. */
   podUid?: string;
+  /**
+   * The pod's workload (owner, image, GPUs, architecture) and retention, read when asked (a checkpoint
+   * records it; the restore loop asks for the latest checkpoint of it). Absent in local mode: the agent
+   * records what its runtime knows.
+   */
+  workload?: () => Promise<PodWorkload>;
+  /** The pod's hook annotations as written (docs/hooks.md); parsed when it is dispatched (hooks.ts). */
+  hookAnnotations?: { preCheckpoint?: string; postRestore?: string };
 }
 
 /** A pod on a node that will not be dispatched, and why. */
@@ -62,6 +72,11 @@ export interface Resolver {
     container?: string,
     fresh?: boolean,
   ): Promise<PodState | undefined>;
+  /**
+   * A pod as an event carried it (the restore loop reads the ApiServerSource's copy), located without
+   * reading it again: its node's agent, its container, its workload. FAILED_PRECONDITION in local mode.
+   */
+  locatePod(pod: V1Pod, container?: string): Promise<Located>;
   /** Whether Kubernetes Events can be recorded (cluster mode). */
   readonly cluster: boolean;
 }
@@ -88,6 +103,12 @@ export function createLocalResolver(options: LocalResolverOptions): Resolver {
     cluster: false,
     async locate(namespace, pod, container) {
       return located(namespace, pod, container);
+    },
+    async locatePod() {
+      throw new SnapbackError(
+        ErrorCode.FAILED_PRECONDITION,
+        'local mode has no Kubernetes pods: give the functions a cluster (--kubeconfig, or run in one)',
+      );
     },
     async nodesFor(ref) {
       const matches =

@@ -26,6 +26,7 @@ export const checkpointRequestedSchema = {
     checkpointId: label,
     deadline: timestamp,
     leaveRunning: { type: 'boolean' },
+    bestEffortHooks: { type: 'boolean' },
   },
 } as const;
 

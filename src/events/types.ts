@@ -40,6 +40,8 @@ export interface CheckpointRequestedData {
   checkpointId?: string;
   deadline?: string;
   leaveRunning?: boolean;
+  /** A failing pre-checkpoint hook is reported and the checkpoint goes on (docs/hooks.md). */
+  bestEffortHooks?: boolean;
 }
 
 export interface RestoreRequestedData {
@@ -87,6 +89,8 @@ export interface CheckpointOutcomeData {
   durations: Durations;
   request: RequestRef;
   error?: ErrorData;
+  /** What the agent said that is no failure: a hook skipped for want of time, failed under best effort. */
+  notes?: string[];
 }
 
 export interface RestoreOutcomeData {

@@ -8,6 +8,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CUDA_RECORD_FILE, serializeCudaRecord } from '../lib/cuda/index.js';
+import type { WorkloadHooks } from '../lib/hooks/index.js';
 import { namespacePid, workingDirectories } from '../lib/procfs/index.js';
 import {
   describeFiles,
@@ -27,6 +28,8 @@ import type { PhaseClock } from './phase-clock.js';
 
 export interface CaptureInput {
   plan: DumpPlan;
+  /** The hooks in effect, recorded in the manifest. */
+  hooks: WorkloadHooks | undefined;
   clock: PhaseClock;
   checkpointId: string;
   version: string;
@@ -135,6 +138,7 @@ export async function captureCheckpoint(
       identity,
       criu: { version: await deps.criu.version(), leaveRunning: true },
       ...(cudaRecord ? { cuda: cudaRecord } : {}),
+      ...(input.hooks ? { hooks: input.hooks } : {}),
       durations,
       sizeBytes,
       files,

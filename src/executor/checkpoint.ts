@@ -10,6 +10,7 @@ import type { Logger } from '../log.js';
 import { captureCheckpoint } from './capture.js';
 import { configureDump } from './configure.js';
 import type { ExecutorDeps } from './deps.js';
+import { checkpointHooks, type HookRequest } from './hooks.js';
 import type { RequestedIdentity } from './identity.js';
 import { inspectTarget } from './inspect.js';
 import { createPhaseClock, type PhaseClock, type ProgressListener, throwIfAborted } from './phase-clock.js';
@@ -24,6 +25,8 @@ export interface CheckpointInput {
   noCuda: boolean;
   signal: AbortSignal;
   onProgress?: ProgressListener;
+  /** The workload's hooks, as the request gave them, and how to run them (hooks.ts). */
+  hooks?: HookRequest;
   /** What the caller knows of the workload (identity.ts); the rest is the runtime's. */
   identity?: RequestedIdentity;
   /** Checkpoints of the workload to keep, this one included (retention.ts). */
@@ -75,13 +78,16 @@ async function checkpointLocked(
   const inspection = await clock.run('inspect', () =>
     inspectTarget(deps, input.target, input.noCuda, input.signal),
   );
+  const hooks = checkpointHooks(deps, input.checkpointId, inspection, input.hooks, clock, log);
   const staging = await deps.store.createStaging();
   let suspended: number[] = [];
   let closeJournal = async () => {};
   try {
     const plan = await clock.run('configure', () => configureDump(inspection, staging.dir));
+    await hooks.quiesce(input.signal);
     const captured = await captureCheckpoint(deps, {
       plan,
+      hooks: hooks.hooks,
       clock,
       checkpointId: input.checkpointId,
       version: staging.uuid,
@@ -103,6 +109,7 @@ async function checkpointLocked(
     suspended = [];
     throwIfAborted(input.signal);
     const location = await clock.run('promote', () => lock.promote(staging));
+    await hooks.release(input.leaveRunning);
     if (!input.leaveRunning) await clock.run('stop', () => deps.runtime.stop(inspection));
     // Published: older checkpoints of the workload past the ones to keep go (never one in use).
     const retired = await clock
@@ -129,8 +136,10 @@ async function checkpointLocked(
   } catch (err) {
     const error = SnapbackError.from(err);
     const rollback = suspended.length > 0 && deps.cuda ? await deps.cuda.rollback(suspended) : [];
+    const rollbackFailed = rollback.some((step) => step.startsWith('failed'));
+    rollback.push(...(await hooks.undo()));
     // A rollback that failed leaves the journal entry: the next agent tries to thaw them again.
-    if (!rollback.some((step) => step.startsWith('failed'))) await closeJournal().catch(() => {});
+    if (!rollbackFailed) await closeJournal().catch(() => {});
     await deps.store
       .discardStaging(staging)
       .catch((e: unknown) => log.warn({ err: e }, 'could not remove staging'));

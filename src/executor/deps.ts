@@ -1,6 +1,7 @@
 /** What the executor is built from: every dependency is passed in, none is created here. */
 
 import type { Criu } from '../lib/criu/index.js';
+import type { HookRunner } from '../lib/hooks/index.js';
 import type { Runtime } from '../lib/runtime/index.js';
 import type { CheckpointStore } from '../lib/storage/index.js';
 import type { Logger } from '../log.js';
@@ -11,6 +12,8 @@ export interface ExecutorDeps {
   store: CheckpointStore;
   runtime: Runtime;
   criu: Criu;
+  /** Runs a workload's pre-checkpoint and post-restore hooks inside its namespaces (hooks.ts). */
+  hooks: HookRunner;
   /** Absent when the node has no CUDA tooling configured. */
   cuda: CudaPhase | undefined;
   logger: Logger;

@@ -1,15 +1,26 @@
 /**
  * What the executor has left in a state that must not outlive it: CUDA processes suspended for a dump, a
- * tree restored but not yet confirmed. Each entry is written durably before the state begins and removed
+ * workload quiesced by its pre-checkpoint hook and not yet woken, a tree restored but not yet confirmed. Each entry is written durably before the state begins and removed
  * once it is over, so an agent that died in between finds — and undoes — exactly what it left behind.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Hook } from '../lib/hooks/index.js';
 import { writeFileDurably } from '../lib/storage/index.js';
 
 export type JournalEntry =
   | { kind: 'cuda-suspended'; checkpointId: string; pids: number[]; at: string }
+  | {
+      kind: 'quiesced';
+      checkpointId: string;
+      /** The workload's root and its start time, as for `restoring` … */
+      pid: number;
+      startTime: number | undefined;
+      /** … and its post-restore hook, which wakes it. */
+      wake: Hook;
+      at: string;
+    }
   | {
       kind: 'restoring';
       checkpointId: string;

@@ -6,12 +6,14 @@
 import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, SnapbackError } from '../errors.js';
+import type { WorkloadHooks } from '../lib/hooks/index.js';
 import { hostPidsOf, isRunning, processTree, startTimeOf } from '../lib/procfs/index.js';
 import type { RestoreOutcome, TargetRef } from '../lib/runtime/index.js';
 import { type Manifest, readManifest, verifyFiles } from '../lib/storage/index.js';
 import type { RunningTool } from '../lib/tools/index.js';
 import { IMAGES_DIR } from './configure.js';
 import type { ExecutorDeps } from './deps.js';
+import { wakeRestored } from './hooks.js';
 import { createPhaseClock, type PhaseClock, type ProgressListener, throwIfAborted } from './phase-clock.js';
 
 export interface RestoreInput {
@@ -22,6 +24,10 @@ export interface RestoreInput {
   onProgress?: ProgressListener;
   /** Resume before all memory has arrived: CRIU lazy pages, served by a daemon this restore runs. */
   lazy: boolean;
+  /** Restore even where something already listens on the workload's ports (RestoreContext). */
+  allowPortClash?: boolean;
+  /** The restored workload's hooks, when the request gave them; else the checkpoint's run (hooks.ts). */
+  hooks?: WorkloadHooks;
 }
 
 export interface RestoreOutput {
@@ -82,6 +88,7 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
         checkpointDir: dir,
         workDir: work.dir,
         target: input.target,
+        allowPortClash: input.allowPortClash ?? false,
         signal: input.signal,
       },
       clock,
@@ -135,6 +142,13 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
     });
     await closePending();
     await resumeCuda(deps, manifest, outcome, input, clock, deviceMap);
+    await wakeRestored(
+      deps,
+      { requested: input.hooks, recorded: manifest.hooks },
+      outcome.pid,
+      clock,
+      input.signal,
+    );
     const restored = outcome;
     await clock.run('confirm', async () => {
       if (!(await isRunning(restored.pid))) {
@@ -180,7 +194,9 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
     }
     await closeJournal().catch(() => {});
     // CRIU's own account of a failed restore outlives the work folder: the error and the log name it.
-    const kept = await keepRestoreLog(deps, work.dir, input.checkpointId);
+    // A post-restore hook's failure is the workload's, not CRIU's: its log would only mislead.
+    const kept =
+      error.phase === 'postHook' ? undefined : await keepRestoreLog(deps, work.dir, input.checkpointId);
     await deps.store.discardStaging(work).catch(() => {});
     log.warn({ err: error, phase: error.phase, criuLog: kept }, 'restore failed');
     const named = kept === undefined ? error : withKeptLog(error, kept, deps.node);

@@ -6,6 +6,7 @@
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { AgentDispatcher } from '../dispatch/agent-dispatcher.js';
+import type { PodWriter } from '../dispatch/pod-status.js';
 import { defaultFanOutSettings, type FanOutSettings } from '../dispatch/preemption.js';
 import { type EventRecorder, noopRecorder } from '../dispatch/recorder.js';
 import type { Resolver } from '../dispatch/resolver.js';
@@ -33,6 +34,8 @@ export interface FunctionsAppDeps {
   log: Logger;
   /** Kubernetes Events on pods (cluster mode); none by default. */
   recorder?: EventRecorder;
+  /** A pod's restore status and readiness condition (cluster mode: the restore loop); none by default. */
+  pods?: PodWriter;
   /** Completion events go here (binary mode) instead of the HTTP reply. */
   sink?: string | SinkSender;
   /** `source` prefix of completion events (default `/snapback/functions`). */
@@ -63,6 +66,7 @@ export function createFunctionsApp(deps: FunctionsAppDeps): FunctionsApp {
     agents: deps.agents,
     recorder: deps.recorder ?? noopRecorder,
     log: deps.log,
+    ...(deps.pods === undefined ? {} : { pods: deps.pods }),
   };
   const source = deps.source ?? '/snapback/functions';
   const sink =

@@ -17,7 +17,11 @@ export type { ValidateFunction };
 /** ajv's errors as `{field, message}` pairs, with field as a dotted path (`data.pod`), never empty. */
 export function detailsOf(errors: readonly ErrorObject[] | null | undefined, root = ''): ErrorDetail[] {
   return (errors ?? []).map((e) => {
-    const segments = e.instancePath.split('/').filter(Boolean);
+    // instancePath is a JSON Pointer: `~1` stands for "/" and `~0` for "~" (RFC 6901), as in label keys.
+    const segments = e.instancePath
+      .split('/')
+      .filter(Boolean)
+      .map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'));
     if (e.keyword === 'required') segments.push(String(e.params['missingProperty']));
     if (e.keyword === 'additionalProperties') segments.push(String(e.params['additionalProperty']));
     const field = [root, ...segments].filter(Boolean).join('.') || root || '(value)';

@@ -9,7 +9,12 @@ import assert from 'node:assert/strict';
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type AgentProcess, startAgent, startStatefulWorkload } from '../helpers/agent-process.js';
+import {
+  type AgentProcess,
+  commandPidOf,
+  startAgent,
+  startStatefulWorkload,
+} from '../helpers/agent-process.js';
 import { isAlive, isRunning, readNumber, waitFor } from '../helpers/proc.js';
 import { buildDriverStandIn, type DriverStandInBuild, driverCalls } from '../lib/cuda/driver-standin.js';
 
@@ -49,8 +54,11 @@ describe('agent: CUDA phase with the cuda-checkpoint stand-in (real CRIU)', () =
   const stateOf = async (pid: number) =>
     JSON.parse(await readFile(join(state, `${pid}.json`), 'utf8')) as { state: string; devices: string[] };
 
-  const cudaWorkload = (agent: AgentProcess, name: string) =>
-    startStatefulWorkload(agent, name, 4, { env: { CUDA_STANDIN_ID: name } });
+  /** `pid`: the CUDA process, the workload's command (its init holds no CUDA context). */
+  const cudaWorkload = async (agent: AgentProcess, name: string) => {
+    const started = await startStatefulWorkload(agent, name, 4, { commandEnv: { CUDA_STANDIN_ID: name } });
+    return { pid: started.commandPid, out: started.out };
+  };
 
   before(async () => {
     const first = await startAgent();
@@ -89,8 +97,8 @@ describe('agent: CUDA phase with the cuda-checkpoint stand-in (real CRIU)', () =
     const manifest = JSON.parse((await main.client.getCheckpoint({ checkpointId: 'gpu-a-1' })).manifestJson);
     assert.deepEqual(
       manifest.cuda,
-      { pids: [1], gpus: GPUS.split(',') },
-      'namespace pids and GPU UUIDs are recorded',
+      { pids: [2], gpus: GPUS.split(',') },
+      'namespace pids (the command, under its init: PID 1) and GPU UUIDs are recorded',
     );
     const cudaJson = JSON.parse(await readFile(join(result.location, 'cuda.json'), 'utf8'));
     assert.equal(cudaJson.driverVersion, '580.65.06');
@@ -98,7 +106,7 @@ describe('agent: CUDA phase with the cuda-checkpoint stand-in (real CRIU)', () =
     await main.client.stopWorkload({ name: 'gpu-a' });
     await waitFor('gpu-a to exit', async () => !(await isRunning(pid)));
     const restored = await main.client.restore({ checkpointId: 'gpu-a-1' });
-    const r = restored.restoredPid;
+    const r = await commandPidOf(restored.restoredPid);
     assert.deepEqual((await log()).slice(4), [
       `${r} restore checkpointed->locked`,
       `${r} unlock locked->running`,
@@ -137,8 +145,9 @@ describe('agent: CUDA phase with the cuda-checkpoint stand-in (real CRIU)', () =
 
     const other = await cudaAgent('node-b', { CUDA_STANDIN_GPUS: OTHER_GPUS });
     const restored = await other.client.restore({ checkpointId: 'gpu-b-1' });
-    assert.deepEqual((await stateOf(restored.restoredPid)).devices, OTHER_GPUS.split(','));
-    assert.equal((await stateOf(restored.restoredPid)).state, 'running');
+    const command = await commandPidOf(restored.restoredPid);
+    assert.deepEqual((await stateOf(command)).devices, OTHER_GPUS.split(','));
+    assert.equal((await stateOf(command)).state, 'running');
     process.kill(restored.restoredPid, 'SIGKILL');
   });
 
@@ -201,6 +210,40 @@ describe('agent: CUDA phase with the cuda-checkpoint stand-in (real CRIU)', () =
       workloads.every((w) => !w.running),
       'no half-restored workload is left running',
     );
+  });
+
+  it('hooks bracket the CUDA phase: quiesced before the lock, woken after the unlock, the restored copy after its unlock', async () => {
+    const { pid } = await cudaWorkload(main, 'gpu-hooks');
+    const logFile = join(state, 'log');
+    // Command hooks that write to the stand-in's own log: one sequence, in the order things happened.
+    const hook = (word: string) => ({
+      exec: { command: ['sh', '-c', `echo "hook ${word}" >> ${logFile}`] },
+      timeoutMs: 10_000,
+    });
+    const seen = (await log()).length;
+    await main.client.checkpoint({
+      target: { pod: 'gpu-hooks' },
+      checkpointId: 'gpu-hooks-1',
+      hooks: { preCheckpoint: hook('pre-checkpoint'), postRestore: hook('post-restore') },
+    });
+    assert.deepEqual((await log()).slice(seen), [
+      'hook pre-checkpoint',
+      `${pid} lock running->locked`,
+      `${pid} checkpoint locked->checkpointed`,
+      `${pid} restore checkpointed->locked`,
+      `${pid} unlock locked->running`,
+      'hook post-restore',
+    ]);
+    await main.client.stopWorkload({ name: 'gpu-hooks' });
+    await waitFor('gpu-hooks to exit', async () => !(await isRunning(pid)));
+    const restored = await main.client.restore({ checkpointId: 'gpu-hooks-1' });
+    const r = restored.restoredPid;
+    assert.deepEqual((await log()).slice(seen + 6), [
+      `${r} restore checkpointed->locked`,
+      `${r} unlock locked->running`,
+      'hook post-restore',
+    ]);
+    await main.client.stopWorkload({ name: 'gpu-hooks' });
   });
 });
 
@@ -284,8 +327,8 @@ describe('agent: CUDA phase over the driver helper (libcuda stand-in, real CRIU)
     const [init, ...more] = await calls('cuInit');
     assert.ok(init !== undefined && more.length === 0, 'CUDA was initialised before the first request');
 
-    const { pid, out } = await startStatefulWorkload(agent, 'drv-a', 4, {
-      env: { CUDA_STANDIN_ID: 'drv-a' },
+    const { commandPid: pid, out } = await startStatefulWorkload(agent, 'drv-a', 4, {
+      commandEnv: { CUDA_STANDIN_ID: 'drv-a' },
     });
     const result = await agent.client.checkpoint({ target: { pod: 'drv-a' }, checkpointId: 'drv-a-1' });
     assert.deepEqual(result.cudaPids, [pid]);
@@ -297,7 +340,8 @@ describe('agent: CUDA phase over the driver helper (libcuda stand-in, real CRIU)
     ]);
     await agent.client.stopWorkload({ name: 'drv-a' });
     await waitFor('drv-a to exit', async () => !(await isRunning(pid)));
-    const restored = (await agent.client.restore({ checkpointId: 'drv-a-1' })).restoredPid;
+    const restoredInit = (await agent.client.restore({ checkpointId: 'drv-a-1' })).restoredPid;
+    const restored = await commandPidOf(restoredInit);
     assert.equal((await stateOf(restored)).state, 'running');
     await waitFor('the restored counter to advance', async () => ((await readNumber(out)) ?? 0) > 0);
 
@@ -315,13 +359,15 @@ describe('agent: CUDA phase over the driver helper (libcuda stand-in, real CRIU)
       all.filter((c) => c.pid === restored && c.fn !== 'cuCheckpointProcessGetState').map((c) => c.fn),
       ['cuCheckpointProcessRestore', 'cuCheckpointProcessUnlock'],
     );
-    process.kill(restored, 'SIGKILL');
+    process.kill(restoredInit, 'SIGKILL');
   });
 
   it('restores a checkpoint the tool took onto other GPUs, handing the device map to the driver', async () => {
     const tool = await driverAgent('tool-node', {}, ['--cuda-backend', 'tool']);
     assert.equal(await backendOf(tool), 'tool');
-    const { pid } = await startStatefulWorkload(tool, 'drv-b', 4, { env: { CUDA_STANDIN_ID: 'drv-b' } });
+    const { commandPid: pid } = await startStatefulWorkload(tool, 'drv-b', 4, {
+      commandEnv: { CUDA_STANDIN_ID: 'drv-b' },
+    });
     await tool.client.checkpoint({
       target: { pod: 'drv-b' },
       checkpointId: 'drv-b-1',
@@ -330,18 +376,19 @@ describe('agent: CUDA phase over the driver helper (libcuda stand-in, real CRIU)
     await waitFor('drv-b to stop', async () => !(await isRunning(pid)));
 
     const other = await driverAgent('node-b', { CUDA_STANDIN_GPUS: OTHER_GPUS });
-    const restored = (await other.client.restore({ checkpointId: 'drv-b-1' })).restoredPid;
+    const restoredInit = (await other.client.restore({ checkpointId: 'drv-b-1' })).restoredPid;
+    const restored = await commandPidOf(restoredInit);
     assert.deepEqual(await stateOf(restored), { state: 'running', devices: OTHER_GPUS.split(',') });
     const [restore] = (await calls('cuCheckpointProcessRestore')).filter((c) => c.pid === restored);
     const pairs = GPUS.split(',').map((old, i) => `${old}=${OTHER_GPUS.split(',')[i]}`);
     assert.equal(restore?.details, pairs.join(','));
-    process.kill(restored, 'SIGKILL');
+    process.kill(restoredInit, 'SIGKILL');
   });
 
   it('rolls the workload back through the driver when the checkpoint fails, naming the driver’s error', async () => {
     const agent = await driverAgent('drv-fail', { CUDA_STANDIN_FAIL: 'checkpoint' });
-    const { pid } = await startStatefulWorkload(agent, 'drv-fail', 4, {
-      env: { CUDA_STANDIN_ID: 'drv-fail' },
+    const { commandPid: pid } = await startStatefulWorkload(agent, 'drv-fail', 4, {
+      commandEnv: { CUDA_STANDIN_ID: 'drv-fail' },
     });
     await assert.rejects(
       agent.client.checkpoint({ target: { pod: 'drv-fail' }, checkpointId: 'drv-fail-1' }),

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { renderChart, tickStepMs } from '../../bench/chart.js';
 import type { DemoWorkloadResult } from '../../bench/demo-workload.js';
-import { type BenchResults, barsOf, renderMarkdown, summaryCell } from '../../bench/report.js';
+import { type BenchResults, barsOf, hooksSection, renderMarkdown, summaryCell } from '../../bench/report.js';
 import { median, medianPhases, percentile, summarize } from '../../bench/stats.js';
 
 describe('bench statistics', () => {
@@ -216,5 +216,36 @@ describe('bench report', () => {
       md,
       /Merged in from a later run .*--only=cuda --merge.*the CUDA phase, measured on 2026-11-30 15:40 UTC on the same machine, load average 7\.3 \/ 5\.1 \/ 2\.7/,
     );
+  });
+
+  it('hooks: image and times of each sleep level beside no hooks, and their ratios; the stand-in says why', () => {
+    const variant = (sleepLevel: number, mib: number, checkpoint: number, restore: number) => ({
+      sleepLevel,
+      sizeBytes: summarize([mib * 2 ** 20]),
+      checkpointMs: summarize([checkpoint]),
+      restoreMs: summarize([restore]),
+      firstAnswerMs: summarize([restore + 10]),
+      checkpointPhases: sleepLevel === 0 ? {} : { preHook: 120, postHook: 100 },
+      restorePhases: sleepLevel === 0 ? {} : { postHook: 250 },
+    });
+    const lines = hooksSection({
+      model: 'tiny',
+      standIn: 'torch is not importable',
+      kvCacheMib: 512,
+      runs: 1,
+      variants: [variant(0, 530, 4000, 2000), variant(1, 18, 500, 500)],
+    });
+    const md = lines.join('\n');
+    assert.match(md, /the tiny stand-in model with a 512 MiB KV cache: torch is not importable/);
+    assert.match(
+      md,
+      /\| as it runs \(no hooks\) \| 530\.0 MiB \| 4\.00 s \| {2}\| {2}\| 2\.00 s \| {2}\| 2\.01 s \|/,
+    );
+    assert.match(
+      md,
+      /\| asleep, level 1 \(KV cache forgotten\) \| 18\.0 MiB \| 500 ms \| 120 ms \| 100 ms \| 500 ms \| 250 ms \| 510 ms \|/,
+    );
+    // Published: 500 − 100 (the wake follows the promotion) over 4000; first answers: 510 over 2010.
+    assert.match(md, /\| asleep, level 1 \(KV cache forgotten\) \| 0\.03× \| 0\.10× \| 0\.25× \|/);
   });
 });

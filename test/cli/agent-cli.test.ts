@@ -85,7 +85,7 @@ describe('snapback CLI against a real agent', () => {
       ),
       ['cli-1'],
     );
-    const inspect = await cli('inspect', '--agent', agent.address, '--id', 'cli-1');
+    const inspect = await cli('inspect', '--agent', agent.address, '--id', 'cli-1', '--json');
     assert.equal((JSON.parse(inspect.stdout) as { checkpointId: string }).checkpointId, 'cli-1');
     process.kill(restored.restoredPid, 'SIGKILL');
   });
@@ -109,9 +109,26 @@ describe('snapback CLI against a real agent', () => {
     assert.match(result.stderr, /NOT_FOUND: no checkpoint with id nope/);
   });
 
-  it('reports an unreachable agent as UNAVAILABLE', async () => {
-    const result = await cli('list', '--agent', '127.0.0.1:1', '--timeout', '2');
-    assert.notEqual(result.code, 0);
-    assert.match(result.stderr, /UNAVAILABLE|DEADLINE_EXCEEDED/);
+  it('says no agent answers at an address, and how to start one; --json says it on stdout too', async () => {
+    const result = await cli('list', '--agent', '127.0.0.1:1', '--timeout', '5');
+    assert.equal(result.code, 8, result.stderr);
+    assert.equal(
+      result.stderr,
+      'snapback list: UNAVAILABLE: no agent answers at 127.0.0.1:1 (connect ECONNREFUSED 127.0.0.1:1)' +
+        ' — start one with `snapback agent --listen 127.0.0.1:1`\n',
+    );
+    const json = await cli('inspect', '--id', 'x', '--agent', '127.0.0.1:1', '--json');
+    assert.equal(json.code, 8);
+    const printed = JSON.parse(json.stdout) as { error: { code: string; message: string } };
+    assert.equal(printed.error.code, 'UNAVAILABLE');
+    assert.match(printed.error.message, /^no agent answers at 127\.0\.0\.1:1 /);
+  });
+
+  it('--json: a failure is one JSON object on stdout as well', async () => {
+    const result = await cli('restore', '--agent', agent.address, '--id', 'nope', '--json');
+    assert.equal(result.code, 3);
+    assert.deepEqual(JSON.parse(result.stdout), {
+      error: { code: 'NOT_FOUND', message: 'no checkpoint with id nope', phase: 'verify' },
+    });
   });
 });

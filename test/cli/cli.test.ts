@@ -29,13 +29,27 @@ describe('snapback CLI', () => {
       'run',
       'checkpoint',
       'restore',
+      'ps',
+      'stop',
       'list',
       'inspect',
+      'delete',
       'send',
       'demo',
     ]) {
       assert.match(stdout, new RegExp(`^  ${name} `, 'm'), name);
     }
+  });
+
+  it("help COMMAND prints that command's help, as COMMAND --help does", async () => {
+    const help = await snapback('help', 'checkpoint');
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /^Usage: snapback checkpoint --target NAME/);
+    assert.match(help.stdout, /--replace /);
+    assert.equal(help.stdout, (await snapback('checkpoint', '--help')).stdout);
+    const unknown = await snapback('help', 'frobnicate');
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /no command "frobnicate"/);
   });
 
   it('answers an unknown command with exit 2 and the help', async () => {

@@ -4,7 +4,7 @@
  * failing one stop everything they started.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { functions } from '../../functions/index.js';
 import { main } from '../../src/cli/main.js';
 import type { DemoResult } from '../../src/demo/report.js';
-import { isRunning } from '../helpers/proc.js';
+import { isRunning, processesMentioning } from '../helpers/proc.js';
 
 interface Run {
   code: number;
@@ -36,17 +36,6 @@ async function demo(argv: string[], abortWhen?: (stderr: string) => boolean): Pr
   const io = { stdout, stderr, env: {}, signal: controller.signal };
   const code = await main(['demo', ...argv], io, functions);
   return { code, stdout: out, stderr: err };
-}
-
-/** Processes whose command line mentions `dir` (the agent, the functions, workloads started there). */
-async function processesUnder(dir: string): Promise<string[]> {
-  const found: string[] = [];
-  for (const pid of await readdir('/proc')) {
-    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
-    const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).replaceAll('\0', ' ');
-    if (cmdline.includes(dir) && (await isRunning(Number(pid)))) found.push(`${pid}: ${cmdline}`);
-  }
-  return found;
 }
 
 describe('snapback demo --model tiny', { timeout: 180_000 }, () => {
@@ -78,14 +67,29 @@ describe('snapback demo --model tiny', { timeout: 180_000 }, () => {
     assert.ok(result.coldStartMs > 0 && result.restore.firstAnswerMs > 0);
     assert.equal(result.proof.counterAfterRestore, result.proof.counterAtCheckpoint + 1);
     assert.ok(result.checkpoint.sizeBytes > 1024 * 1024);
-    for (const phase of ['inspect', 'criuDump', 'manifest', 'promote', 'dispatch', 'total'])
+    for (const phase of [
+      'inspect',
+      'preHook',
+      'criuDump',
+      'manifest',
+      'postHook',
+      'promote',
+      'dispatch',
+      'total',
+    ])
       assert.ok(result.checkpoint.durations[phase] !== undefined, `checkpoint ${phase}`);
-    for (const phase of ['verify', 'criuRestore', 'dispatch', 'total'])
+    for (const phase of ['verify', 'criuRestore', 'postHook', 'dispatch', 'total'])
       assert.ok(result.restore.durations[phase] !== undefined, `restore ${phase}`);
+    // The server slept before the checkpoint: its 64 MiB KV cache is not in the image.
+    assert.match(run.stderr, /--pre-checkpoint 'http POST :\d+\/sleep\?level=1'/);
+    assert.ok(
+      result.checkpoint.sizeBytes < 48 * 1024 * 1024,
+      `image of ${result.checkpoint.sizeBytes} bytes`,
+    );
     // The lazy column: measured when the agent can, or says why not.
     assert.ok(result.lazyRestore !== undefined || result.lazyNote !== undefined);
     assert.equal(await isRunning(result.restore.restoredPid), false);
-    assert.deepEqual(await processesUnder(join(dir, 'ok')), []);
+    assert.deepEqual(await processesMentioning(join(dir, 'ok')), []);
     // The checkpoint is removed unless --keep.
     assert.deepEqual(
       (await readdir(join(dir, 'ok', 'checkpoints')).catch(() => [])).filter((e) => e !== 'tmp'),
@@ -101,7 +105,7 @@ describe('snapback demo --model tiny', { timeout: 180_000 }, () => {
     const pid = Number(/pid (\d+); waiting/.exec(run.stderr)?.[1]);
     assert.ok(pid > 0);
     assert.equal(await isRunning(pid), false);
-    assert.deepEqual(await processesUnder(join(dir, 'cancel')), []);
+    assert.deepEqual(await processesMentioning(join(dir, 'cancel')), []);
   });
 
   it('a model server that cannot start fails the demo, which still stops everything', async () => {
@@ -115,6 +119,6 @@ describe('snapback demo --model tiny', { timeout: 180_000 }, () => {
     ]);
     assert.notEqual(run.code, 0);
     assert.match(run.stderr, /snapback demo: /);
-    assert.deepEqual(await processesUnder(join(dir, 'fail')), []);
+    assert.deepEqual(await processesMentioning(join(dir, 'fail')), []);
   });
 });

@@ -4,7 +4,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type AgentConnection, connectAgent } from '../../src/agent/client.js';
-import { readNumber, waitFor } from './proc.js';
+import { childrenOf, readNumber, waitFor } from './proc.js';
 import { spawnCli } from './snapback-cli.js';
 
 export const workloadScript = new URL('../fixtures/stateful-workload.py', import.meta.url).pathname;
@@ -146,23 +146,37 @@ export async function stagingEntries(storage: string, node = 'test-node'): Promi
   return readdir(join(storage, 'tmp', node)).catch(() => []);
 }
 
+/** The command of a process-runtime workload: the one child of its init (snapback-init), `initPid`. */
+export function commandPidOf(initPid: number): Promise<number> {
+  return waitFor(`the command under init ${initPid}`, async () => (await childrenOf(initPid))[0]);
+}
+
 /**
  * Starts test/fixtures/stateful-workload.py (MIB of random data and a counter written to `<dir>/<name>.counter`)
- * through the agent, and waits until it has counted past `minCount`.
+ * through the agent, and waits until it has counted past `minCount`. `pid` is the workload's (its init's),
+ * `commandPid` the Python process's; `commandEnv` are variables only the command has, not its init (through
+ * `env K=V … python3`): a CUDA stand-in's marker, since only a program holds a CUDA context.
  */
 export async function startStatefulWorkload(
   agent: AgentProcess,
   name: string,
   mib: number,
-  options: { env?: Record<string, string>; minCount?: number } = {},
-): Promise<{ pid: number; out: string }> {
+  options: { env?: Record<string, string>; commandEnv?: Record<string, string>; minCount?: number } = {},
+): Promise<{ pid: number; commandPid: number; out: string }> {
   const out = join(agent.dir, `${name}.counter`);
+  const commandEnv = Object.entries(options.commandEnv ?? {}).map(([k, v]) => `${k}=${v}`);
   const workload = await agent.client.startWorkload({
     name,
-    command: [python, workloadScript, String(mib), out],
+    command: [
+      ...(commandEnv.length > 0 ? ['env', ...commandEnv] : []),
+      python,
+      workloadScript,
+      String(mib),
+      out,
+    ],
     ...(options.env === undefined ? {} : { env: options.env }),
   });
   const min = options.minCount ?? 2;
   await waitFor(`${name} to count past ${min}`, async () => ((await readNumber(out)) ?? 0) > min, 60_000);
-  return { pid: workload.pid, out };
+  return { pid: workload.pid, commandPid: await commandPidOf(workload.pid), out };
 }

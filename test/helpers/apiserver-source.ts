@@ -4,7 +4,8 @@
  * each object as a CloudEvent in binary mode, as Knative's adapter builds them — type
  * `dev.knative.apiserver.resource.add|update`, `source` the API server's URL, `subject` the object's path,
  * the extensions `kind`, `name` and `namespace`, the whole object (with `kind` and `apiVersion`) as data.
- * Like the adapter, it sends an add for every object that exists when it starts.
+ * Like the adapter, it sends an add for every object that exists when it starts, and adds the extension
+ * attributes of the source's `ceOverrides` to every event.
  * https://knative.dev/docs/eventing/sources/apiserversource/
  */
 import { randomUUID } from 'node:crypto';
@@ -40,6 +41,7 @@ export async function startApiServerSource(
   kube: FakeKube,
   sink: string,
   resources: readonly SourceResource[],
+  ceOverrides: { extensions?: Record<string, string> } = {},
 ): Promise<ApiServerSourceStandIn> {
   const kc = new KubeConfig();
   kc.loadFromFile(kube.kubeconfig);
@@ -64,6 +66,7 @@ export async function startApiServerSource(
         'ce-kind': resource.kind,
         'ce-name': meta.name ?? '',
         ...(meta.namespace ? { 'ce-namespace': meta.namespace } : {}),
+        ...Object.fromEntries(Object.entries(ceOverrides.extensions ?? {}).map(([k, v]) => [`ce-${k}`, v])),
       },
       body: JSON.stringify({ ...object, apiVersion: 'v1', kind: resource.kind }),
     }).then(

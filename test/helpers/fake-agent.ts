@@ -7,16 +7,20 @@ import { ERROR_PHASE_KEY } from '../../src/agent/proto.js';
 import {
   type AgentServer,
   AgentService,
+  CheckpointInfo,
   type CheckpointRequest,
   CheckpointResult,
+  type FindLatestCheckpointRequest,
   Progress,
   type RestoreRequest,
   RestoreResult,
+  type StartColdRequest,
   type Workload,
 } from '../../src/generated/snapback/agent/v1/agent.js';
 
 export type Behaviour =
-  | { kind: 'ok'; delayMs?: number }
+  /** `said`: progress messages sent before the result (a hook skipped, …). */
+  | { kind: 'ok'; delayMs?: number; said?: Array<{ phase: string; message: string }> }
   | { kind: 'fail'; code: grpc.status; phase: string; message: string }
   | { kind: 'hang' };
 
@@ -31,6 +35,14 @@ export interface FakeAgent {
   restores: RestoreRequest[];
   behaviour: (request: CheckpointRequest | RestoreRequest) => Behaviour;
   workloads: Workload[];
+  /** Checkpoints it holds, by id: FindLatestCheckpoint answers the newest (last) of them, GetCheckpoint each. */
+  stored: Array<{ checkpointId: string; identity?: unknown }>;
+  findLatest: FindLatestCheckpointRequest[];
+  /** What FindLatestCheckpoint says of newer checkpoints that do not fit. */
+  passedOver: string[];
+  startColds: StartColdRequest[];
+  /** StartCold's answer: ok, or a status (FAILED_PRECONDITION: no init waits). */
+  startColdStatus: grpc.status;
   close(): Promise<void>;
 }
 
@@ -63,13 +75,26 @@ export async function startFakeAgent(node: string): Promise<FakeAgent> {
     restores: [],
     workloads: [],
     behaviour: () => ({ kind: 'ok' }),
+    stored: [],
+    findLatest: [],
+    passedOver: [],
+    startColds: [],
+    startColdStatus: grpc.status.OK,
     close: () =>
       new Promise((resolve) => {
         server.forceShutdown();
         resolve();
       }),
   };
-  const handlers: Pick<AgentServer, 'checkpoint' | 'restore' | 'listWorkloads'> = {
+  const info = (c: FakeAgent['stored'][number]) =>
+    CheckpointInfo.fromPartial({
+      checkpointId: c.checkpointId,
+      manifestJson: JSON.stringify({ checkpointId: c.checkpointId, identity: c.identity }),
+    });
+  const handlers: Pick<
+    AgentServer,
+    'checkpoint' | 'restore' | 'listWorkloads' | 'findLatestCheckpoint' | 'getCheckpoint' | 'startCold'
+  > = {
     checkpoint(call) {
       agent.checkpoints.push({
         request: call.request,
@@ -81,6 +106,8 @@ export async function startFakeAgent(node: string): Promise<FakeAgent> {
       if (b.kind === 'fail') return fail(call, b);
       setTimeout(() => {
         if (call.cancelled) return;
+        for (const { phase, message } of b.said ?? [])
+          call.write({ progress: Progress.fromPartial({ phase, state: 'FINISHED', message }) });
         call.write({ progress: Progress.fromPartial({ phase: 'criuDump', state: 'STARTED' }) });
         const id = call.request.checkpointId;
         call.write({
@@ -100,18 +127,36 @@ export async function startFakeAgent(node: string): Promise<FakeAgent> {
       const b = agent.behaviour(call.request);
       if (b.kind === 'hang') return;
       if (b.kind === 'fail') return fail(call, b);
-      call.write({
-        result: RestoreResult.fromPartial({
-          checkpointId: call.request.checkpointId,
-          restoredPid: 4242,
-          durationsMs: { setup: 2, criuRestore: 30, total: 35 },
-          node,
-        }),
-      });
-      call.end();
+      setTimeout(() => {
+        if (call.cancelled) return;
+        call.write({
+          result: RestoreResult.fromPartial({
+            checkpointId: call.request.checkpointId,
+            restoredPid: 4242,
+            durationsMs: { setup: 2, criuRestore: 30, total: 35 },
+            node,
+          }),
+        });
+        call.end();
+      }, b.delayMs ?? 0);
     },
     listWorkloads(_call, callback) {
       callback(null, { workloads: agent.workloads });
+    },
+    findLatestCheckpoint(call, callback) {
+      agent.findLatest.push(call.request);
+      const latest = agent.stored.at(-1);
+      callback(null, { checkpoint: latest && info(latest), passedOver: agent.passedOver });
+    },
+    getCheckpoint(call, callback) {
+      const found = agent.stored.find((c) => c.checkpointId === call.request.checkpointId);
+      if (found === undefined) callback({ code: grpc.status.NOT_FOUND, details: 'no checkpoint' }, null);
+      else callback(null, info(found));
+    },
+    startCold(call, callback) {
+      agent.startColds.push(call.request);
+      if (agent.startColdStatus === grpc.status.OK) callback(null, {});
+      else callback({ code: agent.startColdStatus, details: 'no snapback-init waits' }, null);
     },
   };
   // The calls these tests never make are answered UNIMPLEMENTED by grpc-js.

@@ -1,13 +1,13 @@
 /**
  * A Kubernetes API server stand-in on node:http (127.0.0.1:0), driven by the real @kubernetes/client-node
- * through a kubeconfig file the test writes. It serves nodes, pods and events (`kube/routes.ts`): lists
+ * through a kubeconfig file the test writes. It serves nodes, pods, events and ReplicaSets (`kube/routes.ts`): lists
  * with label and field selectors and a resourceVersion, watches that the real client-node `Watch` and
  * informers follow (`kube/watch.ts`: replay from a resource version, 410 Gone after compaction, selector
  * transitions), patches of objects and of their `status` in the three patch types client-node sends
  * (`kube/patch.ts`), graceful pod deletion — and checks every object written against the Kubernetes schema
  * of its kind (`kube/store.ts`).
  *
- * Tests set the cluster's state with `kube.pods = [...]` (and `nodes`, `events`): watchers see what was
+ * Tests set the cluster's state with `kube.pods = [...]` (and `nodes`, `events`, `replicaSets`): watchers see what was
  * added, changed or removed. Objects pushed into those arrays or changed in place are seen by lists, but by
  * watches only once a later request adopts them: use the setters or the API for changes a watch must see.
  */
@@ -16,7 +16,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { CoreV1Event, V1Node, V1Pod } from '@kubernetes/client-node';
+import type { CoreV1Event, V1Node, V1OwnerReference, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
 import { route } from './kube/routes.js';
 import { Kind, type KubeObject, ObjectStore } from './kube/store.js';
 
@@ -26,6 +26,7 @@ export interface FakeKube {
   nodes: V1Node[];
   pods: V1Pod[];
   events: CoreV1Event[];
+  replicaSets: V1ReplicaSet[];
   /** Every request, `METHOD /path?query`, watches included. */
   requests: string[];
   kubeconfig: string;
@@ -126,6 +127,7 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
     pods: collection(Kind.POD),
     nodes: collection(Kind.NODE),
     events: collection(Kind.EVENT),
+    replicaSets: collection(Kind.REPLICA_SET),
   });
   return kube as unknown as FakeKube;
 }
@@ -145,6 +147,8 @@ export function pod(
     annotations?: Record<string, string>;
     phase?: string;
     gracePeriodSeconds?: number;
+    /** The controlling owner (`controller: true`), as a workload controller sets it. */
+    owner?: { kind: string; name: string; apiVersion?: string };
   } = {},
 ): V1Pod {
   return {
@@ -154,6 +158,7 @@ export function pod(
       uid: `uid-${namespace}-${name}`,
       labels: options.labels ?? {},
       annotations: options.annotations ?? {},
+      ...(options.owner ? { ownerReferences: [controllerRef(options.owner)] } : {}),
     },
     spec: {
       nodeName,
@@ -173,4 +178,29 @@ export function agentPod(name: string, nodeName: string, address: string): V1Pod
   });
   p.spec!.containers[0]!.ports = [{ name: 'grpc', containerPort: Number(address.split(':')[1]) }];
   return p;
+}
+
+/** An ownerReference with `controller: true`, as workload controllers write them. */
+export function controllerRef(owner: { kind: string; name: string; apiVersion?: string }): V1OwnerReference {
+  return {
+    apiVersion: owner.apiVersion ?? (owner.kind === 'Job' ? 'batch/v1' : 'apps/v1'),
+    kind: owner.kind,
+    name: owner.name,
+    uid: `uid-${owner.kind.toLowerCase()}-${owner.name}`,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
+/** A ReplicaSet, owned by a Deployment when `deployment` is given (as the Deployment controller makes them). */
+export function replicaSet(namespace: string, name: string, deployment?: string): V1ReplicaSet {
+  return {
+    metadata: {
+      namespace,
+      name,
+      uid: `uid-replicaset-${name}`,
+      ...(deployment ? { ownerReferences: [controllerRef({ kind: 'Deployment', name: deployment })] } : {}),
+    },
+    spec: { selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } } } },
+  };
 }

@@ -1,13 +1,15 @@
 /** Brings up the functions app against a fake Kubernetes API and fake agents, all on loopback. */
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { functions } from '../../functions/index.js';
 import { createAgentDispatcher } from '../../src/dispatch/agent-dispatcher.js';
 import { createInformerResolver } from '../../src/dispatch/informer-resolver.js';
 import { startKubeCache } from '../../src/dispatch/kube-cache.js';
 import { createKubeResolver } from '../../src/dispatch/kube-resolver.js';
+import { createKubePodWriter } from '../../src/dispatch/pod-status.js';
 import { createKubeRecorder } from '../../src/dispatch/recorder.js';
+import { createReplicaSetCache } from '../../src/dispatch/replica-sets.js';
 import type { FunctionsAppDeps } from '../../src/http/app.js';
 import { type FunctionsServer, startFunctionsServer } from '../../src/http/server.js';
 import { silentLogger } from '../../src/log.js';
@@ -56,13 +58,16 @@ export async function startClusterFunctions(
   const api = kc.makeApiClient(CoreV1Api);
   const log = silentLogger();
   const cache = resolution === 'informers' ? await startKubeCache(kc, api, { log }) : undefined;
+  const options = { replicaSets: createReplicaSetCache(kc.makeApiClient(AppsV1Api)) };
   const server = await startFunctionsServer(
     {
       functions,
       serve: 'all',
-      resolver: cache === undefined ? createKubeResolver(api) : createInformerResolver(api, cache),
+      resolver:
+        cache === undefined ? createKubeResolver(api, options) : createInformerResolver(api, cache, options),
       agents: createAgentDispatcher(),
       recorder: createKubeRecorder(api, log),
+      pods: createKubePodWriter(api),
       log,
       ...deps,
     },

@@ -74,3 +74,14 @@ export async function killProcessesMentioning(text: string): Promise<number[]> {
   }
   return killed;
 }
+
+/** `pid: command line` of every running process whose command line mentions `text`, but this one. */
+export async function processesMentioning(text: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    const cmdline = (await readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '')).replaceAll('\0', ' ');
+    if (cmdline.includes(text) && (await isRunning(Number(name)))) found.push(`${name}: ${cmdline}`);
+  }
+  return found;
+}

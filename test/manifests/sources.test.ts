@@ -1,7 +1,8 @@
 /**
- * The manifests of pod-level disruption and of resolution from informers against the code: the
- * ApiServerSources (Resource mode, kinds the preemption function reads, the Pod resource selecting exactly
- * the opted-in pods, their RBAC, the add route), the functions' RBAC for their informers, and the optional
+ * The manifests of pod-level disruption, of the restore loop and of resolution from informers against the
+ * code: the ApiServerSources (Resource mode, every event they send routed to a function that reads it, the
+ * Pod resources selecting exactly the pods that opted in, their RBAC), the Triggers that keep the restore
+ * source's events apart, the functions' RBAC for their informers and the pod writes, and the optional
  * preempted-events Component added to the base as an overlay would.
  */
 import assert from 'node:assert/strict';
@@ -35,12 +36,16 @@ describe('knative/ sources and RBAC against the code', () => {
   describe('a broken copy fails', () => {
     it('functions whose ServiceAccount may not watch what their informers watch', () => {
       assertProblem(
-        withChange('functions-rbac.yaml', 'verbs: [get, list, watch]', 'verbs: [get, list]'),
+        withChange('functions-rbac.yaml', 'verbs: [get, list, watch, patch]', 'verbs: [get, list, patch]'),
         /ServiceAccount snapback-functions may not watch pods, which the functions do/,
       );
       assertProblem(
         withChange('functions-rbac.yaml', 'verbs: [list, watch]', 'verbs: [list]'),
         /may not watch nodes/,
+      );
+      assertProblem(
+        withChange('functions-rbac.yaml', 'apiGroups: [apps]', 'apiGroups: [extensions]'),
+        /may not get replicasets, which the functions do/,
       );
     });
 
@@ -79,13 +84,72 @@ describe('knative/ sources and RBAC against the code', () => {
     });
 
     it('pods that appear already disrupted, routed nowhere', () => {
+      const broken = withChange(
+        'triggers.yaml',
+        '- exact: { type: dev.knative.apiserver.resource.add }',
+        '- exact: { type: dev.knative.apiserver.resource.update }',
+      );
+      assertProblem(broken, /no Trigger routes dev\.knative\.apiserver\.resource\.add to a function/);
+      assertProblem(
+        broken,
+        /snapback-pods: its Pod dev\.knative\.apiserver\.resource\.add events reach no Trigger/,
+      );
+    });
+
+    it('a restore source whose events are not marked, or that selects other pods', () => {
+      assertProblem(
+        withChange(
+          'restore-source.yaml',
+          /\n {2}ceOverrides:\n {4}extensions:\n {6}snapbackfor: restore/,
+          '',
+        ),
+        /snapback-restore-pods: the Pod resource must select exactly snapback\.io\/enabled/,
+      );
+      assertProblem(
+        withChange('restore-source.yaml', 'key: snapback.io/restore', 'key: snapback.io/enabled'),
+        /the Pod resource of the restore source must select exactly the pods with the label snapback\.io\/restore/,
+      );
+    });
+
+    it("the restore source's events routed to the preemption function, or not to the restore function", () => {
+      assertProblem(
+        withChange('triggers.yaml', /\n {4}- not: \{ exact: \{ snapbackfor: restore \} \}/, ''),
+        /Trigger preemption-node-updated routes its Pod dev\.knative\.apiserver\.resource\.update events to function preemption, which does not read Pod objects/,
+      );
+      assertProblem(
+        withChange('triggers.yaml', /(resource\.add)\n {6}snapbackfor: restore/, '$1'),
+        /restore-pod-added: function restore does not handle events of type dev\.knative\.apiserver\.resource\.add/,
+      );
       assertProblem(
         withChange(
           'triggers.yaml',
-          'type: dev.knative.apiserver.resource.add',
-          'type: dev.knative.apiserver.resource.update',
+          /(resource\.update)\n {6}snapbackfor: restore/,
+          '$1\n      snapbackfor: restored',
         ),
-        /no Trigger routes dev\.knative\.apiserver\.resource\.add to a function/,
+        /snapback-restore-pods: its Pod dev\.knative\.apiserver\.resource\.update events reach no Trigger/,
+      );
+      assertProblem(
+        withChange(
+          'triggers.yaml',
+          '- not: { exact: { snapbackfor: restore } }',
+          '- not: { prefix: { type: x } }',
+        ),
+        /only exact type filters are allowed/,
+      );
+    });
+
+    it('functions that may not write the restore status or the readiness condition on a pod', () => {
+      assertProblem(
+        withChange(
+          'functions-rbac.yaml',
+          /resources: \[pods\/status\]\n {4}verbs: \[patch\]/,
+          'resources: [pods/status]\n    verbs: [get]',
+        ),
+        /may not patch pods\/status, which the functions do/,
+      );
+      assertProblem(
+        withChange('functions-rbac.yaml', 'verbs: [get, list, watch, patch]', 'verbs: [get, list, watch]'),
+        /may not patch pods, which the functions do/,
       );
     });
   });

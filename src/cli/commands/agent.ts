@@ -9,7 +9,8 @@ import { createJournal } from '../../executor/journal.js';
 import { recover } from '../../executor/recovery.js';
 import { createContainerdClient, createContainerdRuntime, podOf } from '../../lib/containerd/index.js';
 import { type CriuSettings, createCriu } from '../../lib/criu/index.js';
-import { createProcessRuntime } from '../../lib/process/index.js';
+import { createHookRunner } from '../../lib/hooks/index.js';
+import { assertInitForwards, createProcessRuntime } from '../../lib/process/index.js';
 import { createCheckpointStore } from '../../lib/storage/index.js';
 import { runTool } from '../../lib/tools/index.js';
 import { createRootLogger } from '../../log.js';
@@ -28,7 +29,10 @@ export const agentCommand = defineCommand({
     const { values: config } = loadConfig(agentOptions, argv, io.env);
     // Certificates are read (and a half-given set refused) before anything else starts.
     const credentials = agentServerCredentials(config);
-    const logger = createRootLogger({ level: config.logLevel }).child({ component: 'agent' });
+    const logger = createRootLogger({
+      level: config.logLevel,
+      ...(config.logFile === undefined ? {} : { file: config.logFile }),
+    }).child({ component: 'agent' });
     const criuSettings: CriuSettings = {
       leaveRunning: config.leaveRunning,
       tcpEstablished: config.tcpEstablished,
@@ -68,10 +72,12 @@ export const agentCommand = defineCommand({
       : createProcessRuntime({
           stateDir: resolve(config.stateDir),
           noIoUringLauncher: config.noIoUringLauncher,
+          init: config.processInit,
           baseEnv: Object.fromEntries(
             Object.entries(io.env).filter((e): e is [string, string] => e[1] !== undefined),
           ),
         });
+    if (processRuntime) await assertInitForwards(config.processInit);
     const runtime =
       processRuntime ??
       createContainerdRuntime({
@@ -84,6 +90,7 @@ export const agentCommand = defineCommand({
       store,
       runtime,
       criu,
+      hooks: createHookRunner(),
       cuda: config.noCuda
         ? undefined
         : await createCudaPhaseFromConfig(
@@ -107,6 +114,7 @@ export const agentCommand = defineCommand({
       journal: executor.journal,
       cuda: executor.cuda,
       runtime,
+      hooks: executor.hooks,
       logger,
       stagingRoot: store.stagingRoot,
       criuTimeoutMs: criuSettings.timeoutMs,
@@ -116,6 +124,7 @@ export const agentCommand = defineCommand({
       swept.length > 0 ||
       recovered.thawed.length > 0 ||
       recovered.killed.length > 0 ||
+      recovered.woken.length > 0 ||
       recovered.criuWaited.length > 0
     ) {
       logger.warn({ swept, ...recovered }, 'recovered from an earlier run');
@@ -148,7 +157,9 @@ export const agentCommand = defineCommand({
       },
       'agent listening',
     );
-    io.stdout.write(`agent listening on ${host}:${port}\n`);
+    io.stdout.write(
+      `agent listening on ${host}:${port}${config.logFile === undefined ? '' : ` (log: ${config.logFile})`}\n`,
+    );
     await new Promise<void>((done) => io.signal.addEventListener('abort', () => done(), { once: true }));
     logger.info('shutting down: waiting for running operations');
     await agent.close();

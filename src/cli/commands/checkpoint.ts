@@ -19,15 +19,24 @@ const options = {
   id: {
     type: 'string',
     valueName: 'ID',
-    description: 'checkpoint id, a DNS-1123 label (default: derived from the target)',
+    description: 'checkpoint id, a DNS-1123 label (default: <target>-<digest of the target>)',
   },
   stop: {
     type: 'boolean',
     default: false,
     description: 'stop the workload once the checkpoint is safely stored',
   },
-  replace: { type: 'boolean', default: false, description: 'replace an existing checkpoint of this id' },
+  replace: {
+    type: 'boolean',
+    default: false,
+    description: 'take a new checkpoint even if one of this id exists (without: it is reused, exit 0)',
+  },
   noCuda: { type: 'boolean', default: false, description: 'skip the CUDA phase' },
+  bestEffortHooks: {
+    type: 'boolean',
+    default: false,
+    description: 'a failing pre-checkpoint hook is reported and the checkpoint goes on (docs/hooks.md)',
+  },
 } as const satisfies OptionsSpec;
 
 export const checkpointCommand = defineCommand({
@@ -38,6 +47,8 @@ export const checkpointCommand = defineCommand({
   async run(argv, io) {
     const { values } = loadConfig(options, argv, io.env);
     const progress = createProgressPrinter(io.stderr, !values.json);
+    // What the agent says along the way that the result cannot (a hook skipped or failed, best effort).
+    const notes: string[] = [];
     const result = await withAgent(values, (client) =>
       client.checkpoint(
         {
@@ -46,8 +57,16 @@ export const checkpointCommand = defineCommand({
           leaveRunning: !values.stop,
           replace: values.replace,
           noCuda: values.noCuda,
+          bestEffortHooks: values.bestEffortHooks,
         },
-        { deadline: deadlineIn(values.timeout), signal: io.signal, onProgress: progress.update },
+        {
+          deadline: deadlineIn(values.timeout),
+          signal: io.signal,
+          onProgress: (p) => {
+            if (p.message !== '') notes.push(`${p.phase}: ${p.message}`);
+            progress.update(p);
+          },
+        },
       ),
     ).finally(progress.done);
     const output = {
@@ -59,14 +78,22 @@ export const checkpointCommand = defineCommand({
       reused: result.reused,
       version: result.version,
       createdAt: result.createdAt,
+      ...(notes.length > 0 ? { notes } : {}),
     };
     if (values.json) printJson(io, output);
-    else {
-      const how = result.reused ? 'already existed' : 'written';
+    else if (result.reused) {
+      // Nothing was dumped: the durations and the time are the earlier checkpoint's, and the user most
+      // likely expected a new one.
       io.stdout.write(
-        `checkpoint ${output.checkpointId} ${how}: ${formatBytes(output.sizeBytes)} at ${output.location}\n`,
+        `checkpoint ${output.checkpointId} already existed (taken ${output.createdAt}, ${formatBytes(output.sizeBytes)}): reused, nothing dumped\n`,
+      );
+      io.stdout.write('  --replace takes a new checkpoint under this id; --id NAME one under another\n');
+    } else {
+      io.stdout.write(
+        `checkpoint ${output.checkpointId} written: ${formatBytes(output.sizeBytes)} at ${output.location}\n`,
       );
       io.stdout.write(`  ${formatDurations(output.durations)}\n`);
+      for (const note of notes) io.stdout.write(`  ${note}\n`);
     }
     return 0;
   },

@@ -56,6 +56,12 @@ const options = {
     default: true,
     description: 'also restore with CRIU lazy pages, when the agent can (--no-lazy: not)',
   },
+  hooks: {
+    type: 'boolean',
+    default: true,
+    description:
+      'the model server sleeps before the checkpoint and wakes after the restore (--no-hooks: not)',
+  },
   keep: { type: 'boolean', default: false, description: 'keep the checkpoint at the end' },
   json: { type: 'boolean', default: false, description: 'print the result as one JSON object at the end' },
 } as const satisfies OptionsSpec;
@@ -78,6 +84,7 @@ export const demoCommand = defineCommand({
       restoreTimeoutMs: values.restoreTimeout * 1000,
       keep: values.keep,
       lazy: values.lazy,
+      hooks: values.hooks,
       // With --json the story goes to stderr and stdout holds only the result.
       out: values.json
         ? { write: (t) => io.stderr.write(t), tty: io.stderr.isTTY === true }

@@ -2,18 +2,21 @@
  * `snapback function <checkpoint|restore|preemption|all>`: serve the event functions. Cluster mode reads
  * the Kubernetes API (in-cluster, or `--kubeconfig`); local mode talks to one agent (`--agent --node`).
  */
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { loadConfig } from '../../config/load-config.js';
 import { createAgentDispatcher } from '../../dispatch/agent-dispatcher.js';
 import { createInformerResolver } from '../../dispatch/informer-resolver.js';
 import { startKubeCache } from '../../dispatch/kube-cache.js';
+import { createKubePodWriter } from '../../dispatch/pod-status.js';
 import { createKubeRecorder } from '../../dispatch/recorder.js';
+import { createReplicaSetCache } from '../../dispatch/replica-sets.js';
 import { createLocalResolver } from '../../dispatch/resolver.js';
 import { ErrorCode, SnapbackError } from '../../errors.js';
 import { type FunctionName, type FunctionTable, functionNames } from '../../http/context.js';
 import { startFunctionsServer } from '../../http/server.js';
 import { EVENT_GRID_ORIGIN } from '../../http/webhook-validation.js';
 import { createRootLogger } from '../../log.js';
+import { logFileOption } from '../agent-options.js';
 import { defineCommand } from '../command.js';
 import { agentChannelCredentials, clientTlsOptions } from '../tls.js';
 
@@ -98,6 +101,7 @@ export const options = {
     description: 'senders allowed by the CloudEvents webhook validation handshake (OPTIONS); * for any',
     schema: { minLength: 1 },
   },
+  logFile: logFileOption,
   logLevel: { type: 'string', env: 'SNAPBACK_LOG_LEVEL', default: 'info', description: 'pino log level' },
   ...clientTlsOptions,
 } as const;
@@ -140,7 +144,10 @@ export const functionCommand = (functions: FunctionTable) =>
           details: [{ field: '--node', message: 'is required with --agent (or set NODE_NAME)' }],
         });
       }
-      const log = createRootLogger({ level: values.logLevel });
+      const log = createRootLogger({
+        level: values.logLevel,
+        ...(values.logFile === undefined ? {} : { file: values.logFile }),
+      });
       const agents = createAgentDispatcher({ credentials: agentChannelCredentials(values) });
       const kc = values.agent === undefined ? kubeConfigOf(values, io.env) : undefined;
       if (values.agent === undefined && kc === undefined) {
@@ -158,8 +165,13 @@ export const functionCommand = (functions: FunctionTable) =>
       // Informers keep agents, opted-in pods and nodes in memory: an event lists nothing.
       const cache = api && kc ? await startKubeCache(kc, api, { log, ...agentNamespace }) : undefined;
       const resolver =
-        api && cache
-          ? createInformerResolver(api, cache, { agentPort: values.agentPort, ...agentNamespace })
+        api && cache && kc
+          ? createInformerResolver(api, cache, {
+              agentPort: values.agentPort,
+              ...agentNamespace,
+              // A pod's ReplicaSet → its Deployment: the workload a checkpoint records.
+              replicaSets: createReplicaSetCache(kc.makeApiClient(AppsV1Api)),
+            })
           : createLocalResolver({
               agent: values.agent!,
               node: values.node!,
@@ -173,7 +185,7 @@ export const functionCommand = (functions: FunctionTable) =>
           resolver,
           agents,
           log,
-          ...(api ? { recorder: createKubeRecorder(api, log) } : {}),
+          ...(api ? { recorder: createKubeRecorder(api, log), pods: createKubePodWriter(api) } : {}),
           ...(values.sink ? { sink: values.sink } : {}),
           maxBodyBytes: values.maxBodyBytes,
           webhookOrigins: values.webhookOrigins,
@@ -189,6 +201,8 @@ export const functionCommand = (functions: FunctionTable) =>
         { port: server.port, serve, mode: api ? 'cluster' : 'local', sink: values.sink },
         'functions listening',
       );
+      const logIn = values.logFile === undefined ? '' : ` (log: ${values.logFile})`;
+      io.stdout.write(`functions (${serve}) listening on port ${server.port}${logIn}\n`);
       if (!io.signal.aborted)
         await new Promise((resolve) => io.signal.addEventListener('abort', resolve, { once: true }));
       await server.close();

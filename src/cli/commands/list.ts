@@ -1,7 +1,7 @@
 /** `snapback list` and `snapback inspect`: what an agent holds. */
 import { loadConfig } from '../../config/load-config.js';
 import type { OptionsSpec } from '../../config/options.js';
-import { formatBytes } from '../../format.js';
+import { checkpointSummary, checkpointTable, manifestOf, sourceOf } from '../checkpoint-summary.js';
 import { clientOptions, deadlineIn, printJson, withAgent } from '../client-options.js';
 import { defineCommand } from '../command.js';
 
@@ -15,19 +15,17 @@ export const listCommand = defineCommand({
     const { checkpoints } = await withAgent(values, (client) =>
       client.listCheckpoints({}, { deadline: deadlineIn(values.timeout) }),
     );
-    const rows = checkpoints.map((c) => ({
-      checkpointId: c.checkpointId,
-      sizeBytes: Number(c.sizeBytes),
-      createdAt: c.createdAt,
-      location: c.location,
-    }));
-    if (values.json) printJson(io, { checkpoints: rows });
-    else if (rows.length === 0) io.stdout.write('no checkpoints\n');
-    else
-      for (const r of rows)
-        io.stdout.write(
-          `${r.checkpointId.padEnd(40)} ${formatBytes(r.sizeBytes).padStart(10)}  ${r.createdAt}\n`,
-        );
+    if (values.json) {
+      const rows = checkpoints.map((c) => ({
+        checkpointId: c.checkpointId,
+        workload: sourceOf(manifestOf(c)),
+        sizeBytes: Number(c.sizeBytes),
+        createdAt: c.createdAt,
+        location: c.location,
+      }));
+      printJson(io, { checkpoints: rows });
+    } else if (checkpoints.length === 0) io.stdout.write('no checkpoints\n');
+    else io.stdout.write(checkpointTable(checkpoints));
     return 0;
   },
 });
@@ -39,15 +37,16 @@ const inspectOptions = {
 
 export const inspectCommand = defineCommand({
   name: 'inspect',
-  summary: "show a checkpoint's manifest",
-  usage: '--id ID [--agent ADDR]',
+  summary: 'show what a checkpoint holds (--json: its whole manifest)',
+  usage: '--id ID [--agent ADDR] [--json]',
   options: inspectOptions,
   async run(argv, io) {
     const { values } = loadConfig(inspectOptions, argv, io.env);
     const info = await withAgent(values, (client) =>
       client.getCheckpoint({ checkpointId: values.id }, { deadline: deadlineIn(values.timeout) }),
     );
-    printJson(io, JSON.parse(info.manifestJson));
+    if (values.json) printJson(io, manifestOf(info));
+    else io.stdout.write(checkpointSummary(info));
     return 0;
   },
 });

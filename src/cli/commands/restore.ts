@@ -20,12 +20,18 @@ const options = {
     type: 'boolean',
     description: "resume before all memory has arrived (CRIU lazy pages; default: the agent's setting)",
   },
+  allowPortClash: {
+    type: 'boolean',
+    default: false,
+    description:
+      'process runtime: restore even where something already listens on a port the workload listened on (without: refused)',
+  },
 } as const satisfies OptionsSpec;
 
 export const restoreCommand = defineCommand({
   name: 'restore',
   summary: 'restore a checkpoint through an agent',
-  usage: '--id ID [--name NAME] [--lazy] [--timeout S] [--json]',
+  usage: '--id ID [--name NAME] [--lazy] [--allow-port-clash] [--timeout S] [--json]',
   options,
   async run(argv, io) {
     const { values } = loadConfig(options, argv, io.env);
@@ -40,6 +46,7 @@ export const restoreCommand = defineCommand({
                 target: { namespace: values.namespace, pod: values.name, container: values.container ?? '' },
               }),
           noCuda: values.noCuda,
+          allowPortClash: values.allowPortClash,
           ...(values.lazy === undefined ? {} : { lazy: values.lazy }),
         },
         { deadline: deadlineIn(values.timeout), signal: io.signal, onProgress: progress.update },

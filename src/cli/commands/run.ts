@@ -1,9 +1,11 @@
 /** `snapback run`: start a workload under the process runtime, known to the agent by name. */
-
 import type { AgentConnection, RestoreCallResult } from '../../agent/client.js';
+import { hooksToMessage } from '../../agent/hooks-codec.js';
 import { loadConfig } from '../../config/load-config.js';
 import type { OptionsSpec } from '../../config/options.js';
 import { ErrorCode, SnapbackError } from '../../errors.js';
+import type { WorkloadHooks } from '../../generated/snapback/agent/v1/agent.js';
+import { HOOK_GRAMMAR, parseWorkloadHooks } from '../../lib/hooks/index.js';
 import { agentAddressOption, clientTlsOptions, printJson, withAgent } from '../client-options.js';
 import { defineCommand } from '../command.js';
 
@@ -23,6 +25,17 @@ const options = {
     schema: { pattern: '^[A-Za-z_][A-Za-z0-9_]*=' },
   },
   cwd: { type: 'string', valueName: 'DIR', description: 'working directory (default: the current one)' },
+  preCheckpoint: {
+    type: 'string',
+    valueName: 'HOOK',
+    description: `asked of the workload before each checkpoint (docs/hooks.md): ${HOOK_GRAMMAR}`,
+  },
+  postRestore: {
+    type: 'string',
+    valueName: 'HOOK',
+    description:
+      'asked of the workload after each restore, and of the original after a checkpoint that quiesced it',
+  },
   restore: {
     type: 'string',
     valueName: 'latest|ID',
@@ -44,6 +57,7 @@ async function restoreInstead(
   name: string,
   which: string,
   command: readonly string[],
+  hooks: WorkloadHooks | undefined,
 ): Promise<RestoreCallResult | { why: string }> {
   let checkpointId = which;
   if (which === 'latest') {
@@ -56,13 +70,18 @@ async function restoreInstead(
     }
     checkpointId = found.checkpoint.checkpointId;
   }
-  return client.restore({ checkpointId, target: { namespace: 'default', pod: name } });
+  return client.restore({
+    checkpointId,
+    target: { namespace: 'default', pod: name },
+    ...(hooks === undefined ? {} : { hooks }),
+  });
 }
 
 export const runCommand = defineCommand({
   name: 'run',
   summary: 'start a workload under the process runtime, known to the agent by name',
-  usage: '--name NAME [--restore latest|ID] [--agent ADDR] -- CMD [ARGS…]',
+  usage:
+    "--name NAME [--restore latest|ID] [--pre-checkpoint 'http POST :PORT/PATH'] [--post-restore HOOK] -- CMD [ARGS…]",
   options,
   async run(argv, io) {
     const { values, positionals } = loadConfig(options, argv, io.env);
@@ -74,11 +93,17 @@ export const runCommand = defineCommand({
     const env = Object.fromEntries(
       values.env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
     );
+    // Checked here, naming the flag, before anything is asked of the agent.
+    const parsed = parseWorkloadHooks(
+      { preCheckpoint: values.preCheckpoint, postRestore: values.postRestore },
+      { preCheckpoint: '--pre-checkpoint', postRestore: '--post-restore' },
+    );
+    const hooks = parsed === undefined ? undefined : hooksToMessage(parsed);
     return withAgent(values, async (client) => {
       const restored =
         values.restore === undefined
           ? undefined
-          : await restoreInstead(client, values.name, values.restore, positionals);
+          : await restoreInstead(client, values.name, values.restore, positionals, hooks);
       if (restored !== undefined && 'restoredPid' in restored) {
         if (values.json) printJson(io, restored);
         else
@@ -94,6 +119,7 @@ export const runCommand = defineCommand({
         command: positionals,
         cwd: values.cwd ?? process.cwd(),
         env,
+        ...(hooks === undefined ? {} : { hooks }),
       });
       if (values.json) printJson(io, workload);
       else

@@ -3,7 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { CloudEvent, HTTP } from 'cloudevents';
 import { loadConfig } from '../../config/load-config.js';
 import { ErrorCode, exitCodeOf, SnapbackError } from '../../errors.js';
+import type { ErrorBody } from '../../http/replies.js';
 import { defineCommand } from '../command.js';
+import { judgeReply } from '../send-reply.js';
 
 const options = {
   to: {
@@ -35,18 +37,25 @@ const options = {
     description: 'how long to wait for the reply',
     schema: { minimum: 1 },
   },
+  json: {
+    type: 'boolean',
+    default: false,
+    description: 'print the answer as one JSON object ({status, reply}), failures included',
+  },
 } as const;
 
-function statusExit(status: number): number {
-  if (status >= 200 && status < 300) return 0;
+/** The exit status of a refusal: its error code's, else the HTTP status's nearest meaning. */
+function refusalExit(status: number, reply: unknown): number {
+  const code = (reply as { error?: { code?: string } } | null)?.error?.code;
+  if (code !== undefined && code in exitCodeOf) return exitCodeOf[code as ErrorCode];
   if (status >= 400 && status < 500) return exitCodeOf[ErrorCode.INVALID_ARGUMENT];
-  return status === 503 ? exitCodeOf[ErrorCode.UNAVAILABLE] : 1;
+  return status === 503 ? exitCodeOf[ErrorCode.UNAVAILABLE] : exitCodeOf[ErrorCode.INTERNAL];
 }
 
 export const sendCommand = defineCommand({
   name: 'send',
-  summary: 'post a CloudEvent to a function',
-  usage: '--to URL --type TYPE [--data JSON] [--mode binary|structured] [--source S] [--id I]',
+  summary: 'post a CloudEvent to a function; exits non-zero when the operation it answers failed',
+  usage: '--to URL --type TYPE [--data JSON] [--mode binary|structured] [--source S] [--id I] [--json]',
   options,
   async run(argv, io) {
     const { values } = loadConfig(options, argv, io.env);
@@ -78,10 +87,22 @@ export const sendCommand = defineCommand({
     });
     const text = await response.text();
     const reply = printable(response.headers, text);
-    io.stdout.write(`${JSON.stringify({ status: response.status, reply }, null, 2)}\n`);
-    return statusExit(response.status);
+    const ok = response.status >= 200 && response.status < 300;
+    const verdict = ok ? judgeReply(reply) : undefined;
+    if (values.json) io.stdout.write(`${JSON.stringify({ status: response.status, reply }, null, 2)}\n`);
+    else if (verdict !== undefined) io.stdout.write(`${verdict.lines.join('\n')}\n`);
+    else io.stderr.write(`snapback send: ${refusalText(response.status, reply)}\n`);
+    return verdict?.exit ?? refusalExit(response.status, reply);
   },
 });
+
+/** `400 INVALID_ARGUMENT: …` and each field the function named, for a person. */
+function refusalText(status: number, reply: unknown): string {
+  const error = (reply as { error?: ErrorBody['error'] } | null)?.error;
+  if (error === undefined) return `the function answered ${status}: ${JSON.stringify(reply)}`;
+  const details = (error.details ?? []).map((d) => `\n  ${d.field}: ${d.message}`).join('');
+  return `the function answered ${status} ${error.code}: ${error.message}${details}`;
+}
 
 function printable(headers: Headers, text: string): unknown {
   const plain = Object.fromEntries(headers.entries());

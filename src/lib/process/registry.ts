@@ -7,6 +7,7 @@ import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, SnapbackError } from '../../errors.js';
 import { isDns1123Label } from '../../ids.js';
+import type { WorkloadHooks } from '../hooks/index.js';
 import { startTimeOf } from '../procfs/index.js';
 import { writeFileDurably } from '../storage/durable.js';
 
@@ -27,6 +28,8 @@ export interface WorkloadRecord {
   stderrPath: string;
   startedAt: string;
   restoredFrom?: string;
+  /** `snapback run --pre-checkpoint/--post-restore`: run by every checkpoint and restore of the workload. */
+  hooks?: WorkloadHooks;
 }
 
 export function assertWorkloadName(name: string): string {

@@ -8,7 +8,18 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode, SnapbackError } from '../../errors.js';
 import { firstExtraFd } from '../criu/index.js';
-import { isRunning, isSameProcess, namespacePid, pidsWithIoUring, processTree } from '../procfs/index.js';
+import type { WorkloadHooks } from '../hooks/index.js';
+import {
+  formatListener,
+  isRunning,
+  isSameProcess,
+  listenersOf,
+  namespacePid,
+  pidsWithIoUring,
+  portClashes,
+  processTree,
+  type TcpListener,
+} from '../procfs/index.js';
 import type {
   Inspection,
   Phases,
@@ -22,10 +33,15 @@ import { assertWorkloadName, createWorkloadRegistry, type WorkloadRecord } from 
 
 export type { WorkloadRecord };
 
+/** The manifest's `workload` of the process runtime: the record, and the TCP addresses it listened on. */
+type CheckpointedWorkload = WorkloadRecord & { listening?: TcpListener[] };
+
 export interface ProcessRuntimeOptions {
   stateDir: string;
   /** Path of snapback-no-io-uring (built from native/no-io-uring.c by `make setup`). */
   noIoUringLauncher: string;
+  /** Path of snapback-init (native/snapback-init.c), each workload's init: it forwards signals. */
+  init: string;
   /** Environment given to workloads, before a request's own variables. */
   baseEnv: Record<string, string>;
 }
@@ -35,6 +51,8 @@ export interface StartRequest {
   command: string[];
   cwd: string;
   env: Record<string, string>;
+  /** Kept with the workload (checked by the caller). */
+  hooks?: WorkloadHooks;
 }
 
 export interface WorkloadStatus extends WorkloadRecord {
@@ -44,7 +62,11 @@ export interface WorkloadStatus extends WorkloadRecord {
 export interface ProcessRuntime extends Runtime {
   start(request: StartRequest): Promise<WorkloadStatus>;
   list(): Promise<WorkloadStatus[]>;
-  stopByName(name: string): Promise<WorkloadStatus>;
+  /**
+   * Stops a workload as `docker stop` does: SIGTERM, then SIGKILL after `graceMs` (0, the default: SIGKILL
+   * at once). Stopping one that has already ended is no error.
+   */
+  stopByName(name: string, graceMs?: number): Promise<WorkloadStatus>;
 }
 
 export function createProcessRuntime(options: ProcessRuntimeOptions): ProcessRuntime {
@@ -64,6 +86,31 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): ProcessRun
       );
     }
   };
+  /** Refuses a restore whose workload would listen where something on this host already listens. */
+  const assertPortsFree = async (checkpointId: string, listening: readonly TcpListener[]) => {
+    const clashes = await portClashes(listening);
+    if (clashes.length === 0) return;
+    const running = (await Promise.all((await registry.list()).map(withStatus))).filter((w) => w.running);
+    const trees = await Promise.all(running.map(async (w) => ({ w, pids: await processTree(w.pid) })));
+    const owners = clashes.map(
+      (c) => trees.find((t) => c.holder !== undefined && t.pids.includes(c.holder))?.w,
+    );
+    const taken = clashes.map((c, i) => {
+      const owner = owners[i];
+      const who = owner
+        ? `workload ${owner.name} (pid ${owner.pid})`
+        : c.holder
+          ? `pid ${c.holder}`
+          : 'another process';
+      return `${formatListener(c.wanted)}, which ${who} holds`;
+    });
+    const names = [...new Set(owners.map((o) => o?.name))];
+    const stop = names.every((n) => n !== undefined) ? ` (\`snapback stop ${names.join(' ')}\`)` : '';
+    throw new SnapbackError(
+      ErrorCode.FAILED_PRECONDITION,
+      `checkpoint ${checkpointId} listens on ${taken.join('; ')}: workloads of the process runtime share the host's ports, so this copy cannot listen there too. Stop that first${stop}, or restore with --allow-port-clash if the program shares its ports (SO_REUSEPORT)`,
+    );
+  };
   const killAndWait = async (pid: number) => {
     try {
       process.kill(pid, 'SIGKILL');
@@ -71,6 +118,19 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): ProcessRun
       return;
     }
     for (let i = 0; i < 500 && (await isRunning(pid)); i++) await sleep(10);
+  };
+  /** SIGTERM (snapback-init forwards it to the command), then SIGKILL once `graceMs` has passed. */
+  const terminate = async (record: WorkloadRecord, graceMs: number) => {
+    if (graceMs > 0) {
+      try {
+        process.kill(record.pid, 'SIGTERM');
+      } catch {
+        return;
+      }
+      const deadline = performance.now() + graceMs;
+      while (performance.now() < deadline && (await runs(record))) await sleep(20);
+    }
+    if (await runs(record)) await killAndWait(record.pid);
   };
 
   return {
@@ -94,6 +154,7 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): ProcessRun
         stdoutPath: join(dir, 'stdout.log'),
         stderrPath: join(dir, 'stderr.log'),
         startedAt: new Date().toISOString(),
+        ...(request.hooks === undefined ? {} : { hooks: request.hooks }),
       };
       record.pid = await launchWorkload({
         command: request.command,
@@ -102,6 +163,7 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): ProcessRun
         stdoutPath: record.stdoutPath,
         stderrPath: record.stderrPath,
         noIoUringLauncher: options.noIoUringLauncher,
+        init: options.init,
       });
       return withStatus(await registry.put(record));
     },
@@ -110,11 +172,11 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): ProcessRun
       return Promise.all((await registry.list()).map(withStatus));
     },
 
-    async stopByName(name) {
+    async stopByName(name, graceMs = 0) {
       const record = await registry.get(assertWorkloadName(name));
       if (record === undefined) throw new SnapbackError(ErrorCode.NOT_FOUND, `no workload named ${name}`);
       // A pid reused by another process since is left alone: the workload has already ended.
-      if (await runs(record)) await killAndWait(record.pid);
+      if (await runs(record)) await terminate(record, graceMs);
       return withStatus(record);
     },
 
@@ -138,6 +200,8 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): ProcessRun
             'start it through `snapback run` (io_uring blocked) or disable io_uring in the program',
         );
       }
+      // Where it listens, so that a copy restored beside it can be refused before CRIU fails on the port.
+      const listening = await listenersOf(pids);
       return {
         runtime: 'process',
         target: { namespace: target.namespace || 'default', pod: name },
@@ -146,13 +210,16 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): ProcessRun
         placement: { via: [], foreignMounts: false },
         externals: [],
         dumpArgs: [],
-        workload: { ...record },
+        workload: { ...record, listening },
         identity: { owner: { kind: 'Workload', name }, container: '', image: record.command[0] ?? '' },
         description: `workload ${name} (pid ${record.pid})`,
+        ...(record.hooks === undefined ? {} : { hooks: record.hooks }),
       };
     },
 
     async stop(inspection) {
+      // SIGKILL, not SIGTERM: the checkpoint holds its state, and what it did on its way out (files
+      // written, connections closed) would be past that state when it is restored.
       const record = await registry.get(inspection.target.pod);
       if (record !== undefined && record.pid === inspection.rootPid && (await runs(record)))
         await killAndWait(record.pid);
@@ -160,9 +227,10 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): ProcessRun
 
     async prepareRestore(context: RestoreContext, phases: Phases): Promise<PreparedRestore> {
       return phases.run('setup', async () => {
-        const original = context.workload as unknown as WorkloadRecord;
+        const { listening = [], ...original } = context.workload as unknown as CheckpointedWorkload;
         const name = assertWorkloadName(context.target?.pod || original.name);
         await assertNameFree(name);
+        if (!context.allowPortClash) await assertPortsFree(context.checkpointId, listening);
         const dir = registry.dirOf(name);
         await mkdir(dir, { recursive: true, mode: 0o700 });
         const record: WorkloadRecord = {

@@ -116,3 +116,5 @@ export async function findProcesses(matches: (argv: string[]) => boolean): Promi
   }
   return out;
 }
+
+export { formatListener, listenersOf, portClashes, type TcpListener } from './listeners.js';

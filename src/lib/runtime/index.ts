@@ -6,6 +6,7 @@
  * the runtime's own steps (the filesystem, the placeholder) inside the phases the executor hands it.
  */
 import type { CriuPlacement } from '../criu/index.js';
+import type { WorkloadHooks } from '../hooks/index.js';
 
 export interface TargetRef {
   namespace: string;
@@ -42,6 +43,8 @@ export interface Inspection {
    */
   identity: { owner: { kind: string; name: string }; container: string; image: string };
   description: string;
+  /** The hooks the runtime keeps with the workload (the process runtime's record), when it has any. */
+  hooks?: WorkloadHooks;
 }
 
 export interface RestoreContext {
@@ -53,6 +56,11 @@ export interface RestoreContext {
   workDir: string;
   /** The placeholder (containerd) or the new workload name (process); undefined = the checkpointed one. */
   target: TargetRef | undefined;
+  /**
+   * Process runtime: restore even where something already listens on a port the workload listened on (a
+   * program with SO_REUSEPORT then shares it); otherwise such a restore is refused before CRIU runs.
+   */
+  allowPortClash: boolean;
   signal: AbortSignal;
 }
 

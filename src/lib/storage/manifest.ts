@@ -11,6 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { ErrorCode, SnapbackError } from '../../errors.js';
 import { DNS1123_LABEL_PATTERN } from '../../ids.js';
 import { ajv, detailsOf } from '../../validation/ajv.js';
+import type { WorkloadHooks } from '../hooks/index.js';
 import { CHUNK_SIZE, hashChunked } from './chunked-hash.js';
 import { writeFileDurably } from './durable.js';
 import type { KnownFile } from './growing-files.js';
@@ -44,10 +45,28 @@ export interface Manifest {
   cuda?: { pids: number[]; gpus: string[] };
   /** The workload it belongs to, when the caller said (identity.ts): "latest" and retention go by it. */
   identity?: WorkloadIdentity;
+  /** The hooks the checkpoint ran with: a restore that brings none of its own runs their `postRestore`. */
+  hooks?: WorkloadHooks;
   durations: Record<string, number>;
   sizeBytes: number;
   files: ManifestFile[];
 }
+
+/** One hook (src/lib/hooks/types.ts); its values are checked again by whoever runs it. */
+const hookSchema = {
+  type: 'object',
+  required: ['kind', 'timeoutMs'],
+  properties: {
+    kind: { enum: ['http', 'exec'] },
+    method: { type: 'string' },
+    host: { type: 'string' },
+    port: { type: 'integer', minimum: 1, maximum: 65535 },
+    path: { type: 'string' },
+    command: { type: 'array', items: { type: 'string' } },
+    timeoutMs: { type: 'integer', minimum: 1 },
+  },
+  additionalProperties: false,
+} as const;
 
 const validateManifest = ajv.compile<Manifest>({
   $id: 'https://snapback.io/schemas/manifest-v1.json',
@@ -117,6 +136,11 @@ const validateManifest = ajv.compile<Manifest>({
         },
         arch: { type: 'string' },
       },
+      additionalProperties: false,
+    },
+    hooks: {
+      type: 'object',
+      properties: { preCheckpoint: hookSchema, postRestore: hookSchema },
       additionalProperties: false,
     },
     durations: { type: 'object', additionalProperties: { type: 'number', minimum: 0 } },

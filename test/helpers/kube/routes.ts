@@ -1,5 +1,5 @@
 /**
- * The loopback API server's routes for nodes, pods and events (core/v1): list (with label and field
+ * The loopback API server's routes for nodes, pods and events (core/v1) and ReplicaSets (apps/v1): list (with label and field
  * selectors, and the list's resourceVersion), watch, get, create, patch (the object or its `status`
  * subresource) and delete — a pod's delete is graceful, as the API server's: it sets `deletionTimestamp` to
  * now + the grace period and leaves removal to the kubelet (`finishDeletion`), unless the grace is 0.
@@ -7,11 +7,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { applyPatch } from './patch.js';
 import { fieldFilter, matchesLabels } from './selectors.js';
-import { Kind, KubeApiError, type KubeObject, type ObjectStore } from './store.js';
+import { apiVersionOf, Kind, KubeApiError, type KubeObject, type ObjectStore } from './store.js';
 import { serveWatch, statusOf } from './watch.js';
 
-const kinds: Readonly<Record<string, Kind>> = { pods: Kind.POD, nodes: Kind.NODE, events: Kind.EVENT };
-const PATH = /^\/api\/v1(?:\/namespaces\/([^/]+))?\/(pods|nodes|events)(?:\/([^/]+))?(?:\/(status))?$/;
+/** Each resource under its group's prefix: `/api/v1` (core) or `/apis/<group>/<version>`. */
+const kinds: Readonly<Record<string, Kind>> = {
+  'api/v1/pods': Kind.POD,
+  'api/v1/nodes': Kind.NODE,
+  'api/v1/events': Kind.EVENT,
+  'apis/apps/v1/replicasets': Kind.REPLICA_SET,
+};
+const PATH = /^\/(api\/v1|apis\/apps\/v1)(?:\/namespaces\/([^/]+))?\/([a-z]+)(?:\/([^/]+))?(?:\/(status))?$/;
 
 export interface RouteContext {
   store: ObjectStore;
@@ -88,9 +94,9 @@ function handle(
   res: ServerResponse,
 ): undefined {
   const match = PATH.exec(url.pathname);
-  if (match === null) throw new KubeApiError(404, `no route ${req.method} ${url.pathname}`, 'NotFound');
-  const [, namespace, resource, name, sub] = match;
-  const kind = kinds[resource!]!;
+  const [, prefix, namespace, resource, name, sub] = match ?? [];
+  const kind = kinds[`${prefix}/${resource}`];
+  if (kind === undefined) throw new KubeApiError(404, `no route ${req.method} ${url.pathname}`, 'NotFound');
   if (kind === Kind.NODE && namespace !== undefined)
     throw new KubeApiError(404, 'nodes are not namespaced', 'NotFound');
   const { store } = ctx;
@@ -135,17 +141,18 @@ function handle(
     );
     return send(res, 200, {
       kind: `${kind}List`,
-      apiVersion: 'v1',
+      apiVersion: apiVersionOf[kind],
       metadata: { resourceVersion: String(store.resourceVersion) },
       items,
     });
   }
   const object = store.find(kind, namespace, name);
   if (object === undefined) throw new KubeApiError(404, `${resource} "${name}" not found`, 'NotFound');
-  if (req.method === 'GET') return send(res, 200, { kind, apiVersion: 'v1', ...object });
+  const typed = (o: KubeObject) => ({ kind, apiVersion: apiVersionOf[kind], ...o });
+  if (req.method === 'GET') return send(res, 200, typed(object));
   if (req.method === 'PATCH') {
     const after = patched(kind, object, parseBody(body), req.headers['content-type'], sub);
-    return send(res, 200, { kind, apiVersion: 'v1', ...store.update(kind, object, after) });
+    return send(res, 200, typed(store.update(kind, object, after)));
   }
   if (req.method === 'DELETE' && sub === undefined) {
     if (kind === Kind.POD) return send(res, 200, gracefulDelete(store, object, parseBody(body), query));

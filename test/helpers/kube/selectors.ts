@@ -43,6 +43,7 @@ export const fieldLabels: Readonly<Record<string, Record<string, FieldGetter>>> 
     'status.podIP': at('status', 'podIP'),
   },
   Node: { 'metadata.name': at('metadata', 'name') },
+  ReplicaSet: common,
   Event: {
     ...common,
     'involvedObject.kind': at('involvedObject', 'kind'),

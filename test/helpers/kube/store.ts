@@ -5,11 +5,12 @@
  * Kubernetes OpenAPI schema of its kind (kubernetes-models, as scripts/manifests-check uses) — an invalid
  * write is the API server's 422.
  */
+import { ReplicaSet } from 'kubernetes-models/apps/v1/ReplicaSet';
 import { Event } from 'kubernetes-models/v1/Event';
 import { Node } from 'kubernetes-models/v1/Node';
 import { Pod } from 'kubernetes-models/v1/Pod';
 
-export const Kind = { POD: 'Pod', NODE: 'Node', EVENT: 'Event' } as const;
+export const Kind = { POD: 'Pod', NODE: 'Node', EVENT: 'Event', REPLICA_SET: 'ReplicaSet' } as const;
 export type Kind = (typeof Kind)[keyof typeof Kind];
 
 export interface Meta {
@@ -54,13 +55,18 @@ export class KubeApiError extends Error {
 interface ModelClass {
   new (data: never): { validate(): void };
 }
-const models: Readonly<Record<Kind, ModelClass>> = { Pod, Node, Event };
-export const apiVersionOf: Readonly<Record<Kind, string>> = { Pod: 'v1', Node: 'v1', Event: 'v1' };
+const models: Readonly<Record<Kind, ModelClass>> = { Pod, Node, Event, ReplicaSet };
+export const apiVersionOf: Readonly<Record<Kind, string>> = {
+  Pod: 'v1',
+  Node: 'v1',
+  Event: 'v1',
+  ReplicaSet: 'apps/v1',
+};
 
 /** The schema's complaints about an object of a kind (empty: valid). */
 export function schemaProblems(kind: Kind, object: unknown): string[] {
   try {
-    new models[kind]({ apiVersion: 'v1', kind, ...(object as object) } as never).validate();
+    new models[kind]({ apiVersion: apiVersionOf[kind], kind, ...(object as object) } as never).validate();
     return [];
   } catch (err) {
     const errors = (err as { errors?: Array<{ instancePath: string; message?: string }> }).errors;
@@ -76,7 +82,7 @@ const contentOf = (o: KubeObject) =>
 
 export class ObjectStore {
   /** Live collections: a test may push into them directly (adopted, validated and stamped on the next request). */
-  readonly collections: Record<Kind, KubeObject[]> = { Pod: [], Node: [], Event: [] };
+  readonly collections: Record<Kind, KubeObject[]> = { Pod: [], Node: [], Event: [], ReplicaSet: [] };
   readonly #listeners = new Set<(change: Change) => void>();
   readonly #content = new WeakMap<KubeObject, string>();
   #history: Change[] = [];

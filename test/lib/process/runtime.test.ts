@@ -17,6 +17,8 @@ import { startTimeOf } from '../../../src/lib/procfs/index.js';
 import { isRunning, waitFor } from '../../helpers/proc.js';
 
 const launcher = join(projectRoot(), '.tools/bin/snapback-no-io-uring');
+/** As the agent finds it: SNAPBACK_PROCESS_INIT, else the one `make setup` builds. */
+const init = process.env['SNAPBACK_PROCESS_INIT'] ?? join(projectRoot(), '.tools/bin/snapback-init');
 const missing =
   process.getuid?.() !== 0
     ? 'unshare --pid needs root'
@@ -30,7 +32,7 @@ describe('process runtime: a workload is its pid and that pid’s start time', {
   const strangers: ChildProcess[] = [];
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'snapback-process-'));
-    runtime = createProcessRuntime({ stateDir: dir, noIoUringLauncher: launcher, baseEnv: {} });
+    runtime = createProcessRuntime({ stateDir: dir, noIoUringLauncher: launcher, init, baseEnv: {} });
   });
   after(async () => {
     for (const stranger of strangers) stranger.kill('SIGKILL');

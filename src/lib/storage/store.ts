@@ -353,7 +353,10 @@ export function createCheckpointStore(base: string, options: CheckpointStoreOpti
       for (const id of await checkpointIds(paths.base)) {
         // One id that cannot be collected (unreadable, hostile) does not stop the others.
         removed.push(
-          ...(await collectIfIdle(id).catch((err: unknown) => (problem(`collecting ${id} failed`, err), []))),
+          ...(await collectIfIdle(id).catch((err: unknown) => {
+            problem(`collecting ${id} failed`, err);
+            return [];
+          })),
         );
       }
       return removed;

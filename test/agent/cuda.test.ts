@@ -237,7 +237,7 @@ describe('agent: CUDA phase with the cuda-checkpoint stand-in (real CRIU)', () =
     await main.client.stopWorkload({ name: 'gpu-hooks' });
     await waitFor('gpu-hooks to exit', async () => !(await isRunning(pid)));
     const restored = await main.client.restore({ checkpointId: 'gpu-hooks-1' });
-    const r = restored.restoredPid;
+    const r = await commandPidOf(restored.restoredPid);
     assert.deepEqual((await log()).slice(seen + 6), [
       `${r} restore checkpointed->locked`,
       `${r} unlock locked->running`,

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type { Progress } from '../../src/agent/client.js';
-import { type AgentProcess, stagingEntries, startAgent } from '../helpers/agent-process.js';
+import { type AgentProcess, commandPidOf, stagingEntries, startAgent } from '../helpers/agent-process.js';
 import { hooksMessage, serverState, startHookServer } from '../helpers/hook-server.js';
 import { isRunning, waitFor } from '../helpers/proc.js';
 import { runCli } from '../helpers/snapback-cli.js';
@@ -49,7 +49,10 @@ describe('agent: workload hooks around checkpoint and restore (real CRIU)', () =
   after(() => agent.shutdown());
 
   it('quiesces before the dump (a smaller image), wakes the original after it and the restored copy before it is reported', async () => {
-    const { pid, port } = await startHookServer(agent, 'sleeper', { cacheMib: CACHE_MIB, ...SLEEP_WAKE });
+    const { pid, serverPid, port } = await startHookServer(agent, 'sleeper', {
+      cacheMib: CACHE_MIB,
+      ...SLEEP_WAKE,
+    });
     const { secret } = await serverState(port);
     const progress = recorder();
     const result = await agent.client.checkpoint(
@@ -70,7 +73,7 @@ describe('agent: workload hooks around checkpoint and restore (real CRIU)', () =
     assert.equal(original.cacheBytes, CACHE_MIB * MIB);
     assert.deepEqual(
       original.calls.map((c) => `${c.path} ${c.by}`),
-      [`/sleep ${pid}`, `/wake_up ${pid}`],
+      [`/sleep ${serverPid}`, `/wake_up ${serverPid}`],
     );
     const manifest = JSON.parse(
       (await agent.client.getCheckpoint({ checkpointId: 'sleeper-1' })).manifestJson,
@@ -94,7 +97,7 @@ describe('agent: workload hooks around checkpoint and restore (real CRIU)', () =
     assert.equal(copy.cacheBytes, CACHE_MIB * MIB);
     assert.deepEqual(
       copy.calls.map((c) => `${c.path} ${c.by}`),
-      [`/sleep ${pid}`, `/wake_up ${restored.restoredPid}`],
+      [`/sleep ${serverPid}`, `/wake_up ${await commandPidOf(restored.restoredPid)}`],
       'the image was taken asleep; the restored process was woken',
     );
     await agent.client.stopWorkload({ name: 'sleeper' });

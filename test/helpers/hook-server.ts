@@ -7,7 +7,7 @@ import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { hooksToMessage } from '../../src/agent/hooks-codec.js';
 import { parseWorkloadHooks } from '../../src/lib/hooks/index.js';
-import { type AgentProcess, python } from './agent-process.js';
+import { type AgentProcess, commandPidOf, python } from './agent-process.js';
 import { waitFor } from './proc.js';
 
 export const hookServerScript = new URL('../fixtures/hook-server.py', import.meta.url).pathname;
@@ -60,12 +60,15 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Starts the server as workload `name` with the hooks given (if any); resolves once it answers. */
+/**
+ * Starts the server as workload `name` with the hooks given (if any); resolves once it answers. `pid` is the
+ * workload's (its init's), `serverPid` the server's own: what it records as the caller of a hook.
+ */
 export async function startHookServer(
   agent: AgentProcess,
   name: string,
   options: { cacheMib: number; pre?: string; post?: string; env?: Record<string, string> },
-): Promise<{ pid: number; port: number }> {
+): Promise<{ pid: number; serverPid: number; port: number }> {
   const port = await freePort();
   const hooks = hooksMessage(port, options);
   const workload = await agent.client.startWorkload({
@@ -75,5 +78,5 @@ export async function startHookServer(
     ...(options.env === undefined ? {} : { env: options.env }),
   });
   await waitFor(`${name} to answer`, () => serverState(port).catch(() => undefined), 30_000);
-  return { pid: workload.pid, port };
+  return { pid: workload.pid, serverPid: await commandPidOf(workload.pid), port };
 }

@@ -12,7 +12,7 @@ import { PodOutcome } from '../events/types.js';
 import { type DispatchDeps, dispatchCheckpoint } from './checkpoint-restore.js';
 import { callDeadlineOf, type FanOutOptions, fanOut } from './fan-out.js';
 import { durationsOf, errorDataOf } from './outcome.js';
-import { defaultPlanSettings, estimateOf, type PlanSettings, planCheckpoints } from './planner.js';
+import { defaultPlanSettings, estimateOf, type Plan, type PlanSettings, planCheckpoints } from './planner.js';
 import type { Located } from './resolver.js';
 
 export type FanOutSettings = Omit<FanOutOptions, 'deadline' | 'now'> &
@@ -96,6 +96,35 @@ export async function handlePreemption(
   return result;
 }
 
+/** The node's plan (planner.ts) and the fan-out's options, logged. */
+function planNode(
+  deps: DispatchDeps,
+  node: string,
+  targets: readonly Located[],
+  notice: PreemptionNotice,
+  settings: FanOutSettings,
+): { plan: Plan<Located>; options: FanOutOptions } {
+  const options: FanOutOptions = { ...settings, ...(notice.deadline ? { deadline: notice.deadline } : {}) };
+  const callDeadline = callDeadlineOf(options);
+  const throughput = deps.history?.throughputOf(node);
+  const plan = planCheckpoints(targets, {
+    budgetMs: notice.deadline ? callDeadline.getTime() - Date.now() : undefined,
+    throughputBytesPerSecond: throughput ?? settings.defaultThroughputBytesPerSecond,
+    estimate: (target) => estimateOf(target, deps.history, settings),
+  });
+  deps.log.info(
+    {
+      node,
+      targets: targets.length,
+      skipped: plan.skipped.length,
+      deadline: callDeadline,
+      throughput: throughput === undefined ? 'default' : Math.round(throughput),
+    },
+    'preemption fan-out',
+  );
+  return { plan, options };
+}
+
 async function handleNode(
   deps: DispatchDeps,
   notice: PreemptionNotice,
@@ -118,24 +147,7 @@ async function handleNode(
   }
   const idOf = (t: { namespace: string; pod: string; container: string }) =>
     checkpointIdOfRequest({ ...request, ...t });
-  const options: FanOutOptions = { ...settings, ...(notice.deadline ? { deadline: notice.deadline } : {}) };
-  const callDeadline = callDeadlineOf(options);
-  const throughput = deps.history?.throughputOf(node);
-  const plan = planCheckpoints(found.targets, {
-    budgetMs: notice.deadline ? callDeadline.getTime() - Date.now() : undefined,
-    throughputBytesPerSecond: throughput ?? settings.defaultThroughputBytesPerSecond,
-    estimate: (target) => estimateOf(target, deps.history, settings),
-  });
-  deps.log.info(
-    {
-      node,
-      targets: found.targets.length,
-      skipped: plan.skipped.length,
-      deadline: callDeadline,
-      throughput: throughput === undefined ? 'default' : Math.round(throughput),
-    },
-    'preemption fan-out',
-  );
+  const { plan, options } = planNode(deps, node, found.targets, notice, settings);
   const results = await fanOut(plan.start, options, (target, deadline) =>
     dispatchCheckpoint(deps, {
       request,
@@ -177,10 +189,13 @@ async function handleNode(
       ...(r.value.error ? { error: r.value.error } : {}),
     });
   });
-  for (const { target, reason } of plan.skipped) {
-    const { namespace, pod, container } = target;
-    pods.push({ namespace, pod, container, checkpointId: idOf(target), outcome: PodOutcome.SKIPPED, reason });
-  }
-  for (const s of found.skipped) pods.push({ ...s, checkpointId: idOf(s), outcome: PodOutcome.SKIPPED });
+  const notStarted = plan.skipped.map(({ target: { namespace, pod, container }, reason }) => ({
+    namespace,
+    pod,
+    container,
+    reason,
+  }));
+  for (const s of [...notStarted, ...found.skipped])
+    pods.push({ ...s, checkpointId: idOf(s), outcome: PodOutcome.SKIPPED });
   return { handled: { node, pods }, checkpoints };
 }

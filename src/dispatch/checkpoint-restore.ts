@@ -7,11 +7,12 @@
 import { type CheckpointResult, type RestoreCallResult, unreachableAgentOf } from '../agent/client.js';
 import { ErrorCode, SnapbackError } from '../errors.js';
 import { checkpointIdOfRequest } from '../events/checkpoint-id.js';
-import { KEEP_ANNOTATION } from '../events/opt-in.js';
+import { KEEP_ANNOTATION, PRIORITY_ANNOTATION } from '../events/opt-in.js';
 import type { CheckpointOutcomeData, ErrorData, RequestRef, RestoreOutcomeData } from '../events/types.js';
 import type { WorkloadHooks } from '../generated/snapback/agent/v1/agent.js';
 import type { Logger } from '../log.js';
 import type { AgentDispatcher } from './agent-dispatcher.js';
+import type { CheckpointHistory } from './checkpoint-history.js';
 import { hooksOfTarget, progressNotes } from './hooks.js';
 import { durationsOf, errorDataOf } from './outcome.js';
 import type { PodWriter } from './pod-status.js';
@@ -26,6 +27,8 @@ export interface DispatchDeps {
   log: Logger;
   /** Writes a pod's restore status and readiness condition (cluster mode: the restore loop). */
   pods?: PodWriter;
+  /** Learns each node's throughput and each target's size from the checkpoints (the deadline planner's). */
+  history?: CheckpointHistory;
 }
 
 export interface CheckpointDispatch {
@@ -156,21 +159,27 @@ function describeError(error: ErrorData): string {
   return `${error.code} in ${error.phase}: ${error.message}`;
 }
 
+/** INVALID_ARGUMENT naming a pod annotation that cannot be used. */
+function badAnnotation(annotation: string, problem: string): SnapbackError {
+  return new SnapbackError(ErrorCode.INVALID_ARGUMENT, problem, {
+    phase: 'resolve',
+    details: [{ field: `metadata.annotations["${annotation}"]`, message: problem }],
+  });
+}
+
 /**
  * The workload a checkpoint of `located` records, and its retention; INVALID_ARGUMENT naming the
- * annotation when `snapback.io/keep` cannot be used (retention must not guess which checkpoints to delete).
+ * annotation when `snapback.io/keep` cannot be used (retention must not guess which checkpoints to delete)
+ * or `snapback.io/priority` cannot (a pod's rank is not guessed either).
  */
 async function workloadOf(deps: DispatchDeps, located: Located): Promise<PodWorkload | undefined> {
+  const { priorityProblem } = located.plan ?? {};
+  if (priorityProblem !== undefined) throw badAnnotation(PRIORITY_ANNOTATION, priorityProblem);
   const workload = await located.workload?.();
   if (workload === undefined) return undefined;
   for (const warning of workload.warnings)
     deps.log.warn({ pod: `${located.namespace}/${located.pod}` }, warning);
-  if (workload.keepProblem !== undefined) {
-    throw new SnapbackError(ErrorCode.INVALID_ARGUMENT, workload.keepProblem, {
-      phase: 'resolve',
-      details: [{ field: `metadata.annotations["${KEEP_ANNOTATION}"]`, message: workload.keepProblem }],
-    });
-  }
+  if (workload.keepProblem !== undefined) throw badAnnotation(KEEP_ANNOTATION, workload.keepProblem);
   return workload;
 }
 
@@ -184,7 +193,7 @@ export function dispatchCheckpoint(
   let checkpointId = input.checkpointId ?? derived({ namespace: input.namespace, pod: input.pod, container });
   let hooks: WorkloadHooks | undefined;
   const progress = progressNotes();
-  return dispatchToAgent<CheckpointResult, CheckpointOutcomeData>(deps, {
+  const outcome = dispatchToAgent<CheckpointResult, CheckpointOutcomeData>(deps, {
     operation: 'checkpoint',
     reasons: { done: EventReason.CHECKPOINTED, failed: EventReason.CHECKPOINT_FAILED },
     request: input.request,
@@ -233,6 +242,10 @@ export function dispatchCheckpoint(
     failed: (base) => base,
     describe: (o) =>
       `checkpoint ${o.checkpointId} (${o.sizeBytes} bytes) on ${o.node} in ${o.durations['total']} ms`,
+  });
+  return outcome.then((o) => {
+    deps.history?.record(o);
+    return o;
   });
 }
 

@@ -12,6 +12,7 @@ import {
   POST_RESTORE_ANNOTATION,
   PRE_CHECKPOINT_ANNOTATION,
 } from '../events/opt-in.js';
+import { planFactsOf } from './plan-facts.js';
 import type { Located, PodState, Skipped } from './resolver.js';
 import type { PodWorkload } from './workload-identity.js';
 
@@ -46,13 +47,14 @@ export function agentAddressOf(agents: readonly V1Pod[], node: string, defaultPo
   return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
 }
 
-/** The located target with what the pod itself says: its uid, its hook annotations. */
+/** The located target with what the pod itself says: its uid, its hook annotations, its planning facts. */
 export function withPodFacts(located: Located, pod: V1Pod): Located {
   const annotations = pod.metadata?.annotations ?? {};
   const pre = annotations[PRE_CHECKPOINT_ANNOTATION];
   const post = annotations[POST_RESTORE_ANNOTATION];
   return {
     ...located,
+    plan: planFactsOf(pod, located.container),
     ...(pod.metadata?.uid ? { podUid: pod.metadata.uid } : {}),
     ...(pre === undefined && post === undefined
       ? {}

@@ -1,6 +1,7 @@
 /**
- * A preemption notice, handled: the nodes it names → every opted-in target on each → checkpoints in
- * parallel (bounded), each with the remaining budget as its gRPC deadline → one summary per node.
+ * A preemption notice, handled: the nodes it names → every opted-in target on each → the deadline planner
+ * ranks them and skips those that cannot finish in time (`planner.ts`) → checkpoints in parallel (bounded),
+ * in the plan's order, each with the remaining budget as its gRPC deadline → one summary per node.
  * Checkpoint ids derive from the notice and the target, so a redelivered notice asks for the same ids.
  */
 
@@ -11,12 +12,14 @@ import { PodOutcome } from '../events/types.js';
 import { type DispatchDeps, dispatchCheckpoint } from './checkpoint-restore.js';
 import { callDeadlineOf, type FanOutOptions, fanOut } from './fan-out.js';
 import { durationsOf, errorDataOf } from './outcome.js';
+import { defaultPlanSettings, estimateOf, type Plan, type PlanSettings, planCheckpoints } from './planner.js';
 import type { Located } from './resolver.js';
 
-export type FanOutSettings = Omit<FanOutOptions, 'deadline' | 'now'> & {
-  /** Budget of a pod-level notice that tells neither the pod's deletion time nor its grace period. */
-  podBudgetMs: number;
-};
+export type FanOutSettings = Omit<FanOutOptions, 'deadline' | 'now'> &
+  PlanSettings & {
+    /** Budget of a pod-level notice that tells neither the pod's deletion time nor its grace period. */
+    podBudgetMs: number;
+  };
 
 export const defaultFanOutSettings: FanOutSettings = {
   concurrency: 8,
@@ -25,6 +28,7 @@ export const defaultFanOutSettings: FanOutSettings = {
   minimumCallMs: 1_000,
   // Kubernetes' default terminationGracePeriodSeconds.
   podBudgetMs: 30_000,
+  ...defaultPlanSettings,
 };
 
 export interface PreemptionResult {
@@ -92,6 +96,35 @@ export async function handlePreemption(
   return result;
 }
 
+/** The node's plan (planner.ts) and the fan-out's options, logged. */
+function planNode(
+  deps: DispatchDeps,
+  node: string,
+  targets: readonly Located[],
+  notice: PreemptionNotice,
+  settings: FanOutSettings,
+): { plan: Plan<Located>; options: FanOutOptions } {
+  const options: FanOutOptions = { ...settings, ...(notice.deadline ? { deadline: notice.deadline } : {}) };
+  const callDeadline = callDeadlineOf(options);
+  const throughput = deps.history?.throughputOf(node);
+  const plan = planCheckpoints(targets, {
+    budgetMs: notice.deadline ? callDeadline.getTime() - Date.now() : undefined,
+    throughputBytesPerSecond: throughput ?? settings.defaultThroughputBytesPerSecond,
+    estimate: (target) => estimateOf(target, deps.history, settings),
+  });
+  deps.log.info(
+    {
+      node,
+      targets: targets.length,
+      skipped: plan.skipped.length,
+      deadline: callDeadline,
+      throughput: throughput === undefined ? 'default' : Math.round(throughput),
+    },
+    'preemption fan-out',
+  );
+  return { plan, options };
+}
+
 async function handleNode(
   deps: DispatchDeps,
   notice: PreemptionNotice,
@@ -114,12 +147,8 @@ async function handleNode(
   }
   const idOf = (t: { namespace: string; pod: string; container: string }) =>
     checkpointIdOfRequest({ ...request, ...t });
-  const options: FanOutOptions = { ...settings, ...(notice.deadline ? { deadline: notice.deadline } : {}) };
-  deps.log.info(
-    { node, targets: found.targets.length, deadline: callDeadlineOf(options) },
-    'preemption fan-out',
-  );
-  const results = await fanOut(found.targets, options, (target, deadline) =>
+  const { plan, options } = planNode(deps, node, found.targets, notice, settings);
+  const results = await fanOut(plan.start, options, (target, deadline) =>
     dispatchCheckpoint(deps, {
       request,
       namespace: target.namespace,
@@ -136,7 +165,7 @@ async function handleNode(
   const pods: PreemptionHandledData['pods'] = [];
   const checkpoints: CheckpointOutcomeData[] = [];
   results.forEach((r, i) => {
-    const target = found.targets[i]!;
+    const target = plan.start[i]!;
     const ids = {
       namespace: target.namespace,
       pod: target.pod,
@@ -160,6 +189,13 @@ async function handleNode(
       ...(r.value.error ? { error: r.value.error } : {}),
     });
   });
-  for (const s of found.skipped) pods.push({ ...s, checkpointId: idOf(s), outcome: PodOutcome.SKIPPED });
+  const notStarted = plan.skipped.map(({ target: { namespace, pod, container }, reason }) => ({
+    namespace,
+    pod,
+    container,
+    reason,
+  }));
+  for (const s of [...notStarted, ...found.skipped])
+    pods.push({ ...s, checkpointId: idOf(s), outcome: PodOutcome.SKIPPED });
   return { handled: { node, pods }, checkpoints };
 }

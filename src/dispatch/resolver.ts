@@ -7,6 +7,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { ErrorCode, SnapbackError } from '../errors.js';
 import type { NodeRef } from '../events/notices/notice.js';
 import type { AgentDispatcher } from './agent-dispatcher.js';
+import type { PlanFacts } from './plan-facts.js';
 import type { PodWorkload } from './workload-identity.js';
 
 /** A target with everything needed to call its agent. */
@@ -26,6 +27,8 @@ export interface Located {
   workload?: () => Promise<PodWorkload>;
   /** The pod's hook annotations as written (docs/hooks.md); parsed when it is dispatched (hooks.ts). */
   hookAnnotations?: { preCheckpoint?: string; postRestore?: string };
+  /** What the deadline planner reads of the pod (its priority, its size); absent in local mode. */
+  plan?: PlanFacts;
 }
 
 /** A pod on a node that will not be dispatched, and why. */

@@ -94,7 +94,7 @@ function imageOf(pod: V1Pod, container: V1Container | undefined): string {
 }
 
 /** A quantity of whole devices ("1", 2); anything else counts as none (the API server allows integers only). */
-function deviceCount(value: unknown): number {
+export function deviceCount(value: unknown): number {
   const n = typeof value === 'number' ? value : typeof value === 'string' ? Number(value) : Number.NaN;
   return Number.isInteger(n) && n > 0 ? n : 0;
 }

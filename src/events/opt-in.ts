@@ -8,11 +8,14 @@
  *   the source then sends the updates of the pods that opted in, and of no other pod in the cluster.
  *   Checkpoint ids are DNS-1123 labels, which every label value can hold.
  * - hooks (docs/hooks.md): `snapback.io/pre-checkpoint` and `snapback.io/post-restore`.
+ * - rank when a preemption's deadline cannot hold every checkpoint of the node: `snapback.io/priority`, a
+ *   whole number, higher first (0 when absent; src/dispatch/planner.ts).
  */
 export const OPT_IN_LABEL = 'snapback.io/enabled';
 export const OPT_IN_VALUE = 'true';
 export const CONTAINER_ANNOTATION = 'snapback.io/container';
 export const KEEP_ANNOTATION = 'snapback.io/keep';
+export const PRIORITY_ANNOTATION = 'snapback.io/priority';
 /** Asked of the workload before its checkpoint, e.g. `http POST :8000/sleep?level=1 timeout=2m`. */
 export const PRE_CHECKPOINT_ANNOTATION = 'snapback.io/pre-checkpoint';
 /** Asked of the workload after its restore (and of the original after a checkpoint that quiesced it). */

@@ -6,6 +6,7 @@
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { AgentDispatcher } from '../dispatch/agent-dispatcher.js';
+import { createCheckpointHistory } from '../dispatch/checkpoint-history.js';
 import type { PodWriter } from '../dispatch/pod-status.js';
 import { defaultFanOutSettings, type FanOutSettings } from '../dispatch/preemption.js';
 import { type EventRecorder, noopRecorder } from '../dispatch/recorder.js';
@@ -67,6 +68,7 @@ export function createFunctionsApp(deps: FunctionsAppDeps): FunctionsApp {
     recorder: deps.recorder ?? noopRecorder,
     log: deps.log,
     ...(deps.pods === undefined ? {} : { pods: deps.pods }),
+    history: createCheckpointHistory(),
   };
   const source = deps.source ?? '/snapback/functions';
   const sink =

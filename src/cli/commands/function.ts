@@ -86,6 +86,23 @@ export const options = {
     description: "a pod notice's time when neither the pod's deletion time nor its grace period is known",
     schema: { minimum: 1 },
   },
+  planThroughputMibS: {
+    type: 'number',
+    env: 'SNAPBACK_PLAN_THROUGHPUT_MIB_S',
+    default: 500,
+    valueName: 'MIB_PER_S',
+    description:
+      "the deadline planner: a node's checkpoint throughput until one of its checkpoints is measured",
+    schema: { exclusiveMinimum: 0 },
+  },
+  planGpuMemoryGib: {
+    type: 'number',
+    env: 'SNAPBACK_PLAN_GPU_MEMORY_GIB',
+    default: 24,
+    valueName: 'GIB',
+    description: 'the deadline planner: what one GPU adds to the size of a checkpoint never measured',
+    schema: { minimum: 0 },
+  },
   maxBodyBytes: {
     type: 'integer',
     env: 'SNAPBACK_MAX_BODY_BYTES',
@@ -193,6 +210,8 @@ export const functionCommand = (functions: FunctionTable) =>
             concurrency: values.concurrency,
             safetyMarginMs: values.safetyMarginMs,
             podBudgetMs: values.podBudgetS * 1000,
+            defaultThroughputBytesPerSecond: values.planThroughputMibS * 2 ** 20,
+            gpuMemoryBytes: values.planGpuMemoryGib * 2 ** 30,
           },
         },
         values.port,

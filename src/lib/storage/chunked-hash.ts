@@ -56,3 +56,40 @@ function pool(): Piscina<HashRange, Uint8Array> {
   });
   return shared;
 }
+
+/**
+ * A file's digest as the manifest records it, computed as its bytes arrive in order (a download): sha256
+ * of the whole, or — with `chunkSize` — the root over the sha256 of each chunk.
+ */
+export function createArrivalHash(chunkSize: number | undefined): {
+  update(data: Buffer): void;
+  digest(): string;
+} {
+  if (chunkSize === undefined) {
+    const whole = createHash('sha256');
+    return { update: (data) => whole.update(data), digest: () => whole.digest('hex') };
+  }
+  const digests: Buffer[] = [];
+  let chunk = createHash('sha256');
+  let filled = 0;
+  return {
+    update(data) {
+      let at = 0;
+      while (at < data.length) {
+        const take = Math.min(chunkSize - filled, data.length - at);
+        chunk.update(data.subarray(at, at + take));
+        filled += take;
+        at += take;
+        if (filled === chunkSize) {
+          digests.push(chunk.digest());
+          chunk = createHash('sha256');
+          filled = 0;
+        }
+      }
+    },
+    digest() {
+      if (filled > 0) digests.push(chunk.digest());
+      return rootOf(digests);
+    },
+  };
+}

@@ -6,5 +6,7 @@ export * from './durable.js';
 export * from './growing-files.js';
 export * from './identity.js';
 export * from './manifest.js';
+export * from './object-store.js';
 export * from './paths.js';
 export * from './store.js';
+export * from './tiered-store.js';

@@ -219,19 +219,22 @@ export async function readManifest(dir: string): Promise<Manifest> {
       { cause: err },
     );
   }
+  return parseManifest(text, `${MANIFEST_FILE} of ${dir}`);
+}
+
+/** Parses and schema-checks a manifest's text; `source` names where it came from in the error. */
+export function parseManifest(text: string, source: string): Manifest {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    throw new SnapbackError(ErrorCode.FAILED_PRECONDITION, `${MANIFEST_FILE} of ${dir} is not JSON`, {
-      cause: err,
-    });
+    throw new SnapbackError(ErrorCode.FAILED_PRECONDITION, `${source} is not JSON`, { cause: err });
   }
   if (!validateManifest(parsed)) {
     const details = detailsOf(validateManifest.errors, 'manifest');
     throw new SnapbackError(
       ErrorCode.FAILED_PRECONDITION,
-      `${MANIFEST_FILE} of ${dir} is invalid: ${details.map((d) => `${d.field} ${d.message}`).join('; ')}`,
+      `${source} is invalid: ${details.map((d) => `${d.field} ${d.message}`).join('; ')}`,
       { details },
     );
   }

@@ -1,0 +1,370 @@
+/**
+ * The object-storage tier: checkpoints copied to an S3-compatible bucket (AWS S3, GCS's XML API, MinIO,
+ * Ceph RGW), so that one outlives its node. Layout under the configured prefix:
+ *   <prefix><id>/<version>/<file>   every file the manifest lists, uploaded first, in parallel
+ *   <prefix><id>/current            the manifest, written last: the commit point
+ * A checkpoint exists in the bucket once `current` names its version; an upload cut short is never seen
+ * (nothing names it), and its multipart uploads are aborted when it fails, or by `abandon` after a crash.
+ */
+import { createReadStream } from 'node:fs';
+import { mkdir, open } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import {
+  AbortMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { ErrorCode, SnapbackError } from '../../errors.js';
+import { checkpointIdProblem } from '../../ids.js';
+import { createArrivalHash } from './chunked-hash.js';
+import { type Manifest, type ManifestFile, parseManifest, writeManifest } from './manifest.js';
+import { isVersionUuid, joinInside } from './paths.js';
+
+const CURRENT_OBJECT = 'current';
+/** Files moved at once; each multipart upload holds up to `queueSize` parts of `partSize` in memory. */
+const FILES_AT_ONCE = 2;
+/** Manifests read at once when listing. */
+const READS_AT_ONCE = 8;
+
+export interface ObjectStoreLocation {
+  bucket: string;
+  /** Ends with `/` unless empty (the bucket's root). */
+  prefix: string;
+}
+
+export interface ObjectTierOptions {
+  /** Bytes per multipart part (S3's minimum is 5 MiB). */
+  partSize: number;
+  /** Parts of one file in flight at once. */
+  queueSize: number;
+}
+
+export interface ObjectTier {
+  /** `s3://bucket/prefix`, for messages and locations. */
+  readonly url: string;
+  /** The location of a version, as results report it. */
+  locationOf(id: string, version: string): string;
+  /** Uploads every file of `dir` its manifest lists, then the manifest as `current`; deletes what it replaced. */
+  upload(dir: string, manifest: Manifest, signal: AbortSignal): Promise<void>;
+  /** The manifest `current` names, or undefined when the bucket has no checkpoint of that id. */
+  current(id: string): Promise<Manifest | undefined>;
+  list(): Promise<Manifest[]>;
+  /** Downloads the files of `manifest` into `dir`, each checked against its sha256 as it arrives. */
+  download(manifest: Manifest, dir: string, signal: AbortSignal): Promise<void>;
+  /** Unpublishes (deletes `current`) then deletes every object of the id. False when absent. */
+  remove(id: string): Promise<boolean>;
+  /**
+   * Aborts multipart uploads under the prefix that belong to `versions` (this agent's own, cut short by its
+   * crash) or were started over `olderThanMs` ago (another agent's), and deletes the objects of `versions`.
+   * Returns what it aborted or deleted.
+   */
+  abandon(versions: ReadonlySet<string>, olderThanMs: number): Promise<string[]>;
+}
+
+/** Parses `s3://BUCKET[/PREFIX]`. */
+export function parseObjectStorageUrl(url: string): ObjectStoreLocation {
+  const match = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(url);
+  if (match === null) {
+    throw new SnapbackError(
+      ErrorCode.INVALID_ARGUMENT,
+      `object storage ${JSON.stringify(url)} is not s3://BUCKET[/PREFIX]`,
+      { details: [{ field: 'objectStorage', message: 'must be s3://BUCKET[/PREFIX]' }] },
+    );
+  }
+  const prefix = (match[2] ?? '').replace(/^\/+|\/+$/g, '');
+  return { bucket: match[1]!, prefix: prefix === '' ? '' : `${prefix}/` };
+}
+
+export function createObjectTier(
+  client: S3Client,
+  where: ObjectStoreLocation,
+  options: ObjectTierOptions,
+): ObjectTier {
+  const { bucket, prefix } = where;
+  const url = `s3://${bucket}/${prefix}`;
+  const idKey = (id: string) => `${prefix}${id}/`;
+  const fileKey = (id: string, version: string, path: string) => `${idKey(id)}${version}/${path}`;
+  const currentKey = (id: string) => `${idKey(id)}${CURRENT_OBJECT}`;
+  /** S3's answer in words, naming the object: never a raw SDK error. */
+  const failure = (doing: string, key: string, err: unknown) => {
+    if (err instanceof SnapbackError) return err;
+    const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+    const status = e.$metadata?.httpStatusCode;
+    const aborted = e.name === 'AbortError';
+    return new SnapbackError(
+      aborted ? ErrorCode.CANCELLED : ErrorCode.UNAVAILABLE,
+      `${doing} s3://${bucket}/${key} failed: ${e.name ?? 'Error'}${status === undefined ? '' : ` (HTTP ${status})`}: ${e.message ?? String(err)}`,
+      { cause: err },
+    );
+  };
+
+  const getText = async (key: string): Promise<string | undefined> => {
+    try {
+      const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      return await got.Body!.transformToString('utf8');
+    } catch (err) {
+      if ((err as { name?: string }).name === 'NoSuchKey') return undefined;
+      throw failure('reading', key, err);
+    }
+  };
+
+  /** Every key under `under`, page by page. */
+  async function* keysUnder(under: string): AsyncGenerator<string> {
+    let token: string | undefined;
+    do {
+      const page = await client
+        .send(new ListObjectsV2Command({ Bucket: bucket, Prefix: under, ContinuationToken: token }))
+        .catch((err: unknown) => {
+          throw failure('listing', under, err);
+        });
+      for (const object of page.Contents ?? []) if (object.Key !== undefined) yield object.Key;
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token !== undefined);
+  }
+
+  const deleteKeys = (keys: string[]) =>
+    forEachAtOnce(keys, READS_AT_ONCE, async (key) => {
+      await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })).catch((err: unknown) => {
+        throw failure('deleting', key, err);
+      });
+    });
+
+  const uploadFile = async (path: string, key: string, signal: AbortSignal) => {
+    const upload = new Upload({
+      client,
+      params: { Bucket: bucket, Key: key, Body: createReadStream(path) },
+      partSize: options.partSize,
+      queueSize: options.queueSize,
+      // A failed multipart upload is aborted at once, so its parts do not linger (and bill).
+      leavePartsOnError: false,
+    });
+    const stop = () => void upload.abort().catch(() => {});
+    signal.addEventListener('abort', stop, { once: true });
+    try {
+      await upload.done();
+    } catch (err) {
+      throw failure('uploading', key, err);
+    } finally {
+      signal.removeEventListener('abort', stop);
+    }
+  };
+
+  const downloadFile = async (file: ManifestFile, key: string, dir: string, signal: AbortSignal) => {
+    const path = joinInside(dir, file.path);
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    const got = await client
+      .send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal })
+      .catch((err: unknown) => {
+        throw failure('downloading', key, err);
+      });
+    const hash = createArrivalHash(file.chunkSize);
+    let size = 0;
+    const check = new Transform({
+      transform(data: Buffer, _encoding, done) {
+        hash.update(data);
+        size += data.length;
+        done(null, data);
+      },
+    });
+    const handle = await open(path, 'wx', 0o600);
+    try {
+      // `flush`: fsynced before the stream closes the handle (a restore may be the only copy on this node).
+      await pipeline(got.Body as NodeJS.ReadableStream, check, handle.createWriteStream({ flush: true }), {
+        signal,
+      }).catch((err: unknown) => {
+        throw failure('downloading', key, err);
+      });
+    } finally {
+      await handle.close().catch(() => {});
+    }
+    const problem =
+      size !== file.size
+        ? `has ${size} bytes, manifest says ${file.size}`
+        : hash.digest() !== file.sha256
+          ? 'has a different sha256 than the manifest'
+          : undefined;
+    if (problem !== undefined) {
+      throw new SnapbackError(
+        ErrorCode.FAILED_PRECONDITION,
+        `checkpoint ${manifestIdOf(key, prefix)} in s3://${bucket} is corrupted: ${file.path} (s3://${bucket}/${key}) ${problem}`,
+        { details: [{ field: 'files', message: `${file.path} ${problem}` }] },
+      );
+    }
+  };
+
+  const tier: ObjectTier = {
+    url,
+    locationOf: (id, version) => `s3://${bucket}/${idKey(id)}${version}/`,
+
+    async upload(dir, manifest, signal) {
+      const id = manifest.checkpointId;
+      const replaced = await tier.current(id).catch(() => undefined);
+      await forEachAtOnce(manifest.files, FILES_AT_ONCE, (file) =>
+        uploadFile(joinInside(dir, file.path), fileKey(id, manifest.version, file.path), signal),
+      );
+      if (signal.aborted) throw failure('uploading', currentKey(id), signal.reason);
+      // The commit point: only now does the bucket hold this checkpoint.
+      const key = currentKey(id);
+      await client
+        .send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            Body: `${JSON.stringify(manifest, null, 2)}\n`,
+            ContentType: 'application/json',
+          }),
+          { abortSignal: signal },
+        )
+        .catch((err: unknown) => {
+          throw failure('committing', key, err);
+        });
+      // What it replaced is unreachable now; a restore that was reading it fails on a missing file and
+      // is retried against the new one.
+      if (replaced !== undefined && replaced.version !== manifest.version) {
+        await deleteKeys(replaced.files.map((f) => fileKey(id, replaced.version, f.path))).catch(() => {});
+      }
+    },
+
+    async current(id) {
+      const text = await getText(currentKey(id));
+      if (text === undefined) return undefined;
+      const manifest = parseManifest(text, `s3://${bucket}/${currentKey(id)}`);
+      if (manifest.checkpointId !== id || !isVersionUuid(manifest.version)) {
+        throw new SnapbackError(
+          ErrorCode.FAILED_PRECONDITION,
+          `s3://${bucket}/${currentKey(id)} names checkpoint ${manifest.checkpointId} version ${manifest.version}, not a version of ${id}`,
+        );
+      }
+      return manifest;
+    },
+
+    async list() {
+      const ids: string[] = [];
+      let token: string | undefined;
+      do {
+        const page = await client
+          .send(
+            new ListObjectsV2Command({
+              Bucket: bucket,
+              Prefix: prefix,
+              Delimiter: '/',
+              ContinuationToken: token,
+            }),
+          )
+          .catch((err: unknown) => {
+            throw failure('listing', prefix, err);
+          });
+        for (const common of page.CommonPrefixes ?? []) {
+          const id = (common.Prefix ?? '').slice(prefix.length, -1);
+          if (checkpointIdProblem(id) === undefined) ids.push(id);
+        }
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token !== undefined);
+      const found: Manifest[] = [];
+      // One unreadable checkpoint does not hide the others.
+      await forEachAtOnce(ids, READS_AT_ONCE, async (id) => {
+        const manifest = await tier.current(id).catch(() => undefined);
+        if (manifest !== undefined) found.push(manifest);
+      });
+      return found.sort((a, b) => a.checkpointId.localeCompare(b.checkpointId));
+    },
+
+    async download(manifest, dir, signal) {
+      await forEachAtOnce(manifest.files, FILES_AT_ONCE, (file) =>
+        downloadFile(file, fileKey(manifest.checkpointId, manifest.version, file.path), dir, signal),
+      );
+      await writeManifest(dir, manifest);
+    },
+
+    async remove(id) {
+      const key = currentKey(id);
+      const existed = (await getText(key)) !== undefined;
+      await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })).catch((err: unknown) => {
+        throw failure('deleting', key, err);
+      });
+      const rest: string[] = [];
+      for await (const k of keysUnder(idKey(id))) rest.push(k);
+      await deleteKeys(rest);
+      return existed;
+    },
+
+    async abandon(versions, olderThanMs) {
+      const done: string[] = [];
+      const before = Date.now() - olderThanMs;
+      let keyMarker: string | undefined;
+      let uploadMarker: string | undefined;
+      do {
+        const page = await client
+          .send(
+            new ListMultipartUploadsCommand({
+              Bucket: bucket,
+              Prefix: prefix,
+              KeyMarker: keyMarker,
+              UploadIdMarker: uploadMarker,
+            }),
+          )
+          .catch((err: unknown) => {
+            throw failure('listing multipart uploads under', prefix, err);
+          });
+        for (const upload of page.Uploads ?? []) {
+          if (upload.Key === undefined || upload.UploadId === undefined) continue;
+          const mine = versions.has(versionOfKey(upload.Key, prefix) ?? '');
+          const stale = (upload.Initiated?.getTime() ?? Date.now()) < before;
+          if (!mine && !stale) continue;
+          await client
+            .send(
+              new AbortMultipartUploadCommand({ Bucket: bucket, Key: upload.Key, UploadId: upload.UploadId }),
+            )
+            .catch((err: unknown) => {
+              throw failure('aborting the multipart upload of', upload.Key!, err);
+            });
+          done.push(`s3://${bucket}/${upload.Key} (multipart upload ${upload.UploadId})`);
+        }
+        keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+        uploadMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
+      } while (keyMarker !== undefined);
+      if (versions.size > 0) {
+        const orphans: string[] = [];
+        for await (const key of keysUnder(prefix))
+          if (versions.has(versionOfKey(key, prefix) ?? '')) orphans.push(key);
+        await deleteKeys(orphans);
+        done.push(...orphans.map((key) => `s3://${bucket}/${key}`));
+      }
+      return done;
+    },
+  };
+  return tier;
+}
+
+/** The version segment of `<prefix><id>/<version>/…`, or undefined for any other key. */
+function versionOfKey(key: string, prefix: string): string | undefined {
+  const version = key.slice(prefix.length).split('/')[1];
+  return version !== undefined && isVersionUuid(version) ? version : undefined;
+}
+
+function manifestIdOf(key: string, prefix: string): string {
+  return key.slice(prefix.length).split('/')[0] ?? '';
+}
+
+/** Runs `work` on every item, at most `limit` at once; the first failure is thrown once all have settled. */
+async function forEachAtOnce<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>) {
+  let next = 0;
+  let first: { err: unknown } | undefined;
+  const worker = async () => {
+    while (next < items.length && first === undefined) {
+      const item = items[next++]!;
+      await work(item).catch((err: unknown) => {
+        first ??= { err };
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (first !== undefined) throw first.err;
+}

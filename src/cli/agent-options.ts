@@ -28,6 +28,39 @@ export const agentOptions = {
     description: 'checkpoint storage (a shared volume in a cluster)',
     schema: { minLength: 1 },
   },
+  objectStorage: {
+    type: 'string',
+    env: 'SNAPBACK_OBJECT_STORAGE',
+    valueName: 's3://BUCKET/PREFIX',
+    description:
+      "where checkpoints become durable beyond the node (S3-compatible; credentials, region and endpoint from the AWS SDK's usual sources)",
+    schema: { pattern: '^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$' },
+  },
+  objectStoragePartSize: {
+    type: 'integer',
+    env: 'SNAPBACK_OBJECT_STORAGE_PART_SIZE',
+    default: 16,
+    valueName: 'MIB',
+    description: 'multipart part size of uploads to the object storage',
+    schema: { minimum: 5, maximum: 5120 },
+  },
+  objectStorageQueueSize: {
+    type: 'integer',
+    env: 'SNAPBACK_OBJECT_STORAGE_QUEUE_SIZE',
+    default: 4,
+    valueName: 'PARTS',
+    description: 'parts of one file uploaded at once (two files at a time: memory ≈ 2 × this × part size)',
+    schema: { minimum: 1, maximum: 64 },
+  },
+  objectStorageAbandonAfter: {
+    type: 'integer',
+    env: 'SNAPBACK_OBJECT_STORAGE_ABANDON_AFTER',
+    default: 86_400,
+    valueName: 'SECONDS',
+    description:
+      "age past which another agent's unfinished multipart upload is taken for abandoned and aborted",
+    schema: { minimum: 1 },
+  },
   stateDir: {
     type: 'string',
     env: 'SNAPBACK_STATE_DIR',

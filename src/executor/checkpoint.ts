@@ -1,5 +1,5 @@
 /**
- * Checkpoint = inspect → configure → capture → promote (docs/architecture.md, "Executor"). On any failure or cancellation:
+ * Checkpoint = inspect → configure → capture → [upload] → promote (docs/architecture.md, "Executor"). On any failure or cancellation:
  * CUDA processes rolled back to running, the workload left running, staging removed, and the previous
  * checkpoint of the id untouched (promotion is the only step that changes it, and it is atomic).
  */
@@ -55,7 +55,7 @@ export async function checkpoint(deps: ExecutorDeps, input: CheckpointInput): Pr
   // loser of a race is told so at once instead of freezing its workload for a checkpoint it cannot publish.
   const lock = await deps.store.beginWrite(input.checkpointId, 'checkpoint');
   try {
-    if (!input.replace && (await deps.store.currentDir(input.checkpointId)) !== undefined) {
+    if (!input.replace && (await deps.store.get(input.checkpointId)) !== undefined) {
       throw new SnapbackError(
         ErrorCode.ALREADY_EXISTS,
         `checkpoint ${input.checkpointId} was written by another request meanwhile; ask to replace it or choose another id`,
@@ -108,6 +108,10 @@ async function checkpointLocked(
     });
     suspended = [];
     throwIfAborted(input.signal);
+    // Durable beyond the node before it is published here: a failed upload leaves the previous checkpoint
+    // current in both places, and the workload running (see "Storage" in docs/architecture.md).
+    const { remote } = deps;
+    if (remote !== undefined) await clock.run('upload', () => remote.upload(staging, input.signal));
     const location = await clock.run('promote', () => lock.promote(staging));
     await hooks.release(input.leaveRunning);
     if (!input.leaveRunning) await clock.run('stop', () => deps.runtime.stop(inspection));

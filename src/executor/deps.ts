@@ -3,13 +3,18 @@
 import type { Criu } from '../lib/criu/index.js';
 import type { HookRunner } from '../lib/hooks/index.js';
 import type { Runtime } from '../lib/runtime/index.js';
-import type { CheckpointStore } from '../lib/storage/index.js';
+import type { CheckpointStore, RemoteCopies } from '../lib/storage/index.js';
 import type { Logger } from '../log.js';
 import type { CudaPhase } from './cuda-phase.js';
 import type { Journal } from './journal.js';
 
 export interface ExecutorDeps {
   store: CheckpointStore;
+  /**
+   * The object-storage tier, when configured: a checkpoint is uploaded before it is published and fetched
+   * before it is restored (`store` then lists what the bucket holds).
+   */
+  remote?: RemoteCopies;
   runtime: Runtime;
   criu: Criu;
   /** Runs a workload's pre-checkpoint and post-restore hooks inside its namespaces (hooks.ts). */

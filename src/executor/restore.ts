@@ -55,6 +55,9 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
   }
   // The version is leased for as long as it is read (a lazy restore: until the last page is in): a newer
   // checkpoint promoted meanwhile, by any agent, retires it without deleting it, and a delete waits.
+  // With an object-storage tier, the bucket's version is brought here first (verified as it arrives).
+  const { remote } = deps;
+  if (remote !== undefined) await clock.run('download', () => remote.fetch(input.checkpointId, input.signal));
   const opened = await clock.run('verify', () => deps.store.openForReading(input.checkpointId));
   const release = () =>
     opened.release().catch((err: unknown) => log.warn({ err }, 'could not release the checkpoint'));

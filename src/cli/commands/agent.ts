@@ -11,12 +11,13 @@ import { createContainerdClient, createContainerdRuntime, podOf } from '../../li
 import { type CriuSettings, createCriu } from '../../lib/criu/index.js';
 import { createHookRunner } from '../../lib/hooks/index.js';
 import { assertInitForwards, createProcessRuntime } from '../../lib/process/index.js';
-import { createCheckpointStore } from '../../lib/storage/index.js';
+import { createCheckpointStore, createTieredStore } from '../../lib/storage/index.js';
 import { runTool } from '../../lib/tools/index.js';
 import { createRootLogger } from '../../log.js';
 import { agentOptions } from '../agent-options.js';
 import { defineCommand } from '../command.js';
 import { type CudaConfig, createCudaPhaseFromConfig } from '../cuda-from-config.js';
+import { objectTierFromConfig } from '../object-tier.js';
 import { agentServerCredentials } from '../tls.js';
 import { packageVersion } from '../version.js';
 
@@ -54,11 +55,22 @@ export const agentCommand = defineCommand({
     const criuVersion = await criu.version();
     const lazyPagesSupported = await criu.supportsLazyPages();
     const node = config.node ?? hostname().toLowerCase();
-    const store = createCheckpointStore(resolve(config.storage), {
+    const localStore = createCheckpointStore(resolve(config.storage), {
       owner: node,
       leaseTtlMs: config.storageLeaseTtl * 1000,
       onProblem: (message, err) => logger.warn({ err }, message),
     });
+    const { store, remote } =
+      config.objectStorage === undefined
+        ? { store: localStore, remote: undefined }
+        : createTieredStore(
+            localStore,
+            await objectTierFromConfig({ ...config, objectStorage: config.objectStorage }, io.env),
+            {
+              abandonAfterMs: config.objectStorageAbandonAfter * 1000,
+              onProblem: (message, err) => logger.warn({ err }, message),
+            },
+          );
     // The lease on the storage comes first: until it is held, agents sharing the volume take this node's
     // leftovers for a dead agent's.
     await store.open();
@@ -88,6 +100,7 @@ export const agentCommand = defineCommand({
       });
     const executor: ExecutorDeps = {
       store,
+      ...(remote === undefined ? {} : { remote }),
       runtime,
       criu,
       hooks: createHookRunner(),

@@ -1,0 +1,178 @@
+/**
+ * The object-storage tier end to end: real agents (real CRIU) uploading to a real S3-protocol server on
+ * loopback (s3rver, behind a proxy that fails or holds parts), and restoring on a "new node" — a second
+ * agent with an empty local storage and the same bucket.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import {
+  type AgentProcess,
+  resetCounter,
+  stagingEntries,
+  startAgent,
+  startStatefulWorkload,
+  workloadHash,
+} from '../helpers/agent-process.js';
+import { BUCKET, startObjectStorage, type TestObjectStorage } from '../helpers/object-storage.js';
+import { isRunning, readNumber, waitFor } from '../helpers/proc.js';
+
+const PREFIX = 'cluster-a';
+
+describe('agent: checkpoints in object storage (s3rver on loopback)', () => {
+  let s3: TestObjectStorage;
+  const agents: AgentProcess[] = [];
+
+  /** An agent of its own node, with its own (empty) local storage, on the shared bucket. */
+  async function agentOn(node: string, dir?: string): Promise<AgentProcess> {
+    const agent = await startAgent({
+      node,
+      ...(dir === undefined ? {} : { dir }),
+      // 5 MiB parts: the workload's 16 MiB of memory goes up in several.
+      args: ['--object-storage', `s3://${BUCKET}/${PREFIX}`, '--object-storage-part-size', '5'],
+      env: s3.env,
+    });
+    agents.push(agent);
+    return agent;
+  }
+
+  const currentVersion = async (id: string) => {
+    const got = await s3.client
+      .send(new GetObjectCommand({ Bucket: BUCKET, Key: `${PREFIX}/${id}/current` }))
+      .catch(() => undefined);
+    if (got === undefined) return undefined;
+    return (JSON.parse(await got.Body!.transformToString()) as { version: string }).version;
+  };
+
+  /** Restores `id` on `agent` after the workload died, and checks its memory came back. */
+  async function restoreWithMemory(agent: AgentProcess, id: string, out: string, hash: string) {
+    await resetCounter(out);
+    const restored = await agent.client.restore({ checkpointId: id });
+    const first = await waitFor(
+      'the restored counter',
+      async () => ((await readNumber(out)) ?? 0) > 0 && readNumber(out),
+      20_000,
+    );
+    assert.ok(first > 2, `the counter resumed at ${first}, not from the start`);
+    assert.equal(await workloadHash(out), hash, 'the data in memory is unchanged');
+    return restored;
+  }
+
+  before(async () => {
+    s3 = await startObjectStorage();
+  });
+  after(async () => {
+    for (const agent of agents) await agent.shutdown().catch(() => {});
+    await s3.close();
+  });
+
+  it('uploads (manifest last) and restores on a new node with the memory intact', async () => {
+    const a = await agentOn('node-a');
+    const { out, pid } = await startStatefulWorkload(a, 'alpha', 16);
+    const hash = await workloadHash(out);
+    const result = await a.client.checkpoint({ target: { pod: 'alpha' }, checkpointId: 'alpha-1' });
+    assert.ok((result.durationsMs['upload'] ?? -1) >= 0, 'an upload phase is reported');
+    assert.equal(await currentVersion('alpha-1'), result.version, 'the bucket names the version');
+    assert.deepEqual(s3.openUploads(), [], 'every multipart upload was completed');
+    await a.client.stopWorkload({ name: 'alpha' });
+    await waitFor('alpha to die', async () => !(await isRunning(pid)));
+
+    const b = await agentOn('node-b');
+    const { checkpoints } = await b.client.listCheckpoints({});
+    assert.deepEqual(
+      checkpoints.map((c) => c.checkpointId),
+      ['alpha-1'],
+      'the new node lists what the bucket holds',
+    );
+    const restored = await restoreWithMemory(b, 'alpha-1', out, hash);
+    assert.ok((restored.durationsMs['download'] ?? -1) >= 0, 'a download phase is reported');
+    assert.equal(
+      (await b.client.getCheckpoint({ checkpointId: 'alpha-1' })).location.startsWith('s3://'),
+      false,
+    );
+    await b.client.stopWorkload({ name: 'alpha' });
+  });
+
+  it('fails a checkpoint whose parts the server refuses, naming the object; the previous one stays', async () => {
+    const a = agents[0]!;
+    const { out, pid } = await startStatefulWorkload(a, 'beta', 16);
+    const hash = await workloadHash(out);
+    const first = await a.client.checkpoint({ target: { pod: 'beta' }, checkpointId: 'beta-1' });
+    s3.parts = 'fail';
+    try {
+      await assert.rejects(
+        a.client.checkpoint({ target: { pod: 'beta' }, checkpointId: 'beta-1', replace: true }),
+        (err: Error) => {
+          assert.match(err.message, new RegExp(`s3://${BUCKET}/${PREFIX}/beta-1/`));
+          assert.match(err.message, /InternalError/);
+          return true;
+        },
+      );
+    } finally {
+      s3.parts = 'pass';
+    }
+    assert.ok(s3.interfered > 0, 'the server refused parts');
+    assert.equal(await currentVersion('beta-1'), first.version, 'the bucket still names the previous one');
+    assert.equal((await a.client.getCheckpoint({ checkpointId: 'beta-1' })).version, first.version);
+    assert.deepEqual(s3.openUploads(), [], 'the failed multipart uploads were aborted');
+    assert.deepEqual(await stagingEntries(a.storage, 'node-a'), []);
+    assert.ok(await isRunning(pid), 'the workload keeps running');
+    await a.client.stopWorkload({ name: 'beta' });
+    await waitFor('beta to die', async () => !(await isRunning(pid)));
+    // On a node that never saw it: the previous checkpoint comes from the bucket, whole.
+    const c = await agentOn('node-c');
+    await restoreWithMemory(c, 'beta-1', out, hash);
+    await c.client.stopWorkload({ name: 'beta' });
+  });
+
+  it('never lists an upload its agent died in; the next agent aborts what it left', async () => {
+    const a = agents[0]!;
+    const { pid } = await startStatefulWorkload(a, 'gamma', 16);
+    const first = await a.client.checkpoint({ target: { pod: 'gamma' }, checkpointId: 'gamma-1' });
+    s3.parts = 'hold';
+    s3.interfered = 0;
+    const cut = a.client
+      .checkpoint({ target: { pod: 'gamma' }, checkpointId: 'gamma-1', replace: true })
+      .catch((err: unknown) => err);
+    await waitFor('the agent to be mid-upload', async () => s3.interfered > 0);
+    await a.kill();
+    await cut;
+    s3.parts = 'pass';
+    const left = s3.openUploads();
+    assert.ok(left.length > 0, 'the killed agent left a multipart upload');
+    const b = agents[1]!;
+    const listed = (await b.client.listCheckpoints({})).checkpoints.find((c) => c.checkpointId === 'gamma-1');
+    assert.equal(listed?.version, first.version, 'only the previous checkpoint is listed');
+    assert.equal(await currentVersion('gamma-1'), first.version);
+
+    // The same node's next agent: its recovery aborts what its predecessor left, whatever its age.
+    const again = await agentOn('node-a', a.dir);
+    assert.deepEqual(s3.openUploads(), [], 'the next agent aborted the upload');
+    for (const upload of left) assert.ok(s3.aborted.has(upload.uploadId), upload.key);
+    assert.equal((await again.client.getCheckpoint({ checkpointId: 'gamma-1' })).version, first.version);
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {}
+  });
+
+  it('refuses to restore a checkpoint whose object was corrupted, naming the file', async () => {
+    const manifest = JSON.parse(
+      await (
+        await s3.client.send(new GetObjectCommand({ Bucket: BUCKET, Key: `${PREFIX}/alpha-1/current` }))
+      ).Body!.transformToString(),
+    ) as { version: string; files: { path: string; size: number }[] };
+    const victim = manifest.files.find((f) => f.path.startsWith('criu/pages-'))!;
+    const key = `${PREFIX}/alpha-1/${manifest.version}/${victim.path}`;
+    await s3.client.send(
+      new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: Buffer.alloc(victim.size, 7) }),
+    );
+    const d = await agentOn('node-d');
+    await assert.rejects(d.client.restore({ checkpointId: 'alpha-1' }), (err: Error & { code?: number }) => {
+      assert.match(err.message, new RegExp(`${victim.path}.*different sha256`));
+      assert.match(err.message, /FAILED_PRECONDITION|corrupted/);
+      return true;
+    });
+    assert.deepEqual(await stagingEntries(d.storage, 'node-d'), [], 'nothing of it is kept');
+    assert.deepEqual((await d.client.listCheckpoints({})).checkpoints.length > 0, true);
+  });
+});

@@ -24,7 +24,7 @@ import {
   RESTORE_STATUS_ANNOTATION,
   RESTORED_CONDITION,
 } from './opt-in.js';
-import { dataOf } from './schemas.js';
+import { dataOf, objectRefProperties } from './schemas.js';
 import { ApiServerSourceType } from './types.js';
 
 /** A pod the restore loop acts on, as its event carried it. */
@@ -110,9 +110,7 @@ const validatePod = ajv.compile<{
       type: 'object',
       required: ['name', 'namespace', 'uid'],
       properties: {
-        name: { type: 'string', pattern: DNS1123_SUBDOMAIN_PATTERN },
-        namespace: { type: 'string', pattern: DNS1123_LABEL_PATTERN },
-        uid: { type: 'string', minLength: 1, maxLength: 128 },
+        ...objectRefProperties,
         resourceVersion: { type: 'string', maxLength: 64 },
         labels: strings,
         annotations: strings,

@@ -9,6 +9,13 @@ import { ajv, detailsOf, type ValidateFunction } from '../validation/ajv.js';
 import type { CheckpointRequestedData, PreemptionNoticedData, RestoreRequestedData } from './types.js';
 import { EventType } from './types.js';
 
+/** A Kubernetes object's name, namespace and uid as the API server writes them (pods, involvedObject). */
+export const objectRefProperties = {
+  name: { type: 'string', pattern: DNS1123_SUBDOMAIN_PATTERN },
+  namespace: { type: 'string', pattern: DNS1123_LABEL_PATTERN },
+  uid: { type: 'string', minLength: 1, maxLength: 128 },
+} as const;
+
 /** Namespaces, container names and checkpoint ids are DNS-1123 labels; pods and nodes subdomains. */
 const label = { type: 'string', pattern: DNS1123_LABEL_PATTERN };
 const subdomain = { type: 'string', pattern: DNS1123_SUBDOMAIN_PATTERN };

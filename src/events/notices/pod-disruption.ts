@@ -15,10 +15,9 @@
  * that) — or the functions' configured default when neither is there.
  */
 
-import { DNS1123_LABEL_PATTERN, DNS1123_SUBDOMAIN_PATTERN } from '../../ids.js';
 import { ajv } from '../../validation/ajv.js';
 import { isOptedIn } from '../opt-in.js';
-import { dataProblems } from '../schemas.js';
+import { dataProblems, objectRefProperties } from '../schemas.js';
 import { ApiServerSourceType } from '../types.js';
 import { assertValid, invalidNotice } from './invalid.js';
 import { NoticeFormat, type PodNoticeResult, Urgency } from './notice.js';
@@ -48,9 +47,7 @@ const validatePod = ajv.compile<{
       type: 'object',
       required: ['name', 'namespace', 'uid'],
       properties: {
-        name: { type: 'string', pattern: DNS1123_SUBDOMAIN_PATTERN },
-        namespace: { type: 'string', pattern: DNS1123_LABEL_PATTERN },
-        uid: { type: 'string', minLength: 1, maxLength: 128 },
+        ...objectRefProperties,
         deletionTimestamp: timestamp,
       },
     },

@@ -10,8 +10,8 @@
  * look the pod up (its uid must match, a pod of the same name may have replaced it).
  */
 
-import { DNS1123_LABEL_PATTERN, DNS1123_SUBDOMAIN_PATTERN } from '../../ids.js';
 import { ajv, type ValidateFunction } from '../../validation/ajv.js';
+import { objectRefProperties } from '../schemas.js';
 import { ApiServerSourceType } from '../types.js';
 import { assertValid } from './invalid.js';
 import { NoticeFormat, type PodNoticeResult, Urgency } from './notice.js';
@@ -30,9 +30,7 @@ const reference = {
   required: ['namespace', 'name'],
   properties: {
     kind: { type: 'string' },
-    namespace: { type: 'string', pattern: DNS1123_LABEL_PATTERN },
-    name: { type: 'string', pattern: DNS1123_SUBDOMAIN_PATTERN },
-    uid: { type: 'string', minLength: 1, maxLength: 128 },
+    ...objectRefProperties,
   },
 } as const;
 

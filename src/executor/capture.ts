@@ -2,7 +2,8 @@
  * Phase 3, capture: CUDA lock + checkpoint, CRIU dump into staging — with the runtime's own capture (a
  * container's filesystem changes and volumes) while CRIU still holds the tree frozen — CUDA restore +
  * unlock (the workload keeps running), cuda.json, then the manifest with every file's size and sha256,
- * all fsynced before promotion may publish it.
+ * all fsynced before promotion may publish it. The page images are hashed while CRIU writes them and
+ * written back while what is left is hashed; the manifest, written durably last, is what makes it whole.
  */
 
 import { readdir, stat } from 'node:fs/promises';
@@ -13,6 +14,7 @@ import { namespacePid, workingDirectories } from '../lib/procfs/index.js';
 import {
   describeFiles,
   fsyncTree,
+  type GrowingFilesHasher,
   hashGrowingFiles,
   type KnownFile,
   type WorkloadIdentity,
@@ -52,7 +54,6 @@ export async function captureCheckpoint(
 ): Promise<{ sizeBytes: number; createdAt: string; identity: WorkloadIdentity }> {
   const { plan, clock, signal } = input;
   const { inspection } = plan;
-  const hashedWhileWritten = new Map<string, KnownFile>();
   const cuda = inspection.cudaPids.length > 0 ? deps.cuda : undefined;
   let gpuIdentity: { gpus: string[]; driverVersion: string | undefined } = {
     gpus: [],
@@ -99,10 +100,31 @@ export async function captureCheckpoint(
       throw err;
     }
     await dumping;
+  } catch (err) {
+    await pages.cancel();
+    throw err;
   } finally {
     await frozen?.close();
-    for (const [name, file] of await pages.finish()) hashedWhileWritten.set(`${IMAGES_DIR}/${name}`, file);
   }
+  try {
+    return await afterDump(deps, input, pages, gpuIdentity);
+  } catch (err) {
+    await pages.cancel();
+    throw err;
+  }
+}
+
+/** The workload runs again (CUDA resumed), and the manifest is written over hashed, durable files. */
+async function afterDump(
+  deps: ExecutorDeps,
+  input: CaptureInput,
+  pages: GrowingFilesHasher,
+  gpuIdentity: { gpus: string[]; driverVersion: string | undefined },
+): Promise<{ sizeBytes: number; createdAt: string; identity: WorkloadIdentity }> {
+  const { plan, clock, signal } = input;
+  const { inspection } = plan;
+  const cuda = inspection.cudaPids.length > 0 ? deps.cuda : undefined;
+  const hashedWhileWritten = new Map<string, KnownFile>();
   if (cuda) {
     await cuda.resume(inspection.cudaPids, clock, undefined, signal);
     await input.onSuspended([]);
@@ -122,7 +144,14 @@ export async function captureCheckpoint(
       };
       await writeFileDurably(join(plan.stagingDir, CUDA_RECORD_FILE), serializeCudaRecord(record));
     }
-    const files = await describeFiles(plan.stagingDir, undefined, hashedWhileWritten);
+    // The disk writes the images back while the cores hash what is left of them: neither waits for the other.
+    const [files] = await Promise.all([
+      pages.finish().then((known) => {
+        for (const [name, file] of known) hashedWhileWritten.set(`${IMAGES_DIR}/${name}`, file);
+        return describeFiles(plan.stagingDir, undefined, hashedWhileWritten);
+      }),
+      fsyncTree(plan.stagingDir),
+    ]);
     sizeBytes = files.reduce((sum, f) => sum + f.size, 0);
     const durations = clock.durations();
     delete durations['total'];
@@ -143,7 +172,6 @@ export async function captureCheckpoint(
       sizeBytes,
       files,
     });
-    await fsyncTree(plan.stagingDir);
   });
   return { sizeBytes, createdAt, identity };
 }

@@ -31,12 +31,22 @@ export async function hashChunked(
     ranges.push({ offset, length: Math.min(chunkSize, size - offset) });
   const digests = await Promise.all(
     ranges.map(async ({ offset, length }) => {
-      const digest = Buffer.from(await pool().run({ path, offset, length }));
+      const digest = await hashRangeInPool({ path, offset, length });
       onBytes?.(length);
       return digest;
     }),
   );
   return rootOf(digests);
+}
+
+/** The sha256 digest of one range of a file, computed by the shared worker pool. */
+export async function hashRangeInPool(range: HashRange): Promise<Buffer> {
+  return Buffer.from(await pool().run(range));
+}
+
+/** How many ranges the pool hashes at once: one per core. */
+export function hashingThreads(): number {
+  return Math.max(1, availableParallelism());
 }
 
 let shared: Piscina<HashRange, Uint8Array> | undefined;
@@ -47,7 +57,7 @@ let shared: Piscina<HashRange, Uint8Array> | undefined;
  * under tsx — as it is.
  */
 function pool(): Piscina<HashRange, Uint8Array> {
-  const threads = Math.max(1, availableParallelism());
+  const threads = hashingThreads();
   const extension = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
   shared ??= new Piscina({
     filename: fileURLToPath(new URL(`./hash-range.worker.${extension}`, import.meta.url)),

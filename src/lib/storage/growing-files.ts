@@ -1,29 +1,29 @@
 /**
  * Hashes files while another program is still writing them, so that the manifest of a multi-GiB dump costs
  * almost nothing after the dump: CRIU writes its page images (pages-N.img) strictly front to back, so each
- * new range is read once, from the page cache, while CRIU goes on. (Flushing those ranges early was tried:
- * fdatasync on a file CRIU is writing slows CRIU, and the workload stays frozen for as long as CRIU runs;
- * the fsync comes after the dump, while the workload runs again.)
+ * chunk (chunked-hash.ts) is hashed, from the page cache, as soon as the writer has gone past its end —
+ * by the worker pool, several chunks at once. While the writer runs, one core is left to it (CRIU dumps on
+ * one thread and the workload stays frozen for as long as it does); once it is done, `finish` hashes what
+ * is left on every core. (Flushing those ranges early was tried: fdatasync on a file CRIU is writing slows
+ * CRIU; the fsync comes after the dump, while the workload runs again.)
  *
  * Only files the writer appends to may be followed this way: `finish` re-checks each file's size, and a file
  * that shrank is left out (it will be hashed whole, afterwards).
  */
-import { createHash, type Hash } from 'node:crypto';
-import { constants } from 'node:fs';
-import { type FileHandle, open, readdir, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CHUNK_SIZE, rootOf } from './chunked-hash.js';
+import pLimit from 'p-limit';
+import { CHUNK_SIZE, hashingThreads, hashRangeInPool, rootOf } from './chunked-hash.js';
 
-const READ_SIZE = 4 << 20;
 const POLL_MS = 25;
 
 interface Followed {
-  handle: FileHandle;
-  /** The chunk being hashed, how much of it is in, and the digests of the chunks before it. */
-  chunk: Hash;
-  chunkFill: number;
-  digests: Buffer[];
-  offset: number;
+  /** The digest of each chunk handed to the pool so far, in order. */
+  digests: Promise<Buffer>[];
+  /** Bytes handed to the pool (whole chunks while the file grows) and bytes hashed. */
+  submitted: number;
+  hashed: number;
+  shrank: boolean;
 }
 
 /** A file's manifest digest: chunked (see chunked-hash.ts), so that a restore can verify it on every core. */
@@ -34,44 +34,61 @@ export interface KnownFile {
 }
 
 export interface GrowingFilesHasher {
-  /** How far each followed file has been read (and hashed) so far, by name. */
+  /** How many bytes of each followed file have been hashed so far, by name. */
   progress(): ReadonlyMap<string, number>;
-  /** Reads to the end of every followed file, closes them, and returns what is known (name → size, sha256). */
+  /** Hashes what is left of every followed file and returns what is known (name → size, sha256). */
   finish(): Promise<Map<string, KnownFile>>;
+  /** Stops following (the writer failed): waits for the chunks being hashed, hashes no more. */
+  cancel(): Promise<void>;
 }
 
 /** Follows the files of `dir` whose names match `pattern` (not recursively) until `finish`. */
-export function hashGrowingFiles(dir: string, pattern: RegExp): GrowingFilesHasher {
+export function hashGrowingFiles(
+  dir: string,
+  pattern: RegExp,
+  chunkSize: number = CHUNK_SIZE,
+): GrowingFilesHasher {
   const followed = new Map<string, Followed>();
-  const buffer = Buffer.allocUnsafe(READ_SIZE);
+  // One core for the writer while it writes; all of them once it is done.
+  const limit = pLimit(Math.max(1, hashingThreads() - 1));
   let stopped = false;
   let failed = false;
 
-  const catchUp = async (file: Followed) => {
-    for (;;) {
-      const { bytesRead } = await file.handle.read(buffer, 0, READ_SIZE, file.offset);
-      if (bytesRead === 0) return;
-      addToChunks(file, buffer.subarray(0, bytesRead));
-      file.offset += bytesRead;
-      if (bytesRead < READ_SIZE && !stopped) return; // caught up with the writer for now
+  /** Hands `file`'s bytes up to `end` to the pool, a chunk at a time. */
+  const submit = (path: string, file: Followed, end: number) => {
+    while (file.submitted < end) {
+      const offset = file.submitted;
+      const length = Math.min(chunkSize, end - offset);
+      const digest = limit(async () => {
+        const d = await hashRangeInPool({ path, offset, length });
+        file.hashed += length;
+        return d;
+      });
+      digest.catch(() => {}); // awaited in finish; a failure there leaves the file out
+      file.digests.push(digest);
+      file.submitted += length;
     }
   };
 
-  const round = async () => {
+  /** While the writer writes, whole chunks only; at the end (`last`), everything up to the final size. */
+  const round = async (last: boolean) => {
     for (const name of await readdir(dir).catch(() => [] as string[])) {
-      if (!pattern.test(name) || followed.has(name)) continue;
-      const handle = await open(join(dir, name), constants.O_RDONLY | constants.O_NOFOLLOW).catch(
-        () => undefined,
-      );
-      if (handle)
-        followed.set(name, { handle, chunk: createHash('sha256'), chunkFill: 0, digests: [], offset: 0 });
+      if (pattern.test(name) && !followed.has(name))
+        followed.set(name, { digests: [], submitted: 0, hashed: 0, shrank: false });
     }
-    for (const file of followed.values()) await catchUp(file);
+    for (const [name, file] of followed) {
+      if (file.shrank) continue;
+      const path = join(dir, name);
+      const { size } = await stat(path);
+      const end = last ? size : size - (size % chunkSize);
+      if (end < file.submitted) file.shrank = true;
+      else submit(path, file, end);
+    }
   };
 
   const loop = (async () => {
     while (!stopped) {
-      await round().catch(() => {
+      await round(false).catch(() => {
         failed = true;
         stopped = true;
       });
@@ -80,35 +97,27 @@ export function hashGrowingFiles(dir: string, pattern: RegExp): GrowingFilesHash
   })();
 
   return {
-    progress: () => new Map([...followed].map(([name, file]) => [name, file.offset])),
+    progress: () => new Map([...followed].map(([name, file]) => [name, file.hashed])),
     async finish() {
       stopped = true;
       await loop;
+      limit.concurrency = hashingThreads();
       const known = new Map<string, KnownFile>();
-      if (!failed) await round().catch(() => (failed = true));
+      if (!failed) await round(true).catch(() => (failed = true));
       for (const [name, file] of followed) {
+        const digests = await Promise.all(file.digests).catch(() => undefined);
+        // Re-checked after the last read: a file that changed size since is not vouched for.
         const size = (await stat(join(dir, name)).catch(() => undefined))?.size;
-        if (file.chunkFill > 0) file.digests.push(file.chunk.digest());
-        if (!failed && size === file.offset)
-          known.set(name, { size, sha256: rootOf(file.digests), chunkSize: CHUNK_SIZE });
-        await file.handle.close();
+        if (!failed && !file.shrank && digests !== undefined && size === file.submitted)
+          known.set(name, { size, sha256: rootOf(digests), chunkSize });
       }
       return known;
     },
+    async cancel() {
+      stopped = true;
+      limit.clearQueue();
+      await loop;
+      for (const file of followed.values()) await Promise.allSettled(file.digests);
+    },
   };
-}
-
-function addToChunks(file: Followed, bytes: Buffer): void {
-  let at = 0;
-  while (at < bytes.length) {
-    const take = Math.min(CHUNK_SIZE - file.chunkFill, bytes.length - at);
-    file.chunk.update(bytes.subarray(at, at + take));
-    file.chunkFill += take;
-    at += take;
-    if (file.chunkFill === CHUNK_SIZE) {
-      file.digests.push(file.chunk.digest());
-      file.chunk = createHash('sha256');
-      file.chunkFill = 0;
-    }
-  }
 }

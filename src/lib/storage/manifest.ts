@@ -8,6 +8,7 @@ import { constants } from 'node:fs';
 import { lstat, open, readdir, readFile, realpath } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import pLimit from 'p-limit';
 import { ErrorCode, SnapbackError } from '../../errors.js';
 import { DNS1123_LABEL_PATTERN } from '../../ids.js';
 import { ajv, detailsOf } from '../../validation/ajv.js';
@@ -22,6 +23,8 @@ export const MANIFEST_FILE = 'manifest.json';
 /** Opens for reading, refusing a symbolic link in the last component (ELOOP). */
 const READ_NO_FOLLOW = constants.O_RDONLY | constants.O_NOFOLLOW;
 export const MANIFEST_SCHEMA_VERSION = 1;
+/** Files hashed at once by describeFiles (big ones are chunked over the worker pool anyway). */
+const DESCRIBE_CONCURRENCY = 8;
 
 export interface ManifestFile {
   path: string;
@@ -175,18 +178,21 @@ export async function describeFiles(
   onBytes?: (n: number) => void,
   known: ReadonlyMap<string, KnownFile> = new Map(),
 ): Promise<ManifestFile[]> {
-  const files: ManifestFile[] = [];
-  for (const path of await walk(dir)) {
-    const rel = relative(dir, path).split(sep).join('/');
-    if (rel === MANIFEST_FILE) continue;
-    const already = known.get(rel);
-    if (already !== undefined && (await lstat(path)).size === already.size) {
-      files.push({ path: rel, ...already });
-      continue;
-    }
-    files.push({ path: rel, ...(await hashForManifest(path, onBytes)) });
-  }
-  return files.sort((a, b) => a.path.localeCompare(b.path));
+  // CRIU writes dozens of small images: hashed a few at once, their opens and reads overlap.
+  const limit = pLimit(DESCRIBE_CONCURRENCY);
+  const files = await Promise.all(
+    (await walk(dir)).map((path) =>
+      limit(async (): Promise<ManifestFile | undefined> => {
+        const rel = relative(dir, path).split(sep).join('/');
+        if (rel === MANIFEST_FILE) return undefined;
+        const already = known.get(rel);
+        if (already !== undefined && (await lstat(path)).size === already.size)
+          return { path: rel, ...already };
+        return { path: rel, ...(await hashForManifest(path, onBytes)) };
+      }),
+    ),
+  );
+  return files.filter((f) => f !== undefined).sort((a, b) => a.path.localeCompare(b.path));
 }
 
 export async function writeManifest(dir: string, manifest: Manifest): Promise<void> {

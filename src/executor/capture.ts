@@ -21,7 +21,7 @@ import {
   writeFileDurably,
   writeManifest,
 } from '../lib/storage/index.js';
-import { type DumpPlan, IMAGES_DIR } from './configure.js';
+import { type DumpPlan, IMAGES_DIR, PAGE_IMAGES } from './configure.js';
 import type { ExecutorDeps } from './deps.js';
 import { withDirectoryLocks } from './dump-lock.js';
 import { openFrozenWindow } from './frozen-window.js';
@@ -45,8 +45,6 @@ export interface CaptureInput {
 const PROGRESS_INTERVAL_MS = 250;
 /** How long CRIU keeps a dumped tree frozen for the runtime's capture before it gives up (and thaws it). */
 const FROZEN_CAPTURE_LIMIT_MS = 5 * 60_000;
-/** CRIU's page images, which it writes front to back (see growing-files.ts). */
-const PAGE_IMAGES = /^pages-\d+\.img$/;
 
 export async function captureCheckpoint(
   deps: ExecutorDeps,

@@ -14,6 +14,14 @@ export interface DumpPlan {
 
 /** The staged checkpoint's layout (docs/architecture.md, "Storage"). */
 export const IMAGES_DIR = 'criu';
+/** CRIU's page images (the workload's memory), which it writes front to back: most of a checkpoint. */
+export const PAGE_IMAGES = /^pages-\d+\.img$/;
+
+/** Whether a manifest path (relative to the checkpoint) is one of CRIU's page images. */
+export function isPageImage(path: string): boolean {
+  const [dir, name, ...rest] = path.split('/');
+  return dir === IMAGES_DIR && name !== undefined && rest.length === 0 && PAGE_IMAGES.test(name);
+}
 
 export async function configureDump(inspection: InspectedTarget, stagingDir: string): Promise<DumpPlan> {
   const imagesDir = join(stagingDir, IMAGES_DIR);

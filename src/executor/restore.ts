@@ -2,6 +2,11 @@
  * Restore = verify → runtime restore (setup, rootfs, CRIU) → CUDA restore (device map) + unlock →
  * confirm alive (docs/architecture.md, "Executor"). A restore that fails after CRIU brought the tree back kills that tree:
  * it is never left half-alive and reported as restored.
+ *
+ * Verification overlaps CRIU: every file but the page images is checked first (the runtime applies some,
+ * CRIU parses the rest); the page images — the workload's memory, most of the bytes — are checked while
+ * CRIU restores from them, the restored tree held stopped until they are, and killed if one is not. A lazy
+ * restore runs at once; its page images are checked while they are served, and a bad one kills the tree.
  */
 import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,9 +14,9 @@ import { ErrorCode, SnapbackError } from '../errors.js';
 import type { WorkloadHooks } from '../lib/hooks/index.js';
 import { hostPidsOf, isRunning, processTree, startTimeOf } from '../lib/procfs/index.js';
 import type { RestoreOutcome, TargetRef } from '../lib/runtime/index.js';
-import { type Manifest, readManifest, verifyFiles } from '../lib/storage/index.js';
+import { type Manifest, type ManifestFile, readManifest, verifyFiles } from '../lib/storage/index.js';
 import type { RunningTool } from '../lib/tools/index.js';
-import { IMAGES_DIR } from './configure.js';
+import { IMAGES_DIR, isPageImage } from './configure.js';
 import type { ExecutorDeps } from './deps.js';
 import { wakeRestored } from './hooks.js';
 import { createPhaseClock, type PhaseClock, type ProgressListener, throwIfAborted } from './phase-clock.js';
@@ -61,25 +66,38 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
   const opened = await clock.run('verify', () => deps.store.openForReading(input.checkpointId));
   const release = () =>
     opened.release().catch((err: unknown) => log.warn({ err }, 'could not release the checkpoint'));
-  let verified: { dir: string; manifest: Manifest; deviceMap: string | undefined };
+  let verified: {
+    dir: string;
+    manifest: Manifest;
+    deviceMap: string | undefined;
+    verify: (only: (file: ManifestFile) => boolean) => Promise<void>;
+  };
   try {
     verified = await clock.run('verify', async () => {
-      const manifest = await verifyCheckpoint(deps, input.checkpointId, opened.dir, clock);
+      const manifest = await checkedManifest(deps, input.checkpointId, opened.dir);
+      const verify = verifierOf(opened.dir, manifest, clock);
+      await verify((file) => !isPageImage(file.path));
       // GPUs are matched before anything is touched: a count mismatch must not leave a half-restored tree.
-      return { dir: opened.dir, manifest, deviceMap: await cudaDeviceMap(deps, manifest, input.noCuda) };
+      return {
+        dir: opened.dir,
+        manifest,
+        deviceMap: await cudaDeviceMap(deps, manifest, input.noCuda),
+        verify,
+      };
     });
     throwIfAborted(input.signal);
   } catch (err) {
     await release();
     throw err;
   }
-  const { dir, manifest, deviceMap } = verified;
+  const { dir, manifest, deviceMap, verify } = verified;
   const work = await deps.store.createStaging().catch(async (err: unknown) => {
     await release();
     throw err;
   });
   let outcome: RestoreOutcome | undefined;
   let daemon: RunningTool | undefined;
+  let pagesVerified: Promise<void> | undefined;
   let closeJournal = async () => {};
   try {
     const imagesDir = join(dir, IMAGES_DIR);
@@ -112,6 +130,9 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
         workload: prepared.workload,
         at: new Date().toISOString(),
       });
+      const checking = clock.run('verify', () => verify((file) => isPageImage(file.path)));
+      checking.catch(() => {}); // awaited below, or by the lazy restore's supervision
+      pagesVerified = checking;
       outcome = await clock.run('criuRestore', async () => {
         const criuPid = await deps.criu.restore(
           {
@@ -121,17 +142,24 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
             workDir: work.dir,
             inheritFds: prepared.inheritFds,
             extraArgs: prepared.extraArgs,
-            ...(input.lazy ? { lazyPages: true } : {}),
+            // Held stopped until its memory is verified (a lazy restore's memory is not here yet).
+            ...(input.lazy ? { lazyPages: true } : { leaveStopped: true }),
           },
           prepared.placement,
         );
         return prepared.complete(criuPid);
       });
     } catch (err) {
+      // A corrupted image explains a failed CRIU better than CRIU's own words do.
+      const corrupted = await pagesVerified?.then(
+        () => undefined,
+        (e: unknown) => SnapbackError.from(e),
+      );
+      const cause = corrupted ?? SnapbackError.from(err);
       const undone = await prepared
-        .fail(SnapbackError.from(err))
+        .fail(cause)
         .catch((e: unknown) => `undoing it failed: ${SnapbackError.from(e).message}`);
-      throw undone === undefined ? err : withUndo(SnapbackError.from(err), undone);
+      throw undone === undefined ? cause : withUndo(cause, undone);
     }
     // Until it is confirmed, a restored tree is undone by whoever finds it: this run, or the next agent.
     const closePending = closeJournal;
@@ -144,6 +172,12 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
       at: new Date().toISOString(),
     });
     await closePending();
+    if (daemon === undefined) {
+      // The stopped tree runs only on memory that matches the manifest; otherwise the catch below kills it.
+      await pagesVerified;
+      const stopped = outcome;
+      await clock.run('resume', () => continueTree(stopped.pid));
+    }
     await resumeCuda(deps, manifest, outcome, input, clock, deviceMap);
     await wakeRestored(
       deps,
@@ -183,7 +217,7 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
     }
     durations['firstRun'] = durations['total']!;
     log.info({ durations, pid: outcome.pid }, 'restored process runs; pages arriving lazily');
-    output.pagesComplete = superviseLazyPages(deps, daemon, outcome, clock, cleanup);
+    output.pagesComplete = superviseLazyPages(deps, daemon, pagesVerified, outcome, clock, cleanup);
     output.pagesComplete.catch(() => {});
     return output;
   } catch (err) {
@@ -197,9 +231,12 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
     }
     await closeJournal().catch(() => {});
     // CRIU's own account of a failed restore outlives the work folder: the error and the log name it.
-    // A post-restore hook's failure is the workload's, not CRIU's: its log would only mislead.
+    // A post-restore hook's failure is the workload's, and a corrupted image the storage's, not CRIU's:
+    // its log would only mislead.
     const kept =
-      error.phase === 'postHook' ? undefined : await keepRestoreLog(deps, work.dir, input.checkpointId);
+      error.phase === 'postHook' || error.phase === 'verify'
+        ? undefined
+        : await keepRestoreLog(deps, work.dir, input.checkpointId);
     await deps.store.discardStaging(work).catch(() => {});
     log.warn({ err: error, phase: error.phase, criuLog: kept }, 'restore failed');
     const named = kept === undefined ? error : withKeptLog(error, kept, deps.node);
@@ -244,12 +281,8 @@ async function keepRestoreLog(deps: ExecutorDeps, workDir: string, id: string): 
   }
 }
 
-async function verifyCheckpoint(
-  deps: ExecutorDeps,
-  id: string,
-  dir: string,
-  clock: PhaseClock,
-): Promise<Manifest> {
+/** The checkpoint's manifest, refused when another runtime took it. */
+async function checkedManifest(deps: ExecutorDeps, id: string, dir: string): Promise<Manifest> {
   const manifest = await readManifest(dir);
   if (manifest.runtime !== deps.runtime.name) {
     throw new SnapbackError(
@@ -257,18 +290,45 @@ async function verifyCheckpoint(
       `checkpoint ${id} was taken by the ${manifest.runtime} runtime; this agent runs ${deps.runtime.name}`,
     );
   }
-  let done = 0;
-  await verifyFiles(dir, manifest, (n) => {
-    done += n;
-    clock.progress({ phase: 'verify', state: 'RUNNING', bytesDone: done, bytesTotal: manifest.sizeBytes });
-  });
   return manifest;
 }
 
-/** Waits for the lazy-pages daemon to serve every page; a broken transfer kills the restored process. */
+/** Verifies the files `only` selects, reporting progress over the whole checkpoint's bytes. */
+function verifierOf(
+  dir: string,
+  manifest: Manifest,
+  clock: PhaseClock,
+): (only: (file: ManifestFile) => boolean) => Promise<void> {
+  let done = 0;
+  const onBytes = (n: number) => {
+    done += n;
+    clock.progress({ phase: 'verify', state: 'RUNNING', bytesDone: done, bytesTotal: manifest.sizeBytes });
+  };
+  return (only) => verifyFiles(dir, manifest, onBytes, only);
+}
+
+/**
+ * Resumes a tree CRIU left stopped. (A task that was itself stopped when it was checkpointed resumes
+ * too: CRIU's --leave-stopped does not tell them apart.)
+ */
+async function continueTree(pid: number): Promise<void> {
+  for (const task of await processTree(pid)) {
+    try {
+      process.kill(task, 'SIGCONT');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    }
+  }
+}
+
+/**
+ * Waits for the lazy-pages daemon to serve every page and for the page images to be verified; a broken
+ * transfer or a corrupted image kills the restored process at once.
+ */
 async function superviseLazyPages(
   deps: ExecutorDeps,
   daemon: RunningTool,
+  pagesVerified: Promise<void> | undefined,
   outcome: RestoreOutcome,
   clock: PhaseClock,
   cleanup: () => Promise<void>,
@@ -276,16 +336,29 @@ async function superviseLazyPages(
   const log = deps.logger.child({ op: 'lazy-pages', pid: outcome.pid });
   try {
     try {
-      await daemon.done;
+      await Promise.all([
+        daemon.done.catch((err: unknown) => {
+          throw new SnapbackError(
+            ErrorCode.INTERNAL,
+            `the lazy-pages daemon stopped before every page arrived; restored process ${outcome.pid} was killed (it would have faulted on missing memory)`,
+            { cause: err, phase: 'pagesComplete' },
+          );
+        }),
+        pagesVerified?.catch((err: unknown) => {
+          const error = SnapbackError.from(err);
+          throw new SnapbackError(
+            error.code,
+            `${error.message}; restored process ${outcome.pid} was killed (its memory came from that image)`,
+            { cause: err, phase: 'verify', details: error.details },
+          );
+        }),
+      ]);
     } catch (err) {
+      daemon.kill('SIGKILL');
       await deps.runtime
         .abandon(outcome)
         .catch((e: unknown) => log.error({ err: e }, 'could not kill the restored process'));
-      throw new SnapbackError(
-        ErrorCode.INTERNAL,
-        `the lazy-pages daemon stopped before every page arrived; restored process ${outcome.pid} was killed (it would have faulted on missing memory)`,
-        { cause: err, phase: 'pagesComplete' },
-      );
+      throw err;
     }
     if (!(await isRunning(outcome.pid))) {
       throw new SnapbackError(

@@ -14,7 +14,7 @@ import {
   startAgent,
   startStatefulWorkload,
 } from '../helpers/agent-process.js';
-import { isRunning, waitFor } from '../helpers/proc.js';
+import { isRunning, processesMentioning, waitFor } from '../helpers/proc.js';
 
 async function assertPreviousIntact(agent: AgentProcess, id: string, version: string): Promise<void> {
   const info = await agent.client.getCheckpoint({ checkpointId: id });
@@ -136,8 +136,8 @@ describe('agent: failures lose nothing (real CRIU)', () => {
     assert.equal(result.reused, false);
   });
 
-  it('refuses to restore a corrupted image, naming the file', async () => {
-    await workload('corrupt', 4);
+  it('refuses to restore a corrupted image, naming the file, and kills the tree it held stopped', async () => {
+    const { out } = await workload('corrupt', 4);
     const result = await agent.client.checkpoint({
       target: { pod: 'corrupt' },
       checkpointId: 'corrupt-1',
@@ -147,14 +147,26 @@ describe('agent: failures lose nothing (real CRIU)', () => {
     const handle = await open(join(result.location, pages.path), 'r+');
     await handle.write(Buffer.from('garbage!'), 0, 8, 4096);
     await handle.close();
+    const original = await processesMentioning(out);
+    const phases: string[] = [];
     await assert.rejects(
-      agent.client.restore({ checkpointId: 'corrupt-1', target: { pod: 'corrupt-restored' } }),
+      agent.client.restore(
+        { checkpointId: 'corrupt-1', target: { pod: 'corrupt-restored' } },
+        { onProgress: (p) => p.state === 'STARTED' && phases.push(p.phase) },
+      ),
       (err: Error & { code: string; phase: string }) => {
         assert.equal(err.code, 'FAILED_PRECONDITION');
         assert.equal(err.phase, 'verify');
         assert.ok(err.message.includes(pages.path), err.message);
         return true;
       },
+    );
+    // The memory is verified while CRIU restores it: the tree was restored, never resumed, and killed.
+    assert.ok(phases.includes('criuRestore'), phases.join(' '));
+    assert.ok(!phases.includes('resume'), phases.join(' '));
+    await waitFor(
+      'the restored copy to be gone',
+      async () => (await processesMentioning(out)).length === original.length,
     );
     const { workloads } = await agent.client.listWorkloads({});
     assert.ok(!workloads.some((w) => w.name === 'corrupt-restored'), 'nothing was restored');

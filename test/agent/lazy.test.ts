@@ -1,13 +1,15 @@
 /**
  * Lazy restore with real CRIU lazy pages (userfaultfd): the process runs before its memory has arrived,
  * its data is intact once every page is in, the checkpoint cannot be replaced or deleted meanwhile, and a
- * broken transfer kills the restored process instead of leaving it to fault on missing memory.
+ * broken transfer — or a page image that does not match the manifest — kills the restored process instead
+ * of leaving it to fault on missing memory or run on corrupted memory.
  */
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
+import { open, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { restore } from '../../src/executor/restore.js';
+import { readManifest } from '../../src/lib/storage/index.js';
 import { silentLogger } from '../../src/log.js';
 import {
   type AgentProcess,
@@ -35,6 +37,7 @@ describe('lazy restore (real CRIU lazy pages)', () => {
   let agent: AgentProcess;
   let out: string;
   let hash: string;
+  let location: string;
 
   before(async () => {
     agent = await startAgent();
@@ -45,11 +48,11 @@ describe('lazy restore (real CRIU lazy pages)', () => {
     });
     await waitFor('big to count', async () => ((await readNumber(out)) ?? 0) > 2, 60_000);
     hash = await workloadHash(out);
-    await agent.client.checkpoint({
+    ({ location } = await agent.client.checkpoint({
       target: { pod: 'big' },
       checkpointId: 'big-1',
       leaveRunning: false,
-    });
+    }));
     await waitFor('big to stop', async () => !(await isRunning(w.pid)));
   });
   after(() => agent.shutdown());
@@ -113,6 +116,27 @@ describe('lazy restore (real CRIU lazy pages)', () => {
     });
     await waitFor('the restored process to be gone', async () => !(await isRunning(first.restoredPid)));
     assert.match(agent.logs(), /lazy-pages daemon stopped before every page arrived/);
+  });
+
+  it('runs before its page images are verified, and kills the restored process when one is corrupted', async () => {
+    const manifest = await readManifest(location);
+    const pages = manifest.files.find((f) => f.path.startsWith('criu/pages-') && f.size > 1 << 20)!;
+    const handle = await open(join(location, pages.path), 'r+');
+    await handle.write(Buffer.from('garbage!'), 0, 8, Math.floor(pages.size / 2));
+    await handle.close();
+    const first = await agent.client.restore({
+      checkpointId: 'big-1',
+      target: { pod: 'big-corrupt' },
+      lazy: true,
+    });
+    assert.ok((first.durationsMs['firstRun'] ?? -1) > 0, 'the process ran before its memory was verified');
+    await assert.rejects(first.pagesComplete!, (err: Error & { code: string; phase: string }) => {
+      assert.equal(err.code, 'FAILED_PRECONDITION');
+      assert.equal(err.phase, 'verify');
+      assert.ok(err.message.includes(pages.path), err.message);
+      return true;
+    });
+    await waitFor('the restored process to be gone', async () => !(await isRunning(first.restoredPid)));
   });
 
   it('refuses a lazy restore where the kernel has no userfaultfd, before touching anything', async () => {

@@ -70,6 +70,8 @@ export interface RestoreOptions {
   workDir?: string;
   /** Resume at once; pages come from a `criu lazy-pages` daemon running on the same work dir. */
   lazyPages?: boolean;
+  /** Leave every restored task stopped (SIGSTOP) instead of resuming it: the caller sends SIGCONT. */
+  leaveStopped?: boolean;
   extraArgs?: readonly string[];
 }
 
@@ -115,6 +117,7 @@ export function restoreArgs(
   for (const { fd, resource } of o.inheritFds ?? []) args.push('--inherit-fd', `fd[${fd}]:${resource}`);
   if (o.workDir !== undefined) args.push('-W', path(o.workDir));
   if (o.lazyPages) args.push('--lazy-pages');
+  if (o.leaveStopped) args.push('--leave-stopped');
   args.push(...(o.extraArgs ?? []));
   return args;
 }

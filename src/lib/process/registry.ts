@@ -3,7 +3,7 @@
  * workload.json and the workload's stdout/stderr files. It survives agent restarts, so a restarted agent
  * still knows its workloads by name.
  */
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, SnapbackError } from '../../errors.js';
 import { isDns1123Label } from '../../ids.js';
@@ -49,6 +49,8 @@ export interface WorkloadRegistry {
   /** Writes the record with the start time its pid has now; returns what was written. */
   put(record: WorkloadRecord): Promise<WorkloadRecord>;
   list(): Promise<WorkloadRecord[]>;
+  /** Removes the record (not the workload's logs): for a workload that never came to be. */
+  forget(name: string): Promise<void>;
 }
 
 export function createWorkloadRegistry(stateDir: string): WorkloadRegistry {
@@ -78,6 +80,9 @@ export function createWorkloadRegistry(stateDir: string): WorkloadRegistry {
       const names = await readdir(root).catch(() => [] as string[]);
       const records = await Promise.all(names.filter(isDns1123Label).map((n) => registry.get(n)));
       return records.filter((r): r is WorkloadRecord => r !== undefined);
+    },
+    async forget(name) {
+      await rm(join(dirOf(name), 'workload.json'), { force: true });
     },
   };
   return registry;

@@ -275,7 +275,12 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): ProcessRun
     },
 
     async abandon(outcome) {
-      if (outcome.pid > 0) await killAndWait(outcome.pid);
+      if (outcome.pid <= 0) return;
+      // The whole restored tree: the command under snapback-init would outlive it (perhaps still stopped).
+      const tree = await processTree(outcome.pid);
+      await Promise.all(tree.map((pid) => killAndWait(pid)));
+      // A restore undone never made a workload: its record goes (unless it already names another).
+      if ((await registry.get(outcome.workload))?.pid === outcome.pid) await registry.forget(outcome.workload);
     },
   };
 }

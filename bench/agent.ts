@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type AgentConnection, connectAgent } from '../src/agent/client.js';
 import { projectRoot } from '../src/cli/self.js';
 import { type ChildService, startAgentProcess } from '../src/demo/stack.js';
+import { childrenOf } from '../src/lib/procfs/index.js';
 
 export const root = projectRoot();
 export const python = '/usr/bin/python3';
@@ -57,7 +58,26 @@ export interface Started {
 }
 
 /**
- * A workload holding `mib` MiB of written memory, started through the agent in a working directory of its
+ * The longest the workload's clock stood still since the previous call (its freeze), for one started with
+ * `tick`: memory.py prints it on SIGUSR1, sent to the program under the workload's snapback-init.
+ */
+export async function longestGapMs(w: Started): Promise<number> {
+  const [program] = await childrenOf(w.pid);
+  if (program === undefined) throw new Error(`workload ${w.name} has no program under its init`);
+  const lines = async () =>
+    (await readFile(w.stdoutPath, 'utf8')).split('\n').filter((l) => l.startsWith('gap '));
+  const before = (await lines()).length;
+  process.kill(program, 'SIGUSR1');
+  for (let i = 0; i < 200; i++) {
+    const now = await lines();
+    if (now.length > before) return Number(now[now.length - 1]!.slice('gap '.length));
+    await sleep(10);
+  }
+  throw new Error(`workload ${w.name} did not report its longest gap`);
+}
+
+/**
+ * A workload holding `mib` MiB of written memory (with `tick`, ticking a clock: longestGapMs), started through the agent in a working directory of its
  * own (CRIU dumps of tasks sharing one are serialised: src/executor/dump-lock.ts); resolves when ready.
  */
 export async function startMemoryWorkload(
@@ -65,12 +85,13 @@ export async function startMemoryWorkload(
   name: string,
   mib: number,
   dir: string,
+  options: { tick?: boolean } = {},
 ): Promise<Started> {
   const cwd = join(dir, 'cwd', name);
   await mkdir(cwd, { recursive: true });
   const w = await agent.client.startWorkload({
     name,
-    command: [python, memoryScript, String(mib)],
+    command: [python, memoryScript, String(mib), ...(options.tick ? ['--tick'] : [])],
     cwd,
     env: {},
   });

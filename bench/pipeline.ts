@@ -1,11 +1,12 @@
 /**
  * The whole pipeline (agent over gRPC: inspect, CRIU, manifest with sha256, fsync, promote; restore with
- * verification) against raw `criu dump` / `criu restore` with the same flags, on a 1 GiB workload; and the
- * dump's throughput against a sequential write of the same size to the same filesystem (dd).
+ * verification) against raw `criu dump` + `sync` / `criu restore` with the same flags, on a 1 GiB workload,
+ * and the workload's freeze under each; and the dump's throughput against a sequential write of the same
+ * size to the same filesystem (dd).
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bytesUnder } from '../src/demo/progress.js';
 import { defaultCriuSettings, dumpArgs, restoreArgs } from '../src/lib/criu/options.js';
@@ -13,6 +14,7 @@ import { isRunning } from '../src/lib/procfs/index.js';
 import {
   type BenchAgent,
   deleteCheckpoint,
+  longestGapMs,
   root,
   startMemoryWorkload,
   stopWorkload,
@@ -26,10 +28,15 @@ export interface PipelineResult {
   sizeBytes: number;
   runs: number;
   rawDumpMs: Summary;
+  /** Raw `criu dump`, then `sync` of the filesystem it wrote to: durable, as a checkpoint must be. */
+  rawDumpSyncMs: Summary;
   pipelineCheckpointMs: Summary;
+  /** The longest the workload's clock (ticked every ms) stood still during each kind of dump. */
+  rawFreezeMs: Summary;
+  pipelineFreezeMs: Summary;
   rawRestoreMs: Summary;
   pipelineRestoreMs: Summary;
-  /** Pipeline median / raw median. */
+  /** Pipeline median / raw median (the checkpoint's against raw dump + sync). */
   checkpointRatio: number;
   restoreRatio: number;
   checkpointPhases: Record<string, number>;
@@ -53,8 +60,16 @@ async function exec(file: string, args: string[], extraFds: number[] = []): Prom
 
 const MB = 1e6;
 
-/** Writes back dirty pages first, so one measurement does not pay for the previous one's writes. */
-const settle = () => exec('sync', []);
+/**
+ * Writes back dirty pages, so that one measurement does not pay for the previous one's writes, and empties
+ * the page cache, so that each starts with the same free memory: on a virtual machine the first touch of
+ * a page the host has not backed recently costs far more than a copy, and whichever of two back-to-back
+ * 1 GiB dumps came second would pay for it (seen here as 3–7× slower, in either order).
+ */
+async function settle(): Promise<void> {
+  await exec('sync', []);
+  await writeFile('/proc/sys/vm/drop_caches', '1');
+}
 
 async function rawRestore(dir: string, stdoutPath: string, stderrPath: string): Promise<number> {
   // As the process runtime does: the workload's log files are handed over freshly opened.
@@ -103,6 +118,9 @@ export async function benchPipeline(
 ): Promise<PipelineResult> {
   const samples = {
     rawDump: [] as number[],
+    rawDumpSync: [] as number[],
+    rawFreeze: [] as number[],
+    freeze: [] as number[],
     checkpoint: [] as number[],
     rawRestore: [] as number[],
     restore: [] as number[],
@@ -119,35 +137,73 @@ export async function benchPipeline(
     const name = `mem-${mib}m-${i}`;
     const rawDir = join(agent.storage, '..', 'raw', name);
     await mkdir(rawDir, { recursive: true });
-    const w = await startMemoryWorkload(agent, name, mib, dir);
-    await settle();
-    const [, rawDumpMs] = await timed(() =>
-      exec(
-        criu,
-        dumpArgs(defaultCriuSettings, {
-          pid: w.pid,
-          imagesDir: rawDir,
-          logFile: join(rawDir, 'dump.log'),
+    const w = await startMemoryWorkload(agent, name, mib, dir, { tick: true });
+    const raw = async () => {
+      await settle();
+      await longestGapMs(w);
+      const [, dumpMs] = await timed(() =>
+        exec(
+          criu,
+          dumpArgs(defaultCriuSettings, {
+            pid: w.pid,
+            imagesDir: rawDir,
+            logFile: join(rawDir, 'dump.log'),
+            leaveRunning: true,
+          }),
+        ),
+      );
+      const [, syncMs] = await timed(() => exec('sync', ['-f', rawDir]));
+      samples.rawFreeze.push(await longestGapMs(w));
+      return { dumpMs, syncMs };
+    };
+    const pipeline = async () => {
+      await settle();
+      await longestGapMs(w);
+      const result = await timed(() =>
+        agent.client.checkpoint({
+          target: { namespace: 'default', pod: name },
+          checkpointId: name,
           leaveRunning: true,
         }),
-      ),
-    );
+      );
+      samples.freeze.push(await longestGapMs(w));
+      return result;
+    };
+    // Turns: an effect of going first or second (a warmer cache, a busier disk) falls on both alike.
+    let rawTimes: { dumpMs: number; syncMs: number };
+    let checkpointed: Awaited<ReturnType<typeof pipeline>>;
+    if (i % 2 === 0) {
+      rawTimes = await raw();
+      checkpointed = await pipeline();
+    } else {
+      checkpointed = await pipeline();
+      rawTimes = await raw();
+    }
+    const rawDumpMs = rawTimes.dumpMs;
+    samples.rawDumpSync.push(rawTimes.dumpMs + rawTimes.syncMs);
+    const [checkpoint, checkpointMs] = checkpointed;
     const rawBytes = await bytesUnder(rawDir);
-    await settle();
-    const [checkpoint, checkpointMs] = await timed(() =>
-      agent.client.checkpoint({
-        target: { namespace: 'default', pod: name },
-        checkpointId: name,
-        leaveRunning: true,
-      }),
-    );
     await stopWorkload(agent, name);
-    await settle();
-    samples.rawRestore.push(await rawRestore(rawDir, w.stdoutPath, w.stderrPath));
-    await settle();
-    const [restored, restoreMs] = await timed(() => agent.client.restore({ checkpointId: name }));
-    if (!(await isRunning(restored.restoredPid))) throw new Error('pipeline restore: not running');
-    await stopWorkload(agent, name);
+    const restoreRaw = async () => {
+      await settle();
+      samples.rawRestore.push(await rawRestore(rawDir, w.stdoutPath, w.stderrPath));
+    };
+    const restorePipeline = async () => {
+      await settle();
+      const result = await timed(() => agent.client.restore({ checkpointId: name }));
+      if (!(await isRunning(result[0].restoredPid))) throw new Error('pipeline restore: not running');
+      await stopWorkload(agent, name);
+      return result;
+    };
+    let restoredAs: Awaited<ReturnType<typeof restorePipeline>>;
+    if (i % 2 === 0) {
+      await restoreRaw();
+      restoredAs = await restorePipeline();
+    } else {
+      restoredAs = await restorePipeline();
+      await restoreRaw();
+    }
+    const [restored, restoreMs] = restoredAs;
     samples.rawDump.push(rawDumpMs);
     samples.checkpoint.push(checkpointMs);
     samples.restore.push(restoreMs);
@@ -163,7 +219,10 @@ export async function benchPipeline(
   }
   const s = {
     rawDumpMs: summarize(samples.rawDump),
+    rawDumpSyncMs: summarize(samples.rawDumpSync),
     pipelineCheckpointMs: summarize(samples.checkpoint),
+    rawFreezeMs: summarize(samples.rawFreeze),
+    pipelineFreezeMs: summarize(samples.freeze),
     rawRestoreMs: summarize(samples.rawRestore),
     pipelineRestoreMs: summarize(samples.restore),
   };
@@ -171,7 +230,7 @@ export async function benchPipeline(
     sizeBytes,
     runs,
     ...s,
-    checkpointRatio: s.pipelineCheckpointMs.median / s.rawDumpMs.median,
+    checkpointRatio: s.pipelineCheckpointMs.median / s.rawDumpSyncMs.median,
     restoreRatio: s.pipelineRestoreMs.median / s.rawRestoreMs.median,
     checkpointPhases: medianPhases(phases.checkpoint),
     restorePhases: medianPhases(phases.restore),

@@ -11,7 +11,7 @@ import { createContainerdClient, createContainerdRuntime, podOf } from '../../li
 import { type CriuSettings, createCriu } from '../../lib/criu/index.js';
 import { createHookRunner } from '../../lib/hooks/index.js';
 import { assertInitForwards, createProcessRuntime } from '../../lib/process/index.js';
-import { createCheckpointStore, createTieredStore } from '../../lib/storage/index.js';
+import { createCheckpointStore, createTieredStore, startHashingPool } from '../../lib/storage/index.js';
 import { runTool } from '../../lib/tools/index.js';
 import { createRootLogger } from '../../log.js';
 import { agentOptions } from '../agent-options.js';
@@ -54,6 +54,7 @@ export const agentCommand = defineCommand({
     await criu.check();
     const criuVersion = await criu.version();
     const lazyPagesSupported = await criu.supportsLazyPages();
+    startHashingPool();
     const node = config.node ?? hostname().toLowerCase();
     const localStore = createCheckpointStore(resolve(config.storage), {
       owner: node,

@@ -280,7 +280,8 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): ProcessRun
       const tree = await processTree(outcome.pid);
       await Promise.all(tree.map((pid) => killAndWait(pid)));
       // A restore undone never made a workload: its record goes (unless it already names another).
-      if ((await registry.get(outcome.workload))?.pid === outcome.pid) await registry.forget(outcome.workload);
+      if ((await registry.get(outcome.workload))?.pid === outcome.pid)
+        await registry.forget(outcome.workload);
     },
   };
 }

@@ -44,6 +44,14 @@ export async function hashRangeInPool(range: HashRange): Promise<Buffer> {
   return Buffer.from(await pool().run(range));
 }
 
+/**
+ * Starts the pool's workers now (an agent does at start): a worker thread takes a while to load, and the
+ * first checkpoint would otherwise wait for them between its dump and its publication.
+ */
+export function startHashingPool(): void {
+  pool();
+}
+
 /** How many ranges the pool hashes at once: one per core. */
 export function hashingThreads(): number {
   return Math.max(1, availableParallelism());

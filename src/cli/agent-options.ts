@@ -49,7 +49,8 @@ export const agentOptions = {
     env: 'SNAPBACK_OBJECT_STORAGE_QUEUE_SIZE',
     default: 4,
     valueName: 'PARTS',
-    description: 'parts of one file uploaded at once (two files at a time: memory ≈ 2 × this × part size)',
+    description:
+      'parts of one file uploaded at once (two files at a time, and each page image as CRIU writes it: memory ≈ (2 + page images) × this × part size)',
     schema: { minimum: 1, maximum: 64 },
   },
   objectStorageAbandonAfter: {

@@ -40,6 +40,8 @@ export interface CaptureInput {
   identity?: RequestedIdentity;
   /** Told which pids are suspended on the GPU (before it happens), so that a failure can roll them back. */
   onSuspended(pids: number[]): Promise<void>;
+  /** Told once CRIU has written its last image (uploads following them may end). */
+  onDumped?: () => void;
 }
 
 const PROGRESS_INTERVAL_MS = 250;
@@ -102,6 +104,7 @@ export async function captureCheckpoint(
     await pages.cancel();
     throw err;
   } finally {
+    input.onDumped?.();
     await frozen?.close();
   }
   try {

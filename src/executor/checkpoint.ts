@@ -5,10 +5,10 @@
  */
 import { ErrorCode, SnapbackError } from '../errors.js';
 import type { TargetRef } from '../lib/runtime/index.js';
-import type { WriteLock } from '../lib/storage/index.js';
+import type { GrowingUploads, WriteLock } from '../lib/storage/index.js';
 import type { Logger } from '../log.js';
 import { captureCheckpoint } from './capture.js';
-import { configureDump } from './configure.js';
+import { configureDump, IMAGES_DIR, PAGE_IMAGES } from './configure.js';
 import type { ExecutorDeps } from './deps.js';
 import { checkpointHooks, type HookRequest } from './hooks.js';
 import type { RequestedIdentity } from './identity.js';
@@ -82,9 +82,12 @@ async function checkpointLocked(
   const staging = await deps.store.createStaging();
   let suspended: number[] = [];
   let closeJournal = async () => {};
+  let uploading: GrowingUploads | undefined;
   try {
     const plan = await clock.run('configure', () => configureDump(inspection, staging.dir));
     await hooks.quiesce(input.signal);
+    // With an object-storage tier, the page images go up while CRIU writes them (see "Object storage").
+    uploading = deps.remote?.follow(staging, input.checkpointId, IMAGES_DIR, PAGE_IMAGES, input.signal);
     const captured = await captureCheckpoint(deps, {
       plan,
       hooks: hooks.hooks,
@@ -93,6 +96,7 @@ async function checkpointLocked(
       version: staging.uuid,
       signal: input.signal,
       ...(input.identity === undefined ? {} : { identity: input.identity }),
+      ...(uploading === undefined ? {} : { onDumped: () => uploading?.writerDone() }),
       onSuspended: async (pids) => {
         suspended = pids;
         await closeJournal();
@@ -111,7 +115,8 @@ async function checkpointLocked(
     // Durable beyond the node before it is published here: a failed upload leaves the previous checkpoint
     // current in both places, and the workload running (see "Storage" in docs/architecture.md).
     const { remote } = deps;
-    if (remote !== undefined) await clock.run('upload', () => remote.upload(staging, input.signal));
+    if (remote !== undefined)
+      await clock.run('upload', () => remote.upload(staging, input.signal, uploading));
     const location = await clock.run('promote', () => lock.promote(staging));
     await hooks.release(input.leaveRunning);
     if (!input.leaveRunning) await clock.run('stop', () => deps.runtime.stop(inspection));
@@ -142,6 +147,7 @@ async function checkpointLocked(
     const rollback = suspended.length > 0 && deps.cuda ? await deps.cuda.rollback(suspended) : [];
     const rollbackFailed = rollback.some((step) => step.startsWith('failed'));
     rollback.push(...(await hooks.undo()));
+    await uploading?.cancel();
     // A rollback that failed leaves the journal entry: the next agent tries to thaw them again.
     if (!rollbackFailed) await closeJournal().catch(() => {});
     await deps.store

@@ -23,14 +23,20 @@ export interface OpenUpload {
 export interface TestObjectStorage {
   /** The proxy's URL: AWS_ENDPOINT_URL_S3 for agents. */
   endpoint: string;
-  /** Environment for an agent using it. */
+  /** Environment for an agent using it (through the proxy). */
   env: Record<string, string>;
+  /** Environment for an agent talking to s3rver itself (benchmarks: no proxy in the way). */
+  directEnv: Record<string, string>;
   /** A client for the test's own look into the bucket (straight to s3rver). */
   client: S3Client;
+  /** A client through the proxy, as an agent's (for tests of the tier itself). */
+  agentClient: S3Client;
   /** What the proxy does to UploadPart requests. */
   parts: 'pass' | 'fail' | 'hold';
   /** UploadPart requests answered 500 or held so far. */
   interfered: number;
+  /** UploadPart requests passed to s3rver, by object key. */
+  partsPassed: Map<string, number>;
   /** Multipart uploads created and neither completed nor aborted. */
   openUploads(): OpenUpload[];
   /** Aborted multipart uploads, by upload id. */
@@ -53,9 +59,12 @@ export async function startObjectStorage(): Promise<TestObjectStorage> {
   const storage: TestObjectStorage = {
     endpoint: '',
     env: {},
+    directEnv: {},
     client: undefined as unknown as S3Client,
+    agentClient: undefined as unknown as S3Client,
     parts: 'pass',
     interfered: 0,
+    partsPassed: new Map(),
     openUploads: () => [...open.values()],
     aborted: new Set(),
     async close() {
@@ -63,6 +72,7 @@ export async function startObjectStorage(): Promise<TestObjectStorage> {
       proxy.closeAllConnections();
       await new Promise<void>((done) => proxy.close(() => done()));
       storage.client.destroy();
+      storage.agentClient.destroy();
       await server.close();
       await rm(directory, { recursive: true, force: true });
     },
@@ -108,6 +118,7 @@ export async function startObjectStorage(): Promise<TestObjectStorage> {
           held.push(res);
           return;
         }
+        storage.partsPassed.set(key, (storage.partsPassed.get(key) ?? 0) + 1);
       }
       if (
         req.method === 'GET' &&
@@ -149,6 +160,15 @@ export async function startObjectStorage(): Promise<TestObjectStorage> {
     AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
     AWS_REGION: 'us-east-1',
   };
+  storage.directEnv = { ...storage.env, AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${s3Port}` };
+  storage.agentClient = new S3Client({
+    endpoint,
+    forcePathStyle: true,
+    region: 'us-east-1',
+    credentials,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
   storage.client = new S3Client({
     endpoint: `http://127.0.0.1:${s3Port}`,
     forcePathStyle: true,

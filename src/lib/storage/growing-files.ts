@@ -10,8 +10,11 @@
  * Only files the writer appends to may be followed this way: `finish` re-checks each file's size, and a file
  * that shrank is left out (it will be hashed whole, afterwards).
  */
-import { readdir, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import { CHUNK_SIZE, hashingThreads, hashRangeInPool, rootOf } from './chunked-hash.js';
 
@@ -92,7 +95,7 @@ export function hashGrowingFiles(
         failed = true;
         stopped = true;
       });
-      if (!stopped) await new Promise((r) => setTimeout(r, POLL_MS));
+      if (!stopped) await sleep(POLL_MS);
     }
   })();
 
@@ -120,4 +123,50 @@ export function hashGrowingFiles(
       for (const file of followed.values()) await Promise.allSettled(file.digests);
     },
   };
+}
+
+const TAIL_READ_SIZE = 1 << 20;
+
+/**
+ * A file another program is still appending to, as a stream of its bytes from the start: what is written
+ * so far, then more as it comes, ending once `writerDone` has settled and the file's last byte was read.
+ * `onBytes` counts what was streamed.
+ */
+export function tailGrowingFile(
+  path: string,
+  writerDone: Promise<unknown>,
+  onBytes: (n: number) => void = () => {},
+): Readable {
+  let done = false;
+  const settled = writerDone.then(
+    () => {
+      done = true;
+    },
+    () => {
+      done = true;
+    },
+  );
+  async function* bytes(): AsyncGenerator<Buffer> {
+    const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      for (let offset = 0; ; ) {
+        // Read after noting whether the writer was done: an empty read then is the end of the file.
+        const finished = done;
+        const buffer = Buffer.allocUnsafe(TAIL_READ_SIZE);
+        const { bytesRead } = await handle.read(buffer, 0, TAIL_READ_SIZE, offset);
+        if (bytesRead > 0) {
+          offset += bytesRead;
+          onBytes(bytesRead);
+          yield buffer.subarray(0, bytesRead);
+        } else if (finished) {
+          return;
+        } else {
+          await Promise.race([sleep(POLL_MS), settled]);
+        }
+      }
+    } finally {
+      await handle.close();
+    }
+  }
+  return Readable.from(bytes(), { objectMode: false });
 }

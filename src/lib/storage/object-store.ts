@@ -5,12 +5,15 @@
  *   <prefix><id>/current            the manifest, written last: the commit point
  * A checkpoint exists in the bucket once `current` names its version; an upload cut short is never seen
  * (nothing names it), and its multipart uploads are aborted when it fails, or by `abandon` after a crash.
+ * CRIU's page images — most of the bytes — go up while CRIU writes them (`uploadGrowing`): the dump and the
+ * upload overlap instead of adding up.
  */
 import { createReadStream } from 'node:fs';
-import { mkdir, open } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { Transform } from 'node:stream';
+import { mkdir, open, readdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   AbortMultipartUploadCommand,
   DeleteObjectCommand,
@@ -24,6 +27,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { ErrorCode, SnapbackError } from '../../errors.js';
 import { checkpointIdProblem } from '../../ids.js';
 import { createArrivalHash } from './chunked-hash.js';
+import { tailGrowingFile } from './growing-files.js';
 import { type Manifest, type ManifestFile, parseManifest, writeManifest } from './manifest.js';
 import { isVersionUuid, joinInside } from './paths.js';
 
@@ -32,6 +36,20 @@ const CURRENT_OBJECT = 'current';
 const FILES_AT_ONCE = 2;
 /** Manifests read at once when listing. */
 const READS_AT_ONCE = 8;
+/** How often a folder being written is looked at for new files to follow. */
+const FOLLOW_POLL_MS = 25;
+/** How long a cancelled upload may take to abort its multipart upload cleanly. */
+const CANCEL_GRACE_MS = 30_000;
+
+/** One file followed as it is written (ObjectTier.uploadGrowing). */
+interface Following {
+  key: string;
+  body: Readable;
+  /** The SDK's upload, once it started. */
+  sdk?: Upload;
+  /** Resolves to the bytes sent once the object is complete. */
+  sent: Promise<number>;
+}
 
 export interface ObjectStoreLocation {
   bucket: string;
@@ -46,13 +64,44 @@ export interface ObjectTierOptions {
   queueSize: number;
 }
 
+/** Uploads of files still being written (ObjectTier.uploadGrowing). */
+export interface GrowingUploads {
+  /** The writer is done: each upload reads to its file's final size, and files that appear no more. */
+  writerDone(): void;
+  /** Waits for every upload; returns the bytes each sent, by path in the checkpoint. Implies writerDone. */
+  finished(): Promise<Map<string, number>>;
+  /** Aborts what is running (its multipart upload with it) and deletes what was uploaded. */
+  cancel(): Promise<void>;
+}
+
 export interface ObjectTier {
   /** `s3://bucket/prefix`, for messages and locations. */
   readonly url: string;
   /** The location of a version, as results report it. */
   locationOf(id: string, version: string): string;
-  /** Uploads every file of `dir` its manifest lists, then the manifest as `current`; deletes what it replaced. */
-  upload(dir: string, manifest: Manifest, signal: AbortSignal): Promise<void>;
+  /**
+   * Uploads every file of `dir` its manifest lists — but those `early` (GrowingUploads.finished) already
+   * sent whole — then the manifest as `current`; deletes what it replaced.
+   */
+  upload(
+    dir: string,
+    manifest: Manifest,
+    signal: AbortSignal,
+    early?: ReadonlyMap<string, number>,
+  ): Promise<void>;
+  /**
+   * Starts uploading the files of `<dir>/<sub>` whose names match `pattern` while their writer appends to
+   * them (CRIU's page images), each to its key in version `version` of `id`; new files are followed as
+   * they appear, until the writer is done.
+   */
+  uploadGrowing(
+    id: string,
+    version: string,
+    dir: string,
+    sub: string,
+    pattern: RegExp,
+    signal: AbortSignal,
+  ): GrowingUploads;
   /** The manifest `current` names, or undefined when the bucket has no checkpoint of that id. */
   current(id: string): Promise<Manifest | undefined>;
   list(): Promise<Manifest[]>;
@@ -136,15 +185,22 @@ export function createObjectTier(
       });
     });
 
-  const uploadFile = async (path: string, key: string, signal: AbortSignal) => {
+  /** One object from a stream (multipart in parallel past one part); `started` gets the SDK's handle. */
+  const uploadStream = async (
+    body: Readable,
+    key: string,
+    signal: AbortSignal,
+    started: (upload: Upload) => void = () => {},
+  ) => {
     const upload = new Upload({
       client,
-      params: { Bucket: bucket, Key: key, Body: createReadStream(path) },
+      params: { Bucket: bucket, Key: key, Body: body },
       partSize: options.partSize,
       queueSize: options.queueSize,
       // A failed multipart upload is aborted at once, so its parts do not linger (and bill).
       leavePartsOnError: false,
     });
+    started(upload);
     const stop = () => void upload.abort().catch(() => {});
     signal.addEventListener('abort', stop, { once: true });
     try {
@@ -153,8 +209,12 @@ export function createObjectTier(
       throw failure('uploading', key, err);
     } finally {
       signal.removeEventListener('abort', stop);
+      // A failed upload stops reading: the file it read from is closed now, not when collected.
+      if (!body.readableEnded) body.destroy();
     }
   };
+  const uploadFile = (path: string, key: string, signal: AbortSignal) =>
+    uploadStream(createReadStream(path), key, signal);
 
   const downloadFile = async (file: ManifestFile, key: string, dir: string, signal: AbortSignal) => {
     const path = joinInside(dir, file.path);
@@ -203,10 +263,12 @@ export function createObjectTier(
     url,
     locationOf: (id, version) => `s3://${bucket}/${idKey(id)}${version}/`,
 
-    async upload(dir, manifest, signal) {
+    async upload(dir, manifest, signal, early = new Map()) {
       const id = manifest.checkpointId;
       const replaced = await tier.current(id).catch(() => undefined);
-      await forEachAtOnce(manifest.files, FILES_AT_ONCE, (file) =>
+      // A file sent while it was written is sent again if what went up is not the file the manifest lists.
+      const left = manifest.files.filter((file) => early.get(file.path) !== file.size);
+      await forEachAtOnce(left, FILES_AT_ONCE, (file) =>
         uploadFile(joinInside(dir, file.path), fileKey(id, manifest.version, file.path), signal),
       );
       if (signal.aborted) throw failure('uploading', currentKey(id), signal.reason);
@@ -230,6 +292,73 @@ export function createObjectTier(
       if (replaced !== undefined && replaced.version !== manifest.version) {
         await deleteKeys(replaced.files.map((f) => fileKey(id, replaced.version, f.path))).catch(() => {});
       }
+    },
+
+    uploadGrowing(id, version, dir, sub, pattern, signal) {
+      let done = () => {};
+      const writerDone = new Promise<void>((resolve) => {
+        done = resolve;
+      });
+      const uploads = new Map<string, Following>();
+      let stopped = false;
+      const follow = async () => {
+        for (const name of await readdir(join(dir, sub)).catch(() => [] as string[])) {
+          const path = `${sub}/${name}`;
+          if (!pattern.test(name) || uploads.has(path)) continue;
+          const key = fileKey(id, version, path);
+          let bytes = 0;
+          const body = tailGrowingFile(join(dir, path), writerDone, (n) => {
+            bytes += n;
+          });
+          const entry: Following = { key, body, sent: Promise.resolve(0) };
+          entry.sent = uploadStream(body, key, signal, (sdk) => {
+            entry.sdk = sdk;
+          }).then(() => bytes);
+          entry.sent.catch(() => {}); // awaited by finished() or cancel()
+          uploads.set(path, entry);
+        }
+      };
+      const loop = (async () => {
+        while (!stopped) {
+          await follow();
+          await Promise.race([sleep(FOLLOW_POLL_MS), writerDone]);
+          if (signal.aborted) stopped = true;
+        }
+      })();
+      const stop = async () => {
+        done();
+        stopped = true;
+        await loop;
+      };
+      return {
+        writerDone: done,
+        async finished() {
+          await stop();
+          await follow(); // a file that appeared as the writer finished
+          const sent = new Map<string, number>();
+          for (const [path, entry] of uploads) sent.set(path, await entry.sent);
+          return sent;
+        },
+        async cancel() {
+          await stop();
+          const entries = [...uploads.values()];
+          // A stream that fails makes the SDK abort its multipart upload before it answers (Upload.abort
+          // answers at once and aborts later, in the background); a server that holds a part forever is
+          // given up on after a while, and what it leaves is aborted by the next `abandon`.
+          for (const entry of entries) entry.body.destroy(new Error('the checkpoint was abandoned'));
+          const settled = Promise.allSettled(entries.map((entry) => entry.sent));
+          const grace = new AbortController();
+          const gaveUp = await Promise.race([
+            settled.then(() => false),
+            sleep(CANCEL_GRACE_MS, true, { signal: grace.signal }).catch(() => false),
+          ]);
+          grace.abort();
+          if (gaveUp) await Promise.all(entries.map((entry) => entry.sdk?.abort().catch(() => {})));
+          const results = await settled;
+          const uploaded = entries.filter((_, i) => results[i]!.status === 'fulfilled');
+          await deleteKeys(uploaded.map((entry) => entry.key)).catch(() => {});
+        },
+      };
     },
 
     async current(id) {

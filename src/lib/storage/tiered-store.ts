@@ -6,15 +6,20 @@
  */
 import { basename, dirname } from 'node:path';
 import { readManifest } from './manifest.js';
-import type { ObjectTier } from './object-store.js';
+import type { GrowingUploads, ObjectTier } from './object-store.js';
 import type { CheckpointStore, Staging, StoredCheckpoint } from './store.js';
 
 /** What the executor does with the tier: upload before publishing, fetch before restoring. */
 export interface RemoteCopies {
   /** `s3://bucket/prefix`. */
   readonly url: string;
-  /** Uploads a complete staged checkpoint and commits it in the bucket. */
-  upload(staging: Staging, signal: AbortSignal): Promise<void>;
+  /**
+   * Starts uploading the staged files of `sub` matching `pattern` while they are written (CRIU's page
+   * images): `upload` then waits for them instead of sending them again.
+   */
+  follow(staging: Staging, id: string, sub: string, pattern: RegExp, signal: AbortSignal): GrowingUploads;
+  /** Uploads a complete staged checkpoint (what `early` has not sent) and commits it in the bucket. */
+  upload(staging: Staging, signal: AbortSignal, early?: GrowingUploads): Promise<void>;
   /**
    * Makes the local store hold the version the bucket names (downloaded and verified, staged and promoted
    * like a checkpoint written here). False when nothing had to move.
@@ -77,8 +82,13 @@ export function createTieredStore(
   const remote: RemoteCopies = {
     url: tier.url,
 
-    async upload(staging, signal) {
-      await tier.upload(staging.dir, await readManifest(staging.dir), signal);
+    follow(staging, id, sub, pattern, signal) {
+      return tier.uploadGrowing(id, staging.uuid, staging.dir, sub, pattern, signal);
+    },
+
+    async upload(staging, signal, early) {
+      const sent = early === undefined ? undefined : await early.finished();
+      await tier.upload(staging.dir, await readManifest(staging.dir), signal, sent);
     },
 
     async fetch(id, signal) {

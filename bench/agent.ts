@@ -24,6 +24,8 @@ export async function startBenchAgent(
   dir: string,
   signal: AbortSignal,
   extraArgs: readonly string[] = [],
+  env: Record<string, string> = {},
+  node = 'bench-node',
 ): Promise<BenchAgent> {
   const storage = join(dir, 'checkpoints');
   const stateDir = join(dir, 'state');
@@ -31,10 +33,11 @@ export async function startBenchAgent(
   const { address, service } = await startAgentProcess({
     storage,
     stateDir,
-    node: 'bench-node',
+    node,
     logFile: join(dir, 'agent.log'),
     signal,
     extraArgs,
+    env,
   });
   const client = connectAgent(address);
   return {

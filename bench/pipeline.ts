@@ -25,6 +25,8 @@ import { medianPhases, type Summary, summarize } from './stats.js';
 const criu = existsSync(join(root, '.tools/criu/bin/criu')) ? join(root, '.tools/criu/bin/criu') : 'criu';
 
 export interface PipelineResult {
+  /** The workload's written memory. */
+  mib?: number;
   sizeBytes: number;
   runs: number;
   rawDumpMs: Summary;
@@ -227,6 +229,7 @@ export async function benchPipeline(
     pipelineRestoreMs: summarize(samples.restore),
   };
   return {
+    mib,
     sizeBytes,
     runs,
     ...s,

@@ -10,6 +10,7 @@ import type { DispatchResult } from './dispatch.js';
 import type { FanOutResult } from './fanout.js';
 import type { HooksBenchResult, HooksVariant } from './hooks.js';
 import type { Machine } from './machine.js';
+import type { ObjectStoreResult } from './object-store.js';
 import type { PipelineResult } from './pipeline.js';
 import type { ScaleResult } from './scale.js';
 import { NOISY_SPREAD, type Summary } from './stats.js';
@@ -21,10 +22,13 @@ export interface BenchResults {
   /** os.loadavg() (1, 5, 15 min) when the run started and ended: other work on the machine shows here. */
   load?: { start: number[]; end: number[] };
   pipeline?: PipelineResult;
+  /** The same with a 4 GiB workload. */
+  pipelineLarge?: PipelineResult;
   demoWorkload?: DemoWorkloadResult;
   dispatch?: DispatchResult;
   scale?: ScaleResult;
   fanOut?: FanOutResult;
+  objectStore?: ObjectStoreResult;
   cudaPhase?: CudaPhaseResult;
   containerd?: ContainerdBenchResult;
   hooks?: HooksBenchResult;
@@ -144,7 +148,7 @@ function pipelineSection(p: PipelineResult): string[] {
   return [
     `## Whole pipeline vs raw CRIU (${formatBytes(p.sizeBytes)} image)`,
     '',
-    `A workload holding 1 GiB of written memory, its clock ticking every millisecond; the pipeline is the agent over gRPC (checkpoint: inspect, CRIU dump with the page images hashed as they are written, fsync, manifest with sha256 of every file, promote; restore: verify the other files, CRIU restore with the tree held stopped while its page images are verified, resume, confirm); raw is \`criu dump\` followed by \`sync\` of the same filesystem, and \`criu restore\`, with the same flags. Raw and pipeline take turns going first; the page cache is emptied before each. ${p.runs} runs.`,
+    `A workload holding ${formatBytes((p.mib ?? 1024) * 2 ** 20)} of written memory, its clock ticking every millisecond; the pipeline is the agent over gRPC (checkpoint: inspect, CRIU dump with the page images hashed as they are written, fsync, manifest with sha256 of every file, promote; restore: verify the other files, CRIU restore with the tree held stopped while its page images are verified, resume, confirm); raw is \`criu dump\` followed by \`sync\` of the same filesystem, and \`criu restore\`, with the same flags. Raw and pipeline take turns going first; the page cache is emptied before each. ${p.runs} runs.`,
     '',
     '| operation | raw criu | pipeline | pipeline / raw |',
     '|---|---:|---:|---:|',
@@ -156,7 +160,7 @@ function pipelineSection(p: PipelineResult): string[] {
     '',
     ...phaseTable({ checkpoint: p.checkpointPhases, restore: p.restorePhases }),
     '',
-    '## Dump throughput vs a sequential write (same filesystem, same size)',
+    `## Dump throughput vs a sequential write (same filesystem, same size: ${formatBytes(p.sizeBytes)})`,
     '',
     '| writer | throughput |',
     '|---|---:|',
@@ -209,6 +213,26 @@ export function scaleSection(s: ScaleResult): string[] {
     ),
     '',
     `Median with a request per question over median with informers: ${ratio(true)} with the Events recorded, ${ratio(false)} without. On this stand-in a list is cheap (small pods, filtered in memory, on loopback), so the latency differs little and the Events, recorded one request per pod, dominate it; what the informers remove is the API server's work: the reads per notice (the nodes, to find the one the warning names; that node's opted-in pods; its agent) go to none. The writes are the \`Checkpointed\` Events, the same either way. The informers opened ${s.watchRequests} watch requests over the whole run (three to start; client-node re-opens a watch that stayed quiet for 30 s), none caused by a notice.`,
+    '',
+  ];
+}
+
+function objectStoreSection(o: ObjectStoreResult): string[] {
+  return [
+    `## Durable in object storage (${formatBytes(o.sizeBytes)} image, s3rver on loopback)`,
+    '',
+    `A workload holding 1 GiB of written memory, checkpointed by an agent with \`--object-storage\` (request → committed in the bucket: CRIU's page images go up while CRIU writes them, the rest after, the manifest last), beside a raw \`criu dump\` and an upload of the same bytes by the AWS SDK alone (lib-storage, 16 MiB parts, 4 in flight per file, 2 files at once, as the agent) to the same server; then restored on a new node (a second agent with empty local storage: download with every byte checked as it arrives, verify, CRIU restore, confirm) beside a download of the same objects by the SDK alone. The server is s3rver on loopback, which writes every object to this machine's disk: a cloud's object store is neither as near nor as slow. The page cache is emptied before each measurement; raw and pipeline take turns going first. ${o.runs} runs.`,
+    '',
+    '| measure | median (min–max) |',
+    '|---|---:|',
+    `| raw \`criu dump\` | ${summaryCell(o.rawDumpMs)} |`,
+    `| the same bytes uploaded by the SDK alone | ${summaryCell(o.sdkUploadMs)} |`,
+    `| checkpoint → committed in the bucket | ${summaryCell(o.checkpointMs)} |`,
+    `| checkpoint / max(raw dump, SDK upload) | ${o.checkpointRatio.toFixed(2)} |`,
+    `| the same objects downloaded by the SDK alone | ${summaryCell(o.sdkDownloadMs)} |`,
+    `| restore on a new node (download, verify, CRIU restore) | ${summaryCell(o.restoreMs)} |`,
+    '',
+    ...phaseTable({ checkpoint: o.checkpointPhases, 'restore on a new node': o.restorePhases }),
     '',
   ];
 }
@@ -320,6 +344,7 @@ const SECTION_TITLES: Readonly<Record<string, string>> = {
   dispatch: 'function dispatch',
   scale: 'resolution at scale',
   fanout: 'the preemption fan-out',
+  object: 'checkpoints durable in object storage',
   cuda: 'the CUDA phase',
   containerd: 'the PID 1 container under containerd',
   hooks: 'the model server checkpointed asleep (hooks)',
@@ -351,6 +376,8 @@ export function renderMarkdown(r: BenchResults): string {
     ),
     ...(r.demoWorkload ? demoSection(r.demoWorkload) : []),
     ...(r.pipeline ? pipelineSection(r.pipeline) : []),
+    ...(r.pipelineLarge ? pipelineSection(r.pipelineLarge) : []),
+    ...(r.objectStore ? objectStoreSection(r.objectStore) : []),
     ...(r.dispatch ? dispatchSection(r.dispatch) : []),
     ...(r.scale ? scaleSection(r.scale) : []),
     ...(r.fanOut ? fanOutSection(r.fanOut) : []),

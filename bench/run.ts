@@ -1,7 +1,7 @@
 /**
  * `make bench`: one run of every benchmark on this machine, in sequence (they would disturb each other in
  * parallel on 2 cores), then bench/results.json, docs/benchmarks.md and docs/benchmarks.svg.
- *   node --import tsx bench/run.ts [--only=demo,pipeline,dispatch,scale,fanout,containerd,cuda,hooks]
+ *   node --import tsx bench/run.ts [--only=demo,pipeline,object,dispatch,scale,fanout,containerd,cuda,hooks]
  *   node --import tsx bench/run.ts --only=cuda --merge   (replaces those sections of bench/results.json
  *                                                          and keeps the others, saying when each was measured)
  *   node --import tsx bench/run.ts --report-only   (re-renders the docs from bench/results.json)
@@ -20,11 +20,22 @@ import { benchDispatch } from './dispatch.js';
 import { benchFanOut } from './fanout.js';
 import { benchHooks } from './hooks.js';
 import { describeMachine } from './machine.js';
+import { benchObjectStore } from './object-store.js';
 import { benchPipeline } from './pipeline.js';
 import { type BenchResults, barsOf, renderMarkdown } from './report.js';
 import { benchScale } from './scale.js';
 
-const SECTIONS = ['demo', 'pipeline', 'dispatch', 'scale', 'fanout', 'containerd', 'cuda', 'hooks'] as const;
+const SECTIONS = [
+  'demo',
+  'pipeline',
+  'object',
+  'dispatch',
+  'scale',
+  'fanout',
+  'containerd',
+  'cuda',
+  'hooks',
+] as const;
 type Section = (typeof SECTIONS)[number];
 
 function sectionsOf(argv: readonly string[]): Section[] {
@@ -119,6 +130,10 @@ async function main(): Promise<number> {
       agent = await startBenchAgent(join(work, 'agent'), signal);
     await section('pipeline', async () => {
       results.pipeline = await benchPipeline(agent!, join(work, 'agent'), 5);
+      results.pipelineLarge = await benchPipeline(agent!, join(work, 'agent'), 3, 4096);
+    });
+    await section('object', async () => {
+      results.objectStore = await benchObjectStore(join(work, 'object'), signal, 3);
     });
     await section('dispatch', async () => {
       results.dispatch = await benchDispatch(work, signal);

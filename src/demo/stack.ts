@@ -92,6 +92,8 @@ export interface AgentOptions {
   node: string;
   logFile: string;
   signal: AbortSignal;
+  /** Environment over this process's (e.g. the object storage's endpoint and credentials). */
+  env?: Record<string, string>;
 }
 
 /** `snapback agent` on a loopback port of its choosing; resolves with its address once it listens. */
@@ -111,7 +113,7 @@ export async function startAgentProcess(
       options.stateDir,
       ...(options.extraArgs ?? []),
     ],
-    env: { NODE_NAME: options.node },
+    env: { ...options.env, NODE_NAME: options.node },
     logFile: options.logFile,
     onLine: (line, stream) => {
       if (stream === 'stdout') address ??= /^agent listening on (\S+)/.exec(line)?.[1];

@@ -37,6 +37,8 @@ export interface TestObjectStorage {
   interfered: number;
   /** UploadPart requests passed to s3rver, by object key. */
   partsPassed: Map<string, number>;
+  /** GET requests with a Range header, by object key. */
+  rangedGets: Map<string, number>;
   /** Multipart uploads created and neither completed nor aborted. */
   openUploads(): OpenUpload[];
   /** Aborted multipart uploads, by upload id. */
@@ -65,6 +67,7 @@ export async function startObjectStorage(): Promise<TestObjectStorage> {
     parts: 'pass',
     interfered: 0,
     partsPassed: new Map(),
+    rangedGets: new Map(),
     openUploads: () => [...open.values()],
     aborted: new Set(),
     async close() {
@@ -120,6 +123,8 @@ export async function startObjectStorage(): Promise<TestObjectStorage> {
         }
         storage.partsPassed.set(key, (storage.partsPassed.get(key) ?? 0) + 1);
       }
+      if (req.method === 'GET' && req.headers.range !== undefined)
+        storage.rangedGets.set(key, (storage.rangedGets.get(key) ?? 0) + 1);
       if (
         req.method === 'GET' &&
         url.pathname.replace(/\/$/, '') === `/${BUCKET}` &&

@@ -8,11 +8,11 @@
  * CRIU's page images — most of the bytes — go up while CRIU writes them (`uploadGrowing`): the dump and the
  * upload overlap instead of adding up.
  */
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { type Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   AbortMultipartUploadCommand,
@@ -26,7 +26,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { ErrorCode, SnapbackError } from '../../errors.js';
 import { checkpointIdProblem } from '../../ids.js';
-import { createArrivalHash } from './chunked-hash.js';
+import { rootOf } from './chunked-hash.js';
 import { tailGrowingFile } from './growing-files.js';
 import { type Manifest, type ManifestFile, parseManifest, writeManifest } from './manifest.js';
 import { isVersionUuid, joinInside } from './paths.js';
@@ -216,40 +216,73 @@ export function createObjectTier(
   const uploadFile = (path: string, key: string, signal: AbortSignal) =>
     uploadStream(createReadStream(path), key, signal);
 
+  /**
+   * One file of a checkpoint, fetched into `dir` and checked against the manifest as it arrives. A chunked
+   * file (chunked-hash.ts) comes as one ranged GET per chunk, `queueSize` at once — one stream from an
+   * object store is far slower than several — each chunk hashed as its bytes arrive, so that the root is
+   * known when the last byte is; any other file comes in one GET.
+   */
   const downloadFile = async (file: ManifestFile, key: string, dir: string, signal: AbortSignal) => {
     const path = joinInside(dir, file.path);
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-    const got = await client
-      .send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal })
-      .catch((err: unknown) => {
-        throw failure('downloading', key, err);
-      });
-    const hash = createArrivalHash(file.chunkSize);
-    let size = 0;
-    const check = new Transform({
-      transform(data: Buffer, _encoding, done) {
-        hash.update(data);
-        size += data.length;
-        done(null, data);
-      },
-    });
+    const chunk = file.chunkSize ?? file.size;
+    const ranges: { offset: number; length: number }[] = [{ offset: 0, length: Math.min(chunk, file.size) }];
+    for (let offset = chunk; offset < file.size; offset += chunk)
+      ranges.push({ offset, length: Math.min(chunk, file.size - offset) });
+    const digests: Buffer[] = new Array(ranges.length);
+    const sizeProblems: string[] = [];
     const handle = await open(path, 'wx', 0o600);
     try {
-      // `flush`: fsynced before the stream closes the handle (a restore may be the only copy on this node).
-      await pipeline(got.Body as NodeJS.ReadableStream, check, handle.createWriteStream({ flush: true }), {
-        signal,
-      }).catch((err: unknown) => {
-        throw failure('downloading', key, err);
+      await forEachAtOnce([...ranges.keys()], options.queueSize, async (index) => {
+        const { offset, length } = ranges[index]!;
+        const range = ranges.length > 1 ? `bytes=${offset}-${offset + length - 1}` : undefined;
+        const got = await client
+          .send(
+            new GetObjectCommand({
+              Bucket: bucket,
+              Key: key,
+              ...(range === undefined ? {} : { Range: range }),
+            }),
+            { abortSignal: signal },
+          )
+          .catch((err: unknown) => {
+            // A range past the object's end: the object is shorter than the manifest says.
+            if ((err as { name?: string }).name === 'InvalidRange') {
+              sizeProblems.push(`is shorter than the ${file.size} bytes the manifest says`);
+              return undefined;
+            }
+            throw failure('downloading', key, err);
+          });
+        if (got === undefined) return;
+        // The object's whole size, as the answer to a range states it (or the object's own length).
+        const total = Number(range === undefined ? got.ContentLength : got.ContentRange?.split('/')[1]);
+        if (Number.isFinite(total) && total !== file.size)
+          sizeProblems.push(`has ${total} bytes, manifest says ${file.size}`);
+        const hash = createHash('sha256');
+        let at = offset;
+        try {
+          for await (const data of got.Body as AsyncIterable<Uint8Array>) {
+            hash.update(data);
+            await handle.write(data, 0, data.length, at);
+            at += data.length;
+          }
+        } catch (err) {
+          throw failure('downloading', key, err);
+        }
+        if (at - offset !== length)
+          sizeProblems.push(`gave ${at - offset} bytes from offset ${offset}, manifest says ${length}`);
+        digests[index] = hash.digest();
       });
+      // A checkpoint may be the only copy on this node: fsynced before it counts as downloaded.
+      await handle.sync();
     } finally {
       await handle.close().catch(() => {});
     }
     const problem =
-      size !== file.size
-        ? `has ${size} bytes, manifest says ${file.size}`
-        : hash.digest() !== file.sha256
-          ? 'has a different sha256 than the manifest'
-          : undefined;
+      sizeProblems[0] ??
+      ((file.chunkSize === undefined ? digests[0]!.toString('hex') : rootOf(digests)) !== file.sha256
+        ? 'has a different sha256 than the manifest'
+        : undefined);
     if (problem !== undefined) {
       throw new SnapbackError(
         ErrorCode.FAILED_PRECONDITION,

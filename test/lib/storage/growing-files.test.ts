@@ -48,7 +48,11 @@ describe('hashGrowingFiles', () => {
     const bytes = await readFile(join(dir, 'pages-1.img'));
     const root = createHash('sha256');
     for (let at = 0; at < size; at += CHUNK)
-      root.update(createHash('sha256').update(bytes.subarray(at, at + CHUNK)).digest());
+      root.update(
+        createHash('sha256')
+          .update(bytes.subarray(at, at + CHUNK))
+          .digest(),
+      );
     assert.equal(known.get('pages-1.img')!.sha256, root.digest('hex'));
   });
 

@@ -125,6 +125,41 @@ describe('agent: checkpoints in object storage (s3rver on loopback)', () => {
     await c.client.stopWorkload({ name: 'beta' });
   });
 
+  it('fails a checkpoint the full bucket refuses, saying so; the previous one stays, and the next fits again', async () => {
+    const a = agents[0]!;
+    const { pid } = await startStatefulWorkload(a, 'delta', 16);
+    const first = await a.client.checkpoint({ target: { pod: 'delta' }, checkpointId: 'delta-1' });
+    s3.parts = 'quota';
+    try {
+      await assert.rejects(
+        a.client.checkpoint({ target: { pod: 'delta' }, checkpointId: 'delta-1', replace: true }),
+        (err: Error) => {
+          assert.match(err.message, new RegExp(`s3://${BUCKET}/${PREFIX}/delta-1/`));
+          assert.match(err.message, /QuotaExceeded \(HTTP 403\)/);
+          return true;
+        },
+      );
+    } finally {
+      s3.parts = 'pass';
+    }
+    assert.equal(await currentVersion('delta-1'), first.version, 'the bucket still names the previous one');
+    assert.deepEqual(s3.openUploads(), [], 'no multipart upload is left open');
+    assert.deepEqual(await stagingEntries(a.storage, 'node-a'), []);
+    assert.ok(await isRunning(pid), 'the workload keeps running');
+    const again = await a.client.checkpoint({
+      target: { pod: 'delta' },
+      checkpointId: 'delta-1',
+      replace: true,
+    });
+    assert.equal(
+      await currentVersion('delta-1'),
+      again.version,
+      'with room again, the next one is committed',
+    );
+    await a.client.stopWorkload({ name: 'delta' });
+    await waitFor('delta to die', async () => !(await isRunning(pid)));
+  });
+
   it('never lists an upload its agent died in; the next agent aborts what it left', async () => {
     const a = agents[0]!;
     const { pid } = await startStatefulWorkload(a, 'gamma', 16);

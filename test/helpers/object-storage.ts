@@ -1,6 +1,7 @@
 /**
  * A real S3-protocol server (s3rver) on loopback, behind a small proxy that a test steers: it answers 500
- * to UploadPart, or holds UploadPart requests unanswered (an agent stuck mid-upload). s3rver does not
+ * to UploadPart, holds UploadPart requests unanswered (an agent stuck mid-upload), or refuses every write
+ * as a full bucket does (403 QuotaExceeded, as Ceph RGW answers; s3rver has no quotas). s3rver does not
  * implement ListMultipartUploads nor AbortMultipartUpload, so the proxy answers those two from the
  * multipart uploads it saw go through (created, not completed, not aborted), as S3 documents them.
  */
@@ -31,8 +32,8 @@ export interface TestObjectStorage {
   client: S3Client;
   /** A client through the proxy, as an agent's (for tests of the tier itself). */
   agentClient: S3Client;
-  /** What the proxy does to UploadPart requests. */
-  parts: 'pass' | 'fail' | 'hold';
+  /** What the proxy does to UploadPart requests ('quota': to every write of an object). */
+  parts: 'pass' | 'fail' | 'hold' | 'quota';
   /** UploadPart requests answered 500 or held so far. */
   interfered: number;
   /** UploadPart requests passed to s3rver, by object key. */
@@ -107,6 +108,14 @@ export async function startObjectStorage(): Promise<TestObjectStorage> {
       const url = new URL(req.url ?? '/', 'http://proxy');
       const key = decodeURIComponent(url.pathname.split('/').slice(2).join('/'));
       const uploadId = url.searchParams.get('uploadId');
+      if (storage.parts === 'quota' && req.method === 'PUT') {
+        storage.interfered++;
+        res.writeHead(403, { 'content-type': 'application/xml' });
+        res.end(
+          '<?xml version="1.0" encoding="UTF-8"?><Error><Code>QuotaExceeded</Code><Message>The bucket is over its quota (injected by the test)</Message></Error>',
+        );
+        return;
+      }
       if (req.method === 'PUT' && uploadId !== null && url.searchParams.has('partNumber')) {
         if (storage.parts === 'fail') {
           storage.interfered++;

@@ -26,7 +26,11 @@ export interface Container {
   args?: string[];
   command?: string[];
   env?: Array<{ name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath?: string } } }>;
-  envFrom?: Array<{ prefix?: string; configMapRef?: { name?: string }; secretRef?: { name?: string } }>;
+  envFrom?: Array<{
+    prefix?: string;
+    configMapRef?: { name?: string };
+    secretRef?: { name?: string; optional?: boolean };
+  }>;
   ports?: Array<{ name?: string; containerPort?: number }>;
   readinessProbe?: { grpc?: { port?: number } };
   volumeMounts?: Array<{ name?: string; mountPath?: string; readOnly?: boolean }>;
@@ -116,6 +120,9 @@ function configMapData(manifests: readonly Manifest[], name: string): Record<str
 function envOf(c: Container, manifests: readonly Manifest[], where: string, problems: Problem[]) {
   const env: Record<string, string> = {};
   for (const from of c.envFrom ?? []) {
+    // An optional Secret the operator may create (the object store's credentials, read by the AWS SDK):
+    // not in the base, so there is nothing of it to check; without it the container starts all the same.
+    if (from.secretRef?.optional === true && from.prefix === undefined) continue;
     const name = from.configMapRef?.name;
     if (name === undefined) {
       problems.push({

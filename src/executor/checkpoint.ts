@@ -115,8 +115,11 @@ async function checkpointLocked(
     // Durable beyond the node before it is published here: a failed upload leaves the previous checkpoint
     // current in both places, and the workload running (see "Storage" in docs/architecture.md).
     const { remote } = deps;
-    if (remote !== undefined)
+    if (remote !== undefined) {
       await clock.run('upload', () => remote.upload(staging, input.signal, uploading));
+      // Committed in the bucket: its page images are the checkpoint's now, never to be cancelled.
+      uploading = undefined;
+    }
     const location = await clock.run('promote', () => lock.promote(staging));
     await hooks.release(input.leaveRunning);
     if (!input.leaveRunning) await clock.run('stop', () => deps.runtime.stop(inspection));

@@ -53,7 +53,8 @@ export function hashGrowingFiles(
 ): GrowingFilesHasher {
   const followed = new Map<string, Followed>();
   // One core for the writer while it writes; all of them once it is done.
-  const limit = pLimit(Math.max(1, hashingThreads() - 1));
+  // Cleared chunks reject (AbortError): `cancel` waits for every digest, and one never run must settle too.
+  const limit = pLimit({ concurrency: Math.max(1, hashingThreads() - 1), rejectOnClear: true });
   let stopped = false;
   let failed = false;
 
@@ -118,8 +119,9 @@ export function hashGrowingFiles(
     },
     async cancel() {
       stopped = true;
-      limit.clearQueue();
       await loop;
+      // After the loop: a round under way could queue more chunks.
+      limit.clearQueue();
       for (const file of followed.values()) await Promise.allSettled(file.digests);
     },
   };

@@ -56,6 +56,14 @@ describe('hashGrowingFiles', () => {
     assert.equal(known.get('pages-1.img')!.sha256, root.digest('hex'));
   });
 
+  it('cancelled with chunks still queued, settles and hashes no more', async () => {
+    await writeFile(join(dir, 'pages-3.img'), Buffer.alloc(64 * CHUNK, 3));
+    const hasher = hashGrowingFiles(dir, /^pages-3\.img$/, CHUNK);
+    // At once: its first look queues every chunk of the file, a core's worth hashed at a time.
+    await hasher.cancel();
+    assert.ok((hasher.progress().get('pages-3.img') ?? 0) < 64 * CHUNK, 'the queued chunks were dropped');
+  });
+
   it('does not vouch for a file that shrank after it was read', async () => {
     const hasher = hashGrowingFiles(dir, /^pages-2\.img$/, CHUNK);
     await writeFile(join(dir, 'pages-2.img'), Buffer.alloc(3 * CHUNK, 1));

@@ -19,19 +19,25 @@ export function rootOf(chunkDigests: readonly Buffer[]): string {
   return root.digest('hex');
 }
 
+/** The chunks of a file of `size` bytes: none for an empty one (its root is the sha256 of nothing). */
+export function chunkRanges(size: number, chunkSize: number): { offset: number; length: number }[] {
+  const ranges: { offset: number; length: number }[] = [];
+  for (let offset = 0; offset < size; offset += chunkSize)
+    ranges.push({ offset, length: Math.min(chunkSize, size - offset) });
+  return ranges;
+}
+
 /** Hashes `size` bytes of `path` in chunks of `chunkSize`, in parallel; returns the root digest. */
 export async function hashChunked(
   path: string,
   size: number,
   chunkSize: number,
   onBytes?: (n: number) => void,
+  signal?: AbortSignal,
 ): Promise<string> {
-  const ranges: { offset: number; length: number }[] = [];
-  for (let offset = 0; offset < size; offset += chunkSize)
-    ranges.push({ offset, length: Math.min(chunkSize, size - offset) });
   const digests = await Promise.all(
-    ranges.map(async ({ offset, length }) => {
-      const digest = await hashRangeInPool({ path, offset, length });
+    chunkRanges(size, chunkSize).map(async ({ offset, length }) => {
+      const digest = await hashRangeInPool({ path, offset, length }, signal);
       onBytes?.(length);
       return digest;
     }),
@@ -39,9 +45,9 @@ export async function hashChunked(
   return rootOf(digests);
 }
 
-/** The sha256 digest of one range of a file, computed by the shared worker pool. */
-export async function hashRangeInPool(range: HashRange): Promise<Buffer> {
-  return Buffer.from(await pool().run(range));
+/** The sha256 digest of one range of a file, computed by the shared worker pool (not begun once aborted). */
+export async function hashRangeInPool(range: HashRange, signal?: AbortSignal): Promise<Buffer> {
+  return Buffer.from(await pool().run(range, signal === undefined ? {} : { signal }));
 }
 
 /**

@@ -26,7 +26,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { ErrorCode, SnapbackError } from '../../errors.js';
 import { checkpointIdProblem } from '../../ids.js';
-import { rootOf } from './chunked-hash.js';
+import { chunkRanges, rootOf } from './chunked-hash.js';
 import { tailGrowingFile } from './growing-files.js';
 import { type Manifest, type ManifestFile, parseManifest, writeManifest } from './manifest.js';
 import { isVersionUuid, joinInside } from './paths.js';
@@ -225,10 +225,9 @@ export function createObjectTier(
   const downloadFile = async (file: ManifestFile, key: string, dir: string, signal: AbortSignal) => {
     const path = joinInside(dir, file.path);
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-    const chunk = file.chunkSize ?? file.size;
-    const ranges: { offset: number; length: number }[] = [{ offset: 0, length: Math.min(chunk, file.size) }];
-    for (let offset = chunk; offset < file.size; offset += chunk)
-      ranges.push({ offset, length: Math.min(chunk, file.size - offset) });
+    // One GET for a file hashed whole or of one chunk at most (an empty one too: its emptiness is checked).
+    const chunks = file.chunkSize === undefined ? [] : chunkRanges(file.size, file.chunkSize);
+    const ranges = chunks.length > 1 ? chunks : [{ offset: 0, length: file.size }];
     const digests: Buffer[] = new Array(ranges.length);
     const sizeProblems: string[] = [];
     const handle = await open(path, 'wx', 0o600);
@@ -254,16 +253,28 @@ export function createObjectTier(
             throw failure('downloading', key, err);
           });
         if (got === undefined) return;
-        // The object's whole size, as the answer to a range states it (or the object's own length).
-        const total = Number(range === undefined ? got.ContentLength : got.ContentRange?.split('/')[1]);
-        if (Number.isFinite(total) && total !== file.size)
-          sizeProblems.push(`has ${total} bytes, manifest says ${file.size}`);
+        // The object's whole size, as the answer to a range states it (or the object's own length): each
+        // range returning what it asked for would not tell an object longer than the manifest says.
+        const total =
+          range === undefined
+            ? got.ContentLength
+            : Number(/^bytes \d+-\d+\/(\d+)$/.exec(got.ContentRange ?? '')?.[1] ?? Number.NaN);
+        // (A whole object's missing length is made up for by counting its bytes below.)
+        if (total !== undefined && total !== file.size)
+          sizeProblems.push(
+            Number.isNaN(total)
+              ? 'was served without its size'
+              : `has ${total} bytes, manifest says ${file.size}`,
+          );
         const hash = createHash('sha256');
         let at = offset;
         try {
           for await (const data of got.Body as AsyncIterable<Uint8Array>) {
             hash.update(data);
-            await handle.write(data, 0, data.length, at);
+            for (let done = 0; done < data.length; ) {
+              const { bytesWritten } = await handle.write(data, done, data.length - done, at + done);
+              done += bytesWritten;
+            }
             at += data.length;
           }
         } catch (err) {
@@ -278,11 +289,12 @@ export function createObjectTier(
     } finally {
       await handle.close().catch(() => {});
     }
+    // A chunked file's digest is the root over its chunks' (none for an empty file), else the file's own.
+    const digestOf = () =>
+      file.chunkSize === undefined ? digests[0]!.toString('hex') : rootOf(chunks.length === 0 ? [] : digests);
     const problem =
       sizeProblems[0] ??
-      ((file.chunkSize === undefined ? digests[0]!.toString('hex') : rootOf(digests)) !== file.sha256
-        ? 'has a different sha256 than the manifest'
-        : undefined);
+      (digestOf() !== file.sha256 ? 'has a different sha256 than the manifest' : undefined);
     if (problem !== undefined) {
       throw new SnapbackError(
         ErrorCode.FAILED_PRECONDITION,
@@ -380,15 +392,13 @@ export function createObjectTier(
           // given up on after a while, and what it leaves is aborted by the next `abandon`.
           for (const entry of entries) entry.body.destroy(new Error('the checkpoint was abandoned'));
           const settled = Promise.allSettled(entries.map((entry) => entry.sent));
-          const grace = new AbortController();
-          const gaveUp = await Promise.race([
-            settled.then(() => false),
-            sleep(CANCEL_GRACE_MS, true, { signal: grace.signal }).catch(() => false),
-          ]);
-          grace.abort();
-          if (gaveUp) await Promise.all(entries.map((entry) => entry.sdk?.abort().catch(() => {})));
-          const results = await settled;
-          const uploaded = entries.filter((_, i) => results[i]!.status === 'fulfilled');
+          let results = await within(settled, CANCEL_GRACE_MS);
+          if (results === undefined) {
+            await Promise.all(entries.map((entry) => entry.sdk?.abort().catch(() => {})));
+            results = await within(settled, CANCEL_GRACE_MS);
+          }
+          // Only what is known to be up is deleted; anything still hanging is left to `abandon`.
+          const uploaded = entries.filter((_, i) => results?.[i]?.status === 'fulfilled');
           await deleteKeys(uploaded.map((entry) => entry.key)).catch(() => {});
         },
       };
@@ -503,6 +513,16 @@ export function createObjectTier(
     },
   };
   return tier;
+}
+
+/** What `work` settles to, or undefined if it takes longer than `ms`. */
+async function within<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
+  const timer = new AbortController();
+  try {
+    return await Promise.race([work, sleep(ms, undefined, { signal: timer.signal })]);
+  } finally {
+    timer.abort();
+  }
 }
 
 /** The version segment of `<prefix><id>/<version>/…`, or undefined for any other key. */

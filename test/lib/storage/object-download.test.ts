@@ -39,6 +39,8 @@ describe('object storage: downloads in ranges, checked as they arrive (s3rver on
     await mkdir(join(dir, 'criu'));
     await writeFile(join(dir, 'criu', 'pages-1.img'), pages);
     await writeFile(join(dir, 'criu', 'inventory.img'), small);
+    // An empty page image, chunked as CRIU's always are: its root is the sha256 of no digests.
+    await writeFile(join(dir, 'criu', 'pages-2.img'), '');
     const chunked = await hashChunked(join(dir, 'criu', 'pages-1.img'), pages.length, MIB);
     manifest = {
       schemaVersion: 1,
@@ -59,6 +61,12 @@ describe('object storage: downloads in ranges, checked as they arrive (s3rver on
           sha256: createHash('sha256').update(small).digest('hex'),
         },
         { path: 'criu/pages-1.img', size: pages.length, sha256: chunked, chunkSize: MIB },
+        {
+          path: 'criu/pages-2.img',
+          size: 0,
+          sha256: await hashChunked(join(dir, 'criu', 'pages-2.img'), 0, MIB),
+          chunkSize: MIB,
+        },
       ],
     };
     await tier.upload(dir, manifest, new AbortController().signal);
@@ -89,6 +97,7 @@ describe('object storage: downloads in ranges, checked as they arrive (s3rver on
       assert.equal(s3.rangedGets.get(`dl/dl/${manifest.version}/criu/inventory.img`), undefined);
       assert.ok((await readFile(join(target, 'criu', 'pages-1.img'))).equals(pages));
       assert.ok((await readFile(join(target, 'criu', 'inventory.img'))).equals(small));
+      assert.equal((await readFile(join(target, 'criu', 'pages-2.img'))).length, 0);
       assert.equal(
         JSON.parse(await readFile(join(target, 'manifest.json'), 'utf8')).version,
         manifest.version,

@@ -70,7 +70,7 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
     dir: string;
     manifest: Manifest;
     deviceMap: string | undefined;
-    verify: (only: (file: ManifestFile) => boolean) => Promise<void>;
+    verify: (only: (file: ManifestFile) => boolean, signal?: AbortSignal) => Promise<void>;
   };
   try {
     verified = await clock.run('verify', async () => {
@@ -98,6 +98,12 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
   let outcome: RestoreOutcome | undefined;
   let daemon: RunningTool | undefined;
   let pagesVerified: Promise<void> | undefined;
+  // Stops the page images' verification once nobody needs its answer (a restore that failed).
+  const verification = new AbortController();
+  const stopVerifying = async () => {
+    verification.abort();
+    await pagesVerified?.catch(() => {});
+  };
   let closeJournal = async () => {};
   try {
     const imagesDir = join(dir, IMAGES_DIR);
@@ -130,7 +136,9 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
         workload: prepared.workload,
         at: new Date().toISOString(),
       });
-      const checking = clock.run('verify', () => verify((file) => isPageImage(file.path)));
+      const checking = clock.run('verify', () =>
+        verify((file) => isPageImage(file.path), verification.signal),
+      );
       checking.catch(() => {}); // awaited below, or by the lazy restore's supervision
       pagesVerified = checking;
       outcome = await clock.run('criuRestore', async () => {
@@ -217,12 +225,16 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
     }
     durations['firstRun'] = durations['total']!;
     log.info({ durations, pid: outcome.pid }, 'restored process runs; pages arriving lazily');
-    output.pagesComplete = superviseLazyPages(deps, daemon, pagesVerified, outcome, clock, cleanup);
+    output.pagesComplete = superviseLazyPages(deps, daemon, pagesVerified, outcome, clock, async () => {
+      await stopVerifying();
+      await cleanup();
+    });
     output.pagesComplete.catch(() => {});
     return output;
   } catch (err) {
     const error = SnapbackError.from(err);
     daemon?.kill('SIGKILL');
+    await stopVerifying();
     await release();
     if (outcome !== undefined) {
       await deps.runtime
@@ -298,13 +310,13 @@ function verifierOf(
   dir: string,
   manifest: Manifest,
   clock: PhaseClock,
-): (only: (file: ManifestFile) => boolean) => Promise<void> {
+): (only: (file: ManifestFile) => boolean, signal?: AbortSignal) => Promise<void> {
   let done = 0;
   const onBytes = (n: number) => {
     done += n;
     clock.progress({ phase: 'verify', state: 'RUNNING', bytesDone: done, bytesTotal: manifest.sizeBytes });
   };
-  return (only) => verifyFiles(dir, manifest, onBytes, only);
+  return (only, signal) => verifyFiles(dir, manifest, { onBytes, only, signal });
 }
 
 /**

@@ -111,6 +111,23 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): ProcessRun
       `checkpoint ${checkpointId} listens on ${taken.join('; ')}: workloads of the process runtime share the host's ports, so this copy cannot listen there too. Stop that first${stop}, or restore with --allow-port-clash if the program shares its ports (SO_REUSEPORT)`,
     );
   };
+  /** Every task of the tree, stopped first so that none forks a child that escapes, then killed. */
+  const killTree = async (root: number) => {
+    const stopped = new Set<number>();
+    for (let round = 0; round < 10; round++) {
+      const fresh = (await processTree(root)).filter((pid) => !stopped.has(pid));
+      if (fresh.length === 0) break;
+      for (const pid of fresh) {
+        stopped.add(pid);
+        try {
+          process.kill(pid, 'SIGSTOP');
+        } catch {
+          // already gone
+        }
+      }
+    }
+    await Promise.all([...stopped].map((pid) => killAndWait(pid)));
+  };
   const killAndWait = async (pid: number) => {
     try {
       process.kill(pid, 'SIGKILL');
@@ -262,9 +279,15 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): ProcessRun
           extraArgs: [],
           async complete(pid) {
             await closeFiles();
-            record.pid = pid;
-            await registry.put(record);
-            return { pid, namespacePid: await namespacePid(pid), workload: name };
+            try {
+              record.pid = pid;
+              await registry.put(record);
+              return { pid, namespacePid: await namespacePid(pid), workload: name };
+            } catch (err) {
+              // Nobody else knows this tree yet (CRIU may have left it stopped): it goes with the failure.
+              await killTree(pid);
+              throw err;
+            }
           },
           async fail() {
             await closeFiles();
@@ -277,8 +300,7 @@ export function createProcessRuntime(options: ProcessRuntimeOptions): ProcessRun
     async abandon(outcome) {
       if (outcome.pid <= 0) return;
       // The whole restored tree: the command under snapback-init would outlive it (perhaps still stopped).
-      const tree = await processTree(outcome.pid);
-      await Promise.all(tree.map((pid) => killAndWait(pid)));
+      await killTree(outcome.pid);
       // A restore undone never made a workload: its record goes (unless it already names another).
       if ((await registry.get(outcome.workload))?.pid === outcome.pid)
         await registry.forget(outcome.workload);

@@ -278,17 +278,22 @@ export async function assertComplete(dir: string): Promise<Manifest> {
 
 /**
  * Checks every listed file's size and sha256 (those `only` selects, when given); FAILED_PRECONDITION naming
- * each file that differs.
+ * each file that differs. `signal` stops it (whoever asked no longer needs the answer).
  */
 export async function verifyFiles(
   dir: string,
   manifest: Manifest,
-  onBytes?: (n: number) => void,
-  only: (file: ManifestFile) => boolean = () => true,
+  options: {
+    onBytes?: (n: number) => void;
+    only?: (file: ManifestFile) => boolean;
+    signal?: AbortSignal | undefined;
+  } = {},
 ): Promise<void> {
+  const { onBytes, only = () => true, signal } = options;
   const problems: string[] = [];
   const realDir = await realpath(dir);
   for (const file of manifest.files.filter(only)) {
+    signal?.throwIfAborted();
     const path = join(realDir, file.path);
     assertInside(realDir, path);
     let actual: { size: number; sha256: string };
@@ -310,9 +315,13 @@ export async function verifyFiles(
       }
       actual =
         file.chunkSize === undefined
-          ? await hashFile(path, onBytes)
-          : { size: stat.size, sha256: await hashChunked(path, stat.size, file.chunkSize, onBytes) };
+          ? await hashFile(path, onBytes, signal)
+          : {
+              size: stat.size,
+              sha256: await hashChunked(path, stat.size, file.chunkSize, onBytes, signal),
+            };
     } catch {
+      signal?.throwIfAborted();
       problems.push(`${file.path} is missing`);
       continue;
     }
@@ -340,6 +349,7 @@ async function hashForManifest(
 async function hashFile(
   path: string,
   onBytes?: (n: number) => void,
+  signal?: AbortSignal,
 ): Promise<{ size: number; sha256: string }> {
   const hash = createHash('sha256');
   let size = 0;
@@ -354,6 +364,7 @@ async function hashFile(
         onBytes?.(chunk.length);
       }
     },
+    ...(signal === undefined ? [] : [{ signal }]),
   );
   return { size, sha256: hash.digest('hex') };
 }

@@ -28,6 +28,8 @@ export interface BenchResults {
   dispatch?: DispatchResult;
   scale?: ScaleResult;
   fanOut?: FanOutResult;
+  /** The same with 30 s to go. */
+  fanOutShort?: FanOutResult;
   objectStore?: ObjectStoreResult;
   cudaPhase?: CudaPhaseResult;
   containerd?: ContainerdBenchResult;
@@ -238,13 +240,17 @@ function objectStoreSection(o: ObjectStoreResult): string[] {
 }
 
 function fanOutSection(f: FanOutResult): string[] {
+  const deadline = f.deadlineS ?? 120;
   return [
-    `## Preemption fan-out (${f.workloads} × ${f.mibEach} MiB)`,
+    `## Preemption fan-out (${f.workloads} × ${f.mibEach} MiB, ${deadline} s deadline)`,
     '',
-    `One AWS spot warning for the node; the functions checkpoint every workload (${f.concurrency} in parallel) through the real agent. ${f.runs} runs.`,
+    deadline === 120
+      ? `One AWS spot warning for the node (two minutes to go); the functions plan the node's checkpoints against its deadline and checkpoint every workload (${f.concurrency} in parallel) through the real agent. ${f.runs} runs.`
+      : `One AWS spot warning for the node, sent ${120 - deadline} s after its time: ${deadline} s to go, as a GCP or Azure notice gives; the functions plan the node's checkpoints against that deadline (skipping what would not finish) and checkpoint the rest (${f.concurrency} in parallel) through the real agent. ${f.runs} runs.`,
     '',
     '| measure | median (min–max) |',
     '|---|---:|',
+    `| pods the planner skipped | ${f.skipped ?? 0} of ${f.workloads} |`,
     `| warning → last \`checkpoint.completed\` at the sink | ${summaryCell(f.lastCompletionMs)} |`,
     `| warning → \`preemption.handled\` | ${summaryCell(f.handledMs)} |`,
     `| one checkpoint, median / slowest | ${formatMs(f.perCheckpointMs.median)} / ${formatMs(f.perCheckpointMs.max)} |`,
@@ -381,6 +387,7 @@ export function renderMarkdown(r: BenchResults): string {
     ...(r.dispatch ? dispatchSection(r.dispatch) : []),
     ...(r.scale ? scaleSection(r.scale) : []),
     ...(r.fanOut ? fanOutSection(r.fanOut) : []),
+    ...(r.fanOutShort ? fanOutSection(r.fanOutShort) : []),
     ...(r.containerd ? containerdSection(r.containerd) : []),
     ...(r.cudaPhase ? cudaPhaseSection(r.cudaPhase) : []),
     ...(r.hooks ? hooksSection(r.hooks) : []),

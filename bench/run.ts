@@ -143,6 +143,7 @@ async function main(): Promise<number> {
     });
     await section('fanout', async () => {
       results.fanOut = await benchFanOut(agent!, join(work, 'agent'), signal, 3);
+      results.fanOutShort = await benchFanOut(agent!, join(work, 'agent'), signal, 3, 16, 256, 90);
     });
     await section('containerd', async () => {
       const missing = containerdMissing();

@@ -6,9 +6,8 @@
  * beside a download of the same objects by the SDK alone. The server is s3rver on loopback (it writes
  * every object to this machine's disk), not a cloud's object store.
  */
-import { spawn } from 'node:child_process';
-import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import {
@@ -18,21 +17,19 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { defaultCriuSettings, dumpArgs } from '../src/lib/criu/options.js';
 import { isRunning } from '../src/lib/procfs/index.js';
 import { BUCKET, startObjectStorage } from '../test/helpers/object-storage.js';
 import {
   type BenchAgent,
   deleteCheckpoint,
-  root,
   startBenchAgent,
   startMemoryWorkload,
   stopWorkload,
   timed,
 } from './agent.js';
+import { rawDump, settle } from './raw-criu.js';
 import { medianPhases, type Summary, summarize } from './stats.js';
 
-const criu = existsSync(join(root, '.tools/criu/bin/criu')) ? join(root, '.tools/criu/bin/criu') : 'criu';
 /** The agent's defaults (src/cli/agent-options.ts): 16 MiB parts, 4 in flight per file, 2 files at once. */
 const PART_SIZE = 16 << 20;
 const QUEUE_SIZE = 4;
@@ -52,25 +49,6 @@ export interface ObjectStoreResult {
   restoreMs: Summary;
   checkpointPhases: Record<string, number>;
   restorePhases: Record<string, number>;
-}
-
-async function exec(file: string, args: string[]): Promise<void> {
-  const child = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => {
-    stderr += c.toString();
-  });
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', resolve);
-  });
-  if (code !== 0) throw new Error(`${file} ${args[0]} failed (${code}): ${stderr.slice(-500)}`);
-}
-
-/** As bench/pipeline.ts: dirty pages written back and the page cache emptied before each measurement. */
-async function settle(): Promise<void> {
-  await exec('sync', []);
-  await writeFile('/proc/sys/vm/drop_caches', '1');
 }
 
 async function atOnce<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>) {
@@ -133,17 +111,7 @@ export async function benchObjectStore(
       await mkdir(rawDir, { recursive: true });
       const raw = async () => {
         await settle();
-        const [, dumpMs] = await timed(() =>
-          exec(
-            criu,
-            dumpArgs(defaultCriuSettings, {
-              pid: w.pid,
-              imagesDir: rawDir,
-              logFile: join(rawDir, 'dump.log'),
-              leaveRunning: true,
-            }),
-          ),
-        );
+        const [, dumpMs] = await timed(() => rawDump(w.pid, rawDir));
         const files = await filesUnder(rawDir);
         await settle();
         const [, uploadMs] = await timed(() =>

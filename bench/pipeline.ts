@@ -4,25 +4,21 @@
  * and the workload's freeze under each; and the dump's throughput against a sequential write of the same
  * size to the same filesystem (dd).
  */
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bytesUnder } from '../src/demo/progress.js';
-import { defaultCriuSettings, dumpArgs, restoreArgs } from '../src/lib/criu/options.js';
+import { defaultCriuSettings, restoreArgs } from '../src/lib/criu/options.js';
 import { isRunning } from '../src/lib/procfs/index.js';
 import {
   type BenchAgent,
   deleteCheckpoint,
   longestGapMs,
-  root,
   startMemoryWorkload,
   stopWorkload,
   timed,
 } from './agent.js';
+import { criu, exec, rawDump, settle } from './raw-criu.js';
 import { medianPhases, type Summary, summarize } from './stats.js';
-
-const criu = existsSync(join(root, '.tools/criu/bin/criu')) ? join(root, '.tools/criu/bin/criu') : 'criu';
 
 export interface PipelineResult {
   /** The workload's written memory. */
@@ -46,32 +42,7 @@ export interface PipelineResult {
   throughputMBps: { ddFsync: Summary; ddNoFsync: Summary; rawCriuDump: Summary; pipelineCriuDump: Summary };
 }
 
-async function exec(file: string, args: string[], extraFds: number[] = []): Promise<void> {
-  const child = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe', ...extraFds] });
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => {
-    stderr += c.toString();
-  });
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', resolve);
-  });
-  if (code !== 0)
-    throw new Error(`${file} ${args.slice(0, 2).join(' ')} failed (${code}): ${stderr.slice(-500)}`);
-}
-
 const MB = 1e6;
-
-/**
- * Writes back dirty pages, so that one measurement does not pay for the previous one's writes, and empties
- * the page cache, so that each starts with the same free memory: on a virtual machine the first touch of
- * a page the host has not backed recently costs far more than a copy, and whichever of two back-to-back
- * 1 GiB dumps came second would pay for it (seen here as 3–7× slower, in either order).
- */
-async function settle(): Promise<void> {
-  await exec('sync', []);
-  await writeFile('/proc/sys/vm/drop_caches', '1');
-}
 
 async function rawRestore(dir: string, stdoutPath: string, stderrPath: string): Promise<number> {
   // As the process runtime does: the workload's log files are handed over freshly opened.
@@ -143,17 +114,7 @@ export async function benchPipeline(
     const raw = async () => {
       await settle();
       await longestGapMs(w);
-      const [, dumpMs] = await timed(() =>
-        exec(
-          criu,
-          dumpArgs(defaultCriuSettings, {
-            pid: w.pid,
-            imagesDir: rawDir,
-            logFile: join(rawDir, 'dump.log'),
-            leaveRunning: true,
-          }),
-        ),
-      );
+      const [, dumpMs] = await timed(() => rawDump(w.pid, rawDir));
       const [, syncMs] = await timed(() => exec('sync', ['-f', rawDir]));
       samples.rawFreeze.push(await longestGapMs(w));
       return { dumpMs, syncMs };

@@ -17,6 +17,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import pLimit from 'p-limit';
 import { isRunning } from '../src/lib/procfs/index.js';
 import { BUCKET, startObjectStorage } from '../test/helpers/object-storage.js';
 import {
@@ -51,12 +52,10 @@ export interface ObjectStoreResult {
   restorePhases: Record<string, number>;
 }
 
+/** `work` on every item, `limit` at once (p-limit); the first failure is thrown. */
 async function atOnce<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>) {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await work(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  const queue = pLimit(limit);
+  await Promise.all(items.map((item) => queue(() => work(item))));
 }
 
 async function filesUnder(dir: string, prefix = ''): Promise<string[]> {

@@ -27,22 +27,30 @@ export function chunkRanges(size: number, chunkSize: number): { offset: number; 
   return ranges;
 }
 
-/** Hashes `size` bytes of `path` in chunks of `chunkSize`, in parallel; returns the root digest. */
-export async function hashChunked(
+/** A chunked file's manifest entry (less its path) from its chunk digests. */
+export function chunkedEntry(
+  size: number,
+  chunkSize: number,
+  digests: readonly Buffer[],
+): { size: number; sha256: string; chunkSize: number; chunks: string[] } {
+  return { size, sha256: rootOf(digests), chunkSize, chunks: digests.map((d) => d.toString('hex')) };
+}
+
+/** Hashes `size` bytes of `path` in chunks of `chunkSize`, in parallel; returns each chunk's digest. */
+export async function hashChunks(
   path: string,
   size: number,
   chunkSize: number,
   onBytes?: (n: number) => void,
   signal?: AbortSignal,
-): Promise<string> {
-  const digests = await Promise.all(
+): Promise<Buffer[]> {
+  return Promise.all(
     chunkRanges(size, chunkSize).map(async ({ offset, length }) => {
       const digest = await hashRangeInPool({ path, offset, length }, signal);
       onBytes?.(length);
       return digest;
     }),
   );
-  return rootOf(digests);
 }
 
 /** The sha256 digest of one range of a file, computed by the shared worker pool (not begun once aborted). */

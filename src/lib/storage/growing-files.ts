@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pLimit from 'p-limit';
-import { CHUNK_SIZE, hashingThreads, hashRangeInPool, rootOf } from './chunked-hash.js';
+import { CHUNK_SIZE, chunkedEntry, hashingThreads, hashRangeInPool } from './chunked-hash.js';
 
 const POLL_MS = 25;
 
@@ -34,6 +34,7 @@ export interface KnownFile {
   size: number;
   sha256: string;
   chunkSize: number;
+  chunks: string[];
 }
 
 export interface GrowingFilesHasher {
@@ -113,7 +114,7 @@ export function hashGrowingFiles(
         // Re-checked after the last read: a file that changed size since is not vouched for.
         const size = (await stat(join(dir, name)).catch(() => undefined))?.size;
         if (!failed && !file.shrank && digests !== undefined && size === file.submitted)
-          known.set(name, { size, sha256: rootOf(digests), chunkSize });
+          known.set(name, chunkedEntry(size, chunkSize, digests));
       }
       return known;
     },

@@ -3,6 +3,7 @@
 export * from './agent-lease.js';
 export * from './chunked-hash.js';
 export * from './durable.js';
+export * from './file-parts.js';
 export * from './growing-files.js';
 export * from './identity.js';
 export * from './manifest.js';

@@ -13,7 +13,7 @@ import { ErrorCode, SnapbackError } from '../../errors.js';
 import { DNS1123_LABEL_PATTERN } from '../../ids.js';
 import { ajv, detailsOf } from '../../validation/ajv.js';
 import type { WorkloadHooks } from '../hooks/index.js';
-import { CHUNK_SIZE, hashChunked } from './chunked-hash.js';
+import { CHUNK_SIZE, chunkedEntry, chunkRanges, hashChunks, rootOf } from './chunked-hash.js';
 import { writeFileDurably } from './durable.js';
 import type { KnownFile } from './growing-files.js';
 import type { WorkloadIdentity } from './identity.js';
@@ -32,6 +32,11 @@ export interface ManifestFile {
   /** sha256 of the file; with `chunkSize`, sha256 of its chunks' sha256 digests (chunked-hash.ts). */
   sha256: string;
   chunkSize?: number;
+  /**
+   * With `chunkSize`: each chunk's sha256, in order (their root is `sha256`), so that a part of the file
+   * can be verified alone — a lazy restore serves pages chunk by chunk. Absent from older manifests.
+   */
+  chunks?: string[];
 }
 
 export interface Manifest {
@@ -159,7 +164,9 @@ const validateManifest = ajv.compile<Manifest>({
           size: { type: 'integer', minimum: 0 },
           sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
           chunkSize: { type: 'integer', minimum: 1 << 20, maximum: 1 << 30 },
+          chunks: { type: 'array', items: { type: 'string', pattern: '^[0-9a-f]{64}$' } },
         },
+        dependentRequired: { chunks: ['chunkSize'] },
         additionalProperties: false,
       },
     },
@@ -200,6 +207,13 @@ export async function writeManifest(dir: string, manifest: Manifest): Promise<vo
     throw new SnapbackError(
       ErrorCode.INTERNAL,
       `refusing to write an invalid manifest: ${JSON.stringify(validateManifest.errors)}`,
+    );
+  }
+  const inconsistent = inconsistentChunks(manifest);
+  if (inconsistent.length > 0) {
+    throw new SnapbackError(
+      ErrorCode.INTERNAL,
+      `refusing to write an invalid manifest: ${inconsistent.join('; ')}`,
     );
   }
   await writeFileDurably(join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
@@ -244,7 +258,35 @@ export function parseManifest(text: string, source: string): Manifest {
       { details },
     );
   }
+  const inconsistent = inconsistentChunks(parsed);
+  if (inconsistent.length > 0) {
+    throw new SnapbackError(
+      ErrorCode.FAILED_PRECONDITION,
+      `${source} is invalid: ${inconsistent.join('; ')}`,
+      {
+        details: inconsistent.map((message) => ({ field: 'manifest.files', message })),
+      },
+    );
+  }
   return parsed;
+}
+
+/**
+ * Files whose chunk digests do not add up: one per chunk, rooted in the file's sha256. A chunk verified
+ * alone is then as good as the whole file verified.
+ */
+function inconsistentChunks(manifest: Manifest): string[] {
+  const problems: string[] = [];
+  for (const file of manifest.files) {
+    if (file.chunks === undefined || file.chunkSize === undefined) continue;
+    if (file.chunks.length !== chunkRanges(file.size, file.chunkSize).length)
+      problems.push(
+        `${file.path} lists ${file.chunks.length} chunk digests for ${file.size} bytes in chunks of ${file.chunkSize}`,
+      );
+    else if (rootOf(file.chunks.map((c) => Buffer.from(c, 'hex'))) !== file.sha256)
+      problems.push(`${file.path}'s chunk digests do not make its sha256`);
+  }
+  return problems;
 }
 
 /**
@@ -296,7 +338,7 @@ export async function verifyFiles(
     signal?.throwIfAborted();
     const path = join(realDir, file.path);
     assertInside(realDir, path);
-    let actual: { size: number; sha256: string };
+    let actual: { size: number; sha256: string; badChunks?: number[] };
     try {
       // Every component must be what it says: a folder of the checkpoint swapped for a symlink (to an
       // identical copy elsewhere, say) would otherwise pass, since lstat follows all but the last one.
@@ -313,19 +355,27 @@ export async function verifyFiles(
         problems.push(`${file.path} has ${stat.size} bytes, manifest says ${file.size}`);
         continue;
       }
-      actual =
-        file.chunkSize === undefined
-          ? await hashFile(path, onBytes, signal)
-          : {
-              size: stat.size,
-              sha256: await hashChunked(path, stat.size, file.chunkSize, onBytes, signal),
-            };
+      if (file.chunkSize === undefined) actual = await hashFile(path, onBytes, signal);
+      else {
+        const digests = await hashChunks(path, stat.size, file.chunkSize, onBytes, signal);
+        const hex = digests.map((d) => d.toString('hex'));
+        actual = {
+          size: stat.size,
+          sha256: rootOf(digests),
+          badChunks: hex.flatMap((d, i) => (file.chunks === undefined || d === file.chunks[i] ? [] : [i])),
+        };
+      }
     } catch {
       signal?.throwIfAborted();
       problems.push(`${file.path} is missing`);
       continue;
     }
-    if (actual.sha256 !== file.sha256) problems.push(`${file.path} has a different sha256 than the manifest`);
+    if (actual.sha256 !== file.sha256) {
+      const which = actual.badChunks?.length
+        ? ` (chunk ${actual.badChunks.join(', ')} of ${file.chunkSize} bytes)`
+        : '';
+      problems.push(`${file.path} has a different sha256 than the manifest${which}`);
+    }
   }
   if (problems.length > 0) {
     throw new SnapbackError(
@@ -343,7 +393,7 @@ async function hashForManifest(
 ): Promise<Omit<ManifestFile, 'path'>> {
   const { size } = await lstat(path);
   if (size <= CHUNK_SIZE) return hashFile(path, onBytes);
-  return { size, sha256: await hashChunked(path, size, CHUNK_SIZE, onBytes), chunkSize: CHUNK_SIZE };
+  return chunkedEntry(size, CHUNK_SIZE, await hashChunks(path, size, CHUNK_SIZE, onBytes));
 }
 
 async function hashFile(

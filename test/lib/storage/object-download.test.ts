@@ -11,8 +11,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import {
+  chunkedEntry,
   createObjectTier,
-  hashChunked,
+  hashChunks,
   type Manifest,
   type ObjectTier,
 } from '../../../src/lib/storage/index.js';
@@ -41,7 +42,11 @@ describe('object storage: downloads in ranges, checked as they arrive (s3rver on
     await writeFile(join(dir, 'criu', 'inventory.img'), small);
     // An empty page image, chunked as CRIU's always are: its root is the sha256 of no digests.
     await writeFile(join(dir, 'criu', 'pages-2.img'), '');
-    const chunked = await hashChunked(join(dir, 'criu', 'pages-1.img'), pages.length, MIB);
+    const chunked = chunkedEntry(
+      pages.length,
+      MIB,
+      await hashChunks(join(dir, 'criu', 'pages-1.img'), pages.length, MIB),
+    );
     manifest = {
       schemaVersion: 1,
       checkpointId: 'dl',
@@ -60,13 +65,8 @@ describe('object storage: downloads in ranges, checked as they arrive (s3rver on
           size: small.length,
           sha256: createHash('sha256').update(small).digest('hex'),
         },
-        { path: 'criu/pages-1.img', size: pages.length, sha256: chunked, chunkSize: MIB },
-        {
-          path: 'criu/pages-2.img',
-          size: 0,
-          sha256: await hashChunked(join(dir, 'criu', 'pages-2.img'), 0, MIB),
-          chunkSize: MIB,
-        },
+        { path: 'criu/pages-1.img', ...chunked },
+        { path: 'criu/pages-2.img', ...chunkedEntry(0, MIB, []) },
       ],
     };
     await tier.upload(dir, manifest, new AbortController().signal);

@@ -6,7 +6,8 @@
  * Verification overlaps CRIU: every file but the page images is checked first (the runtime applies some,
  * CRIU parses the rest); the page images — the workload's memory, most of the bytes — are checked while
  * CRIU restores from them, the restored tree held stopped until they are, and killed if one is not. A lazy
- * restore runs at once; its page images are checked while they are served, and a bad one kills the tree.
+ * restore runs once the few parts CRIU reads itself are checked; snapback serves the rest of its pages,
+ * each 64 MiB part verified before any page of it is served (lazy-pages.ts), and a bad part kills the tree.
  */
 import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -19,6 +20,7 @@ import type { RunningTool } from '../lib/tools/index.js';
 import { IMAGES_DIR, isPageImage } from './configure.js';
 import type { ExecutorDeps } from './deps.js';
 import { wakeRestored } from './hooks.js';
+import { type PageSupply, supplyPages } from './lazy-pages.js';
 import { createPhaseClock, type PhaseClock, type ProgressListener, throwIfAborted } from './phase-clock.js';
 
 export interface RestoreInput {
@@ -97,12 +99,15 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
   });
   let outcome: RestoreOutcome | undefined;
   let daemon: RunningTool | undefined;
+  let supply: PageSupply | undefined;
   let pagesVerified: Promise<void> | undefined;
   // Stops the page images' verification once nobody needs its answer (a restore that failed).
   const verification = new AbortController();
   const stopVerifying = async () => {
     verification.abort();
+    supply?.stop();
     await pagesVerified?.catch(() => {});
+    await supply?.done.catch(() => {});
   };
   let closeJournal = async () => {};
   try {
@@ -121,10 +126,13 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
       clock,
     );
     try {
-      if (input.lazy)
-        daemon = await clock.run('lazyPagesStart', () =>
+      if (input.lazy) {
+        const started = await clock.run('lazyPagesStart', () =>
           deps.criu.startLazyPages(imagesDir, work.dir, input.signal),
         );
+        daemon = started;
+        supply = await clock.run('lazyPagesStart', () => supplyPages(dir, manifest, started.channel));
+      }
       // From here a restore the agent does not live to confirm is undone by the next agent: the journal
       // names the target before CRIU runs (CRIU outlives the agent), and the pid once it is known.
       closeJournal = await deps.journal.open({
@@ -136,10 +144,14 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
         workload: prepared.workload,
         at: new Date().toISOString(),
       });
+      // What the tree runs on before it resumes: every page image, or (lazy) the parts CRIU reads itself.
+      const lazySupply = supply;
       const checking = clock.run('verify', () =>
-        verify((file) => isPageImage(file.path), verification.signal),
+        lazySupply === undefined
+          ? verify((file) => isPageImage(file.path), verification.signal)
+          : lazySupply.beforeResume(),
       );
-      checking.catch(() => {}); // awaited below, or by the lazy restore's supervision
+      checking.catch(() => {}); // awaited below
       pagesVerified = checking;
       outcome = await clock.run('criuRestore', async () => {
         const criuPid = await deps.criu.restore(
@@ -150,8 +162,9 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
             workDir: work.dir,
             inheritFds: prepared.inheritFds,
             extraArgs: prepared.extraArgs,
-            // Held stopped until its memory is verified (a lazy restore's memory is not here yet).
-            ...(input.lazy ? { lazyPages: true } : { leaveStopped: true }),
+            // Held stopped until the memory it starts with is verified.
+            leaveStopped: true,
+            ...(input.lazy ? { lazyPages: true } : {}),
           },
           prepared.placement,
         );
@@ -180,12 +193,11 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
       at: new Date().toISOString(),
     });
     await closePending();
-    if (daemon === undefined) {
-      // The stopped tree runs only on memory that matches the manifest; otherwise the catch below kills it.
-      await pagesVerified;
-      const stopped = outcome;
-      await clock.run('resume', () => continueTree(stopped.pid));
-    }
+    // The stopped tree runs only on memory that matches the manifest; otherwise the catch below kills it.
+    await pagesVerified;
+    supply?.resuming();
+    const stopped = outcome;
+    await clock.run('resume', () => continueTree(stopped.pid));
     await resumeCuda(deps, manifest, outcome, input, clock, deviceMap);
     await wakeRestored(
       deps,
@@ -218,14 +230,14 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
       await release();
       await rm(work.dir, { recursive: true, force: true });
     };
-    if (daemon === undefined) {
+    if (daemon === undefined || supply === undefined) {
       await cleanup();
       log.info({ durations, pid: outcome.pid }, 'restore complete');
       return output;
     }
     durations['firstRun'] = durations['total']!;
     log.info({ durations, pid: outcome.pid }, 'restored process runs; pages arriving lazily');
-    output.pagesComplete = superviseLazyPages(deps, daemon, pagesVerified, outcome, clock, async () => {
+    output.pagesComplete = superviseLazyPages(deps, daemon, supply.done, outcome, clock, async () => {
       await stopVerifying();
       await cleanup();
     });
@@ -334,13 +346,13 @@ async function continueTree(pid: number): Promise<void> {
 }
 
 /**
- * Waits for the lazy-pages daemon to serve every page and for the page images to be verified; a broken
- * transfer or a corrupted image kills the restored process at once.
+ * Waits for the lazy-pages daemon to have every page and for every part of the page images to be verified;
+ * a broken transfer or a corrupted part kills the restored process at once.
  */
 async function superviseLazyPages(
   deps: ExecutorDeps,
   daemon: RunningTool,
-  pagesVerified: Promise<void> | undefined,
+  supplied: Promise<void>,
   outcome: RestoreOutcome,
   clock: PhaseClock,
   cleanup: () => Promise<void>,
@@ -348,19 +360,23 @@ async function superviseLazyPages(
   const log = deps.logger.child({ op: 'lazy-pages', pid: outcome.pid });
   try {
     try {
+      const broken = (err: unknown) =>
+        new SnapbackError(
+          ErrorCode.INTERNAL,
+          `the lazy-pages daemon stopped before every page arrived; restored process ${outcome.pid} was killed (it would have faulted on missing memory)`,
+          { cause: err, phase: 'pagesComplete' },
+        );
       await Promise.all([
         daemon.done.catch((err: unknown) => {
-          throw new SnapbackError(
-            ErrorCode.INTERNAL,
-            `the lazy-pages daemon stopped before every page arrived; restored process ${outcome.pid} was killed (it would have faulted on missing memory)`,
-            { cause: err, phase: 'pagesComplete' },
-          );
+          throw broken(err);
         }),
-        pagesVerified?.catch((err: unknown) => {
+        supplied.catch((err: unknown) => {
           const error = SnapbackError.from(err);
+          // The supply fails when the daemon goes too (its connection closes): that is the daemon's story.
+          if (error.phase !== 'verify') throw broken(err);
           throw new SnapbackError(
             error.code,
-            `${error.message}; restored process ${outcome.pid} was killed (its memory came from that image)`,
+            `${error.message}; restored process ${outcome.pid} was killed (its memory was to come from those bytes)`,
             { cause: err, phase: 'verify', details: error.details },
           );
         }),

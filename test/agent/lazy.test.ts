@@ -5,11 +5,12 @@
  * of leaving it to fault on missing memory or run on corrupted memory.
  */
 import assert from 'node:assert/strict';
-import { open, readdir, readFile } from 'node:fs/promises';
+import { open, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { restore } from '../../src/executor/restore.js';
-import { readManifest } from '../../src/lib/storage/index.js';
+import { readPagemap } from '../../src/lib/criu/index.js';
+import { CHUNK_SIZE, readManifest } from '../../src/lib/storage/index.js';
 import { silentLogger } from '../../src/log.js';
 import {
   type AgentProcess,
@@ -19,6 +20,20 @@ import {
   workloadScript,
 } from '../helpers/agent-process.js';
 import { isRunning, readNumber, waitFor } from '../helpers/proc.js';
+
+/** Runs `body` with the byte at `offset` of `path` flipped, then puts it back. */
+async function corrupt(path: string, offset: number, body: () => Promise<void>): Promise<void> {
+  const handle = await open(path, 'r+');
+  const original = Buffer.alloc(1);
+  await handle.read(original, 0, 1, offset);
+  await handle.write(Buffer.from([original[0]! ^ 0xff]), 0, 1, offset);
+  try {
+    await body();
+  } finally {
+    await handle.write(original, 0, 1, offset);
+    await handle.close();
+  }
+}
 
 /** The agent's `criu lazy-pages` child, found through /proc. */
 async function lazyPagesDaemonOf(agentPid: number): Promise<number | undefined> {
@@ -118,25 +133,69 @@ describe('lazy restore (real CRIU lazy pages)', () => {
     assert.match(agent.logs(), /lazy-pages daemon stopped before every page arrived/);
   });
 
-  it('runs before its page images are verified, and kills the restored process when one is corrupted', async () => {
+  it('serves the pages of a manifest written before chunk digests, verifying each page image whole', async () => {
+    const path = join(location, 'manifest.json');
+    const written = await readFile(path, 'utf8');
+    const manifest = JSON.parse(written) as { files: { chunks?: string[] }[] };
+    for (const file of manifest.files) delete file.chunks;
+    await writeFile(path, JSON.stringify(manifest));
+    try {
+      const first = await agent.client.restore({
+        checkpointId: 'big-1',
+        target: { pod: 'big-older' },
+        lazy: true,
+      });
+      await first.pagesComplete;
+      assert.ok(await isRunning(first.restoredPid));
+      await agent.client.stopWorkload({ name: 'big-older' });
+    } finally {
+      await writeFile(path, written);
+    }
+  });
+
+  it('runs before its lazy pages are verified; a corrupted part is never served, and kills the process', async () => {
     const manifest = await readManifest(location);
     const pages = manifest.files.find((f) => f.path.startsWith('criu/pages-') && f.size > 1 << 20)!;
-    const handle = await open(join(location, pages.path), 'r+');
-    await handle.write(Buffer.from('garbage!'), 0, 8, Math.floor(pages.size / 2));
-    await handle.close();
-    const first = await agent.client.restore({
-      checkpointId: 'big-1',
-      target: { pod: 'big-corrupt' },
-      lazy: true,
+    const at = Math.floor(pages.size / 2);
+    await corrupt(join(location, pages.path), at, async () => {
+      const first = await agent.client.restore({
+        checkpointId: 'big-1',
+        target: { pod: 'big-corrupt' },
+        lazy: true,
+      });
+      assert.ok((first.durationsMs['firstRun'] ?? -1) > 0, 'the process ran before its memory was verified');
+      await assert.rejects(first.pagesComplete!, (err: Error & { code: string; phase: string }) => {
+        assert.equal(err.code, 'FAILED_PRECONDITION');
+        assert.equal(err.phase, 'verify');
+        // The part holding the changed byte is named: 64 MiB chunks.
+        const part = Math.floor(at / CHUNK_SIZE) * CHUNK_SIZE;
+        assert.ok(err.message.includes(`${pages.path} (bytes ${part}–`), err.message);
+        return true;
+      });
+      await waitFor('the restored process to be gone', async () => !(await isRunning(first.restoredPid)));
     });
-    assert.ok((first.durationsMs['firstRun'] ?? -1) > 0, 'the process ran before its memory was verified');
-    await assert.rejects(first.pagesComplete!, (err: Error & { code: string; phase: string }) => {
-      assert.equal(err.code, 'FAILED_PRECONDITION');
-      assert.equal(err.phase, 'verify');
-      assert.ok(err.message.includes(pages.path), err.message);
-      return true;
+  });
+
+  it('refuses to resume a tree whose non-lazy pages (CRIU reads them itself) are corrupted', async () => {
+    const manifest = await readManifest(location);
+    const pid = manifest.files.flatMap((f) => /^criu\/pagemap-(\d+)\.img$/.exec(f.path)?.[1] ?? [])[0];
+    const pagemap = await readPagemap(join(location, 'criu'), Number(pid));
+    const eager = pagemap.runs.find((r) => !r.lazy && r.offset !== undefined)!;
+    assert.ok(eager, 'a python process has file-backed private pages, restored by CRIU itself');
+    await corrupt(join(location, 'criu', pagemap.pagesImage), eager.offset!, async () => {
+      await assert.rejects(
+        agent.client.restore({ checkpointId: 'big-1', target: { pod: 'big-eager' }, lazy: true }),
+        (err: Error & { code: string; phase: string }) => {
+          assert.equal(err.code, 'FAILED_PRECONDITION');
+          assert.equal(err.phase, 'verify');
+          assert.ok(err.message.includes(pagemap.pagesImage), err.message);
+          return true;
+        },
+      );
     });
-    await waitFor('the restored process to be gone', async () => !(await isRunning(first.restoredPid)));
+    // Nothing of it runs: the workload is not there (it was never resumed, and was killed).
+    const workloads = await agent.client.listWorkloads({});
+    assert.ok(!workloads.workloads.some((w) => w.name === 'big-eager'), JSON.stringify(workloads));
   });
 
   it('refuses a lazy restore where the kernel has no userfaultfd, before touching anything', async () => {

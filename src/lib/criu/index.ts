@@ -4,6 +4,7 @@
  */
 import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode, SnapbackError } from '../../errors.js';
 import { type Runner, type RunningTool, startTool } from '../tools/index.js';
@@ -20,6 +21,7 @@ import { explainRestoreFailure } from './restore-failures.js';
 
 export * from './images.js';
 export * from './options.js';
+export * from './page-server.js';
 export * from './placement.js';
 export * from './restore-failures.js';
 
@@ -42,8 +44,15 @@ export interface Criu {
   readonly settings: CriuSettings;
   /** Whether this kernel has userfaultfd as lazy restores need it (`criu check --feature uffd-noncoop`). */
   supportsLazyPages(): Promise<boolean>;
-  /** Starts `criu lazy-pages` serving `imagesDir` on `workDir`; resolves once its socket is there. */
-  startLazyPages(imagesDir: string, workDir: string, signal?: AbortSignal): Promise<RunningTool>;
+  /**
+   * Starts `criu lazy-pages` for the images of `imagesDir` on `workDir`; resolves once its socket is there.
+   * It asks its pages of a page server on its `channel`, which the caller serves (lazy-pages.ts).
+   */
+  startLazyPages(
+    imagesDir: string,
+    workDir: string,
+    signal?: AbortSignal,
+  ): Promise<RunningTool & { channel: Duplex }>;
 }
 
 /** The unix socket `criu lazy-pages` listens on, in its work dir. */
@@ -70,7 +79,14 @@ export function createCriu(binary: string, settings: CriuSettings, run: Runner):
     },
     async startLazyPages(imagesDir, workDir, signal) {
       const logFile = join(workDir, 'lazy-pages.log');
-      const daemon = startTool(binary, lazyPagesArgs(settings, imagesDir, workDir, logFile), { logFile });
+      // Its page server is at the other end of its fd 3.
+      const started = startTool(binary, lazyPagesArgs(settings, imagesDir, workDir, logFile, 3), {
+        logFile,
+        channel: true,
+      });
+      const { channel } = started;
+      if (channel === undefined) throw new Error('startTool gave no channel');
+      const daemon = { ...started, channel };
       let exited = false;
       void daemon.done.then(
         () => {

@@ -122,12 +122,28 @@ export function restoreArgs(
   return args;
 }
 
-/** `criu lazy-pages`: serves the pages of `imagesDir` to a lazy restore on the same work dir. */
+/**
+ * `criu lazy-pages`: serves a lazy restore on the same work dir the pages of `imagesDir`, which it asks of
+ * the page server connected to its fd `pageServerFd` (it reads only the images' maps itself).
+ */
 export function lazyPagesArgs(
   s: CriuSettings,
   imagesDir: string,
   workDir: string,
   logFile: string,
+  pageServerFd: number,
 ): string[] {
-  return ['lazy-pages', '-D', imagesDir, '-W', workDir, '-o', logFile, `-v${s.logLevel}`];
+  return [
+    'lazy-pages',
+    '-D',
+    imagesDir,
+    '-W',
+    workDir,
+    '-o',
+    logFile,
+    `-v${s.logLevel}`,
+    '--page-server',
+    '--ps-socket',
+    String(pageServerFd),
+  ];
 }

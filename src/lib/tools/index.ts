@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import type { Readable, Writable } from 'node:stream';
+import type { Duplex, Readable, Writable } from 'node:stream';
 import { execa } from 'execa';
 import { ErrorCode, SnapbackError } from '../../errors.js';
 
@@ -147,6 +147,8 @@ export interface RunningTool {
   readonly pid: number;
   /** Settles when the tool exits: resolves on status 0, rejects with a ToolError otherwise. */
   readonly done: Promise<RunResult>;
+  /** The caller's end of the tool's fd 3, when started with `channel`. */
+  readonly channel?: Duplex;
   kill(signal?: NodeJS.Signals): void;
 }
 
@@ -154,6 +156,11 @@ export interface StartOptions {
   cwd?: string;
   logFile?: string;
   failureCode?: ErrorCode;
+  /**
+   * Give the tool one end of a socket pair as its fd 3 (e.g. criu's --ps-socket); the other end is the
+   * running tool's `channel`. The tool's end is blocking, as tools written in C expect.
+   */
+  channel?: boolean;
 }
 
 /** Starts a tool without waiting for it; `done` reports how it ended, with the tail of its log. */
@@ -163,7 +170,9 @@ export function startTool(file: string, args: readonly string[], options: StartO
   const child = execa(file, args, {
     reject: false,
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
-    stdin: 'ignore',
+    stdio: ['ignore', 'pipe', 'pipe', ...(options.channel === true ? ['pipe' as const] : [])],
+    // The channel is the caller's to read, not output to collect.
+    buffer: { fd3: false },
     stripFinalNewline: true,
   });
   const done = child.then(async (result) => {
@@ -184,6 +193,7 @@ export function startTool(file: string, args: readonly string[], options: StartO
   return {
     pid: child.pid ?? -1,
     done,
+    ...(options.channel === true ? { channel: child.stdio[3] as unknown as Duplex } : {}),
     kill: (signal = 'SIGTERM') => {
       child.kill(signal);
     },

@@ -9,6 +9,7 @@ import type { DemoWorkloadResult } from './demo-workload.js';
 import type { DispatchResult } from './dispatch.js';
 import type { FanOutResult } from './fanout.js';
 import type { HooksBenchResult, HooksVariant } from './hooks.js';
+import type { LazyResult } from './lazy.js';
 import type { Machine } from './machine.js';
 import type { ObjectStoreResult } from './object-store.js';
 import type { PipelineResult } from './pipeline.js';
@@ -31,6 +32,7 @@ export interface BenchResults {
   /** The same with 30 s to go. */
   fanOutShort?: FanOutResult;
   objectStore?: ObjectStoreResult;
+  lazy?: LazyResult;
   cudaPhase?: CudaPhaseResult;
   containerd?: ContainerdBenchResult;
   hooks?: HooksBenchResult;
@@ -239,6 +241,24 @@ function objectStoreSection(o: ObjectStoreResult): string[] {
   ];
 }
 
+function lazySection(l: LazyResult): string[] {
+  return [
+    `## Lazy restore: first answer (${formatBytes(l.mib * 2 ** 20)} table)`,
+    '',
+    `A lookup server holding a ${formatBytes(l.mib * 2 ** 20)} table in memory (bench/workloads/lookup.py), each answer the sha256 of one 64 KiB row, as an embedding table or a cache serves; checkpointed once, then restored through the agent, full and lazy taking turns, the page cache emptied before each. From the restore request to the first correct answer. Full: every page image verified while CRIU restores the tree held stopped. Lazy: the parts CRIU restores itself verified, the tree resumed, the rest of its pages served by snapback to CRIU's lazy-pages daemon as they are asked for, each 64 MiB part verified before any page of it is served. ${l.runs} runs.`,
+    '',
+    '| measure | median (min–max) |',
+    '|---|---:|',
+    `| full restore → first answer | ${summaryCell(l.fullFirstAnswerMs)} |`,
+    `| lazy restore → first answer | ${summaryCell(l.lazyFirstAnswerMs)} |`,
+    `| lazy / full | ${l.firstAnswerRatio.toFixed(2)} |`,
+    `| lazy restore → every page in, every part verified | ${summaryCell(l.lazyPagesCompleteMs)} |`,
+    '',
+    ...phaseTable({ full: l.fullPhases, lazy: l.lazyPhases }),
+    '',
+  ];
+}
+
 function fanOutSection(f: FanOutResult): string[] {
   const deadline = f.deadlineS ?? 120;
   return [
@@ -351,6 +371,7 @@ const SECTION_TITLES: Readonly<Record<string, string>> = {
   scale: 'resolution at scale',
   fanout: 'the preemption fan-out',
   object: 'checkpoints durable in object storage',
+  lazy: 'lazy restore to the first answer',
   cuda: 'the CUDA phase',
   containerd: 'the PID 1 container under containerd',
   hooks: 'the model server checkpointed asleep (hooks)',
@@ -384,6 +405,7 @@ export function renderMarkdown(r: BenchResults): string {
     ...(r.pipeline ? pipelineSection(r.pipeline) : []),
     ...(r.pipelineLarge ? pipelineSection(r.pipelineLarge) : []),
     ...(r.objectStore ? objectStoreSection(r.objectStore) : []),
+    ...(r.lazy ? lazySection(r.lazy) : []),
     ...(r.dispatch ? dispatchSection(r.dispatch) : []),
     ...(r.scale ? scaleSection(r.scale) : []),
     ...(r.fanOut ? fanOutSection(r.fanOut) : []),

@@ -1,7 +1,7 @@
 /**
  * `make bench`: one run of every benchmark on this machine, in sequence (they would disturb each other in
  * parallel on 2 cores), then bench/results.json, docs/benchmarks.md and docs/benchmarks.svg.
- *   node --import tsx bench/run.ts [--only=demo,pipeline,object,dispatch,scale,fanout,containerd,cuda,hooks]
+ *   node --import tsx bench/run.ts [--only=demo,pipeline,object,lazy,dispatch,scale,fanout,containerd,cuda,hooks]
  *   node --import tsx bench/run.ts --only=cuda --merge   (replaces those sections of bench/results.json
  *                                                          and keeps the others, saying when each was measured)
  *   node --import tsx bench/run.ts --report-only   (re-renders the docs from bench/results.json)
@@ -19,6 +19,7 @@ import { benchDemoWorkload, torchMissing } from './demo-workload.js';
 import { benchDispatch } from './dispatch.js';
 import { benchFanOut } from './fanout.js';
 import { benchHooks } from './hooks.js';
+import { benchLazy } from './lazy.js';
 import { describeMachine } from './machine.js';
 import { benchObjectStore } from './object-store.js';
 import { benchPipeline } from './pipeline.js';
@@ -29,6 +30,7 @@ const SECTIONS = [
   'demo',
   'pipeline',
   'object',
+  'lazy',
   'dispatch',
   'scale',
   'fanout',
@@ -126,7 +128,7 @@ async function main(): Promise<number> {
   });
   let agent: BenchAgent | undefined;
   try {
-    if (sections.some((s) => s === 'pipeline' || s === 'fanout' || s === 'containerd' || s === 'hooks'))
+    if (sections.some((s) => ['pipeline', 'lazy', 'fanout', 'containerd', 'hooks'].includes(s)))
       agent = await startBenchAgent(join(work, 'agent'), signal);
     await section('pipeline', async () => {
       results.pipeline = await benchPipeline(agent!, join(work, 'agent'), 5);
@@ -134,6 +136,9 @@ async function main(): Promise<number> {
     });
     await section('object', async () => {
       results.objectStore = await benchObjectStore(join(work, 'object'), signal, 3);
+    });
+    await section('lazy', async () => {
+      results.lazy = await benchLazy(agent!, join(work, 'agent'), 5);
     });
     await section('dispatch', async () => {
       results.dispatch = await benchDispatch(work, signal);

@@ -4,6 +4,9 @@
  * is served. The workload runs at once; it never runs on a byte the manifest does not vouch for; a bad part
  * fails the supply at the first request that needs it (the restore then kills the tree).
  *
+ * A checkpoint restored lazily on a node that does not hold it comes the same way: its page images are
+ * left in the bucket, and each part is fetched (a ranged GET) when it is first needed, then verified.
+ *
  * Pages CRIU restores itself (not lazily: file-backed private memory, shared memory) are read by CRIU from
  * the images directly: the parts holding them are verified `beforeResume`, while CRIU restores the tree
  * stopped. Once the daemon has every page, the parts nobody asked for are verified too, so that a finished
@@ -16,11 +19,23 @@ import type { Duplex } from 'node:stream';
 import { ErrorCode, SnapbackError } from '../errors.js';
 import { PAGE_SIZE, type Pagemap, type PageRun, readPagemap } from '../lib/criu/images.js';
 import { hex, servePages } from '../lib/criu/page-server.js';
-import { type Manifest, type ManifestFile, partAt, partsOf, verifyPart } from '../lib/storage/index.js';
+import {
+  type FilePart,
+  type Manifest,
+  type ManifestFile,
+  partAt,
+  partsOf,
+  verifyPart,
+} from '../lib/storage/index.js';
 import { IMAGES_DIR, isPageImage } from './configure.js';
 
 export interface PageSupply {
-  /** Verifies the parts holding the pages CRIU restores itself: the tree may run once this settles. */
+  /**
+   * Brings the parts holding the pages CRIU restores itself (it reads them from the files): before CRIU
+   * runs. At once for a checkpoint that is all here.
+   */
+  beforeRestore(): Promise<void>;
+  /** Verifies those parts (while CRIU restores): the tree may run once this settles. */
   beforeResume(): Promise<void>;
   /**
    * Says the tree is about to run: from now on a bad part is never answered. Throws the first bad part found
@@ -39,17 +54,26 @@ export interface PageSupply {
 /** How many parts past the one asked for are verified ahead: the daemon's background transfer is in order. */
 const VERIFY_AHEAD = 2;
 
+/** Brings a part of a page image into its file before it is verified (a checkpoint still in the bucket). */
+export type FetchPart = (file: ManifestFile, part: FilePart, signal: AbortSignal) => Promise<void>;
+
 /**
  * Serves the pages of the checkpoint at `dir` (already opened for reading, `manifest` read from it) to the
- * lazy-pages daemon at the other end of `daemon`.
+ * lazy-pages daemon at the other end of `daemon`; with `fetchPart`, each part is fetched first.
  */
-export async function supplyPages(dir: string, manifest: Manifest, daemon: Duplex): Promise<PageSupply> {
+export async function supplyPages(
+  dir: string,
+  manifest: Manifest,
+  daemon: Duplex,
+  fetchPart?: FetchPart,
+): Promise<PageSupply> {
   const imagesDir = join(await realpath(dir), IMAGES_DIR);
   const images = new Map(
     manifest.files.filter((f) => isPageImage(f.path)).map((f) => [basename(f.path), f] as const),
   );
   const stopping = new AbortController();
   const handles = new Map<string, Promise<FileHandle>>();
+  const fetched = new Map<string, Promise<void>>();
   const verified = new Map<string, Promise<void>>();
   const pagemaps = new Map<number, Promise<Pagemap>>();
 
@@ -62,11 +86,21 @@ export async function supplyPages(dir: string, manifest: Manifest, daemon: Duple
     }
     return handle;
   };
+  const fetch = (file: ManifestFile, index: number): Promise<void> => {
+    const key = `${file.path}#${index}`;
+    let done = fetched.get(key);
+    if (done === undefined) {
+      done = handleOf(file).then(() => fetchPart?.(file, partsOf(file)[index]!, stopping.signal));
+      done.catch(() => {});
+      fetched.set(key, done);
+    }
+    return done;
+  };
   const verify = (file: ManifestFile, index: number): Promise<void> => {
     const key = `${file.path}#${index}`;
     let done = verified.get(key);
     if (done === undefined) {
-      done = handleOf(file).then(() =>
+      done = fetch(file, index).then(() =>
         verifyPart(manifest, file, join(imagesDir, basename(file.path)), index, stopping.signal),
       );
       done.catch(() => {});
@@ -143,6 +177,10 @@ export async function supplyPages(dir: string, manifest: Manifest, daemon: Duple
   done.catch(() => {});
 
   return {
+    async beforeRestore() {
+      const eager = await eagerParts(manifest, images, pagemapOf);
+      await Promise.race([Promise.all(eager.map(({ file, index }) => fetch(file, index))), failed.promise]);
+    },
     async beforeResume() {
       const eager = await eagerParts(manifest, images, pagemapOf);
       // A part found bad meanwhile (the daemon fetches while the tree is stopped) fails this too.

@@ -15,7 +15,13 @@ import { ErrorCode, SnapbackError } from '../errors.js';
 import type { WorkloadHooks } from '../lib/hooks/index.js';
 import { hostPidsOf, isRunning, processTree, startTimeOf } from '../lib/procfs/index.js';
 import type { RestoreOutcome, TargetRef } from '../lib/runtime/index.js';
-import { type Manifest, type ManifestFile, readManifest, verifyFiles } from '../lib/storage/index.js';
+import {
+  type Manifest,
+  type ManifestFile,
+  type PartialCopy,
+  readManifest,
+  verifyFiles,
+} from '../lib/storage/index.js';
 import type { RunningTool } from '../lib/tools/index.js';
 import { IMAGES_DIR, isPageImage } from './configure.js';
 import type { ExecutorDeps } from './deps.js';
@@ -63,9 +69,23 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
   // The version is leased for as long as it is read (a lazy restore: until the last page is in): a newer
   // checkpoint promoted meanwhile, by any agent, retires it without deleting it, and a delete waits.
   // With an object-storage tier, the bucket's version is brought here first (verified as it arrives).
+  // A lazy one leaves the page images there, each part fetched when first needed (lazy-pages.ts).
   const { remote } = deps;
-  if (remote !== undefined) await clock.run('download', () => remote.fetch(input.checkpointId, input.signal));
-  const opened = await clock.run('verify', () => deps.store.openForReading(input.checkpointId));
+  let partial: PartialCopy | undefined;
+  if (remote !== undefined) {
+    await clock.run('download', async () => {
+      if (input.lazy)
+        partial = await remote.fetchLazily(input.checkpointId, input.signal, (f) => isPageImage(f.path));
+      if (partial === undefined) await remote.fetch(input.checkpointId, input.signal);
+    });
+  }
+  const copy = partial;
+  // A partial copy is this restore's own staging: dropped unless every part came (then it is kept).
+  let kept = false;
+  const opened =
+    copy === undefined
+      ? await clock.run('verify', () => deps.store.openForReading(input.checkpointId))
+      : { dir: copy.dir, release: () => (kept ? Promise.resolve() : copy.discard()) };
   const release = () =>
     opened.release().catch((err: unknown) => log.warn({ err }, 'could not release the checkpoint'));
   let verified: {
@@ -131,7 +151,12 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
           deps.criu.startLazyPages(imagesDir, work.dir, input.signal),
         );
         daemon = started;
-        supply = await clock.run('lazyPagesStart', () => supplyPages(dir, manifest, started.channel));
+        const pages = await clock.run('lazyPagesStart', () =>
+          supplyPages(dir, manifest, started.channel, copy?.fetchPart),
+        );
+        supply = pages;
+        // From the bucket, the pages CRIU reads itself must be in their files before it reads them.
+        if (copy !== undefined) await clock.run('download', () => pages.beforeRestore());
       }
       // From here a restore the agent does not live to confirm is undone by the next agent: the journal
       // names the target before CRIU runs (CRIU outlives the agent), and the pid once it is known.
@@ -237,10 +262,28 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
     }
     durations['firstRun'] = durations['total']!;
     log.info({ durations, pid: outcome.pid }, 'restored process runs; pages arriving lazily');
-    output.pagesComplete = superviseLazyPages(deps, daemon, supply.done, outcome, clock, async () => {
-      await stopVerifying();
-      await cleanup();
-    });
+    // Every part of a partial copy is in and verified once the pages are: it becomes this node's copy.
+    const keepCopy = async () => {
+      if (copy === undefined) return;
+      await copy.keep().then(
+        () => {
+          kept = true;
+        },
+        (err: unknown) => log.warn({ err }, 'could not keep the copy fetched from the bucket'),
+      );
+    };
+    output.pagesComplete = superviseLazyPages(
+      deps,
+      daemon,
+      supply.done,
+      outcome,
+      clock,
+      keepCopy,
+      async () => {
+        await stopVerifying();
+        await cleanup();
+      },
+    );
     output.pagesComplete.catch(() => {});
     return output;
   } catch (err) {
@@ -355,6 +398,7 @@ async function superviseLazyPages(
   supplied: Promise<void>,
   outcome: RestoreOutcome,
   clock: PhaseClock,
+  complete: () => Promise<void>,
   cleanup: () => Promise<void>,
 ): Promise<number> {
   const log = deps.logger.child({ op: 'lazy-pages', pid: outcome.pid });
@@ -397,6 +441,7 @@ async function superviseLazyPages(
         },
       );
     }
+    await complete();
     const ms = clock.durations()['total']!;
     clock.progress({ phase: 'pagesComplete', state: 'FINISHED' });
     log.info({ pagesComplete: ms }, 'every page has arrived');

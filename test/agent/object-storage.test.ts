@@ -4,8 +4,11 @@
  * agent with an empty local storage and the same bucket.
  */
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { PAGE_SIZE, readPagemap } from '../../src/lib/criu/index.js';
+import { partsOf, readManifest } from '../../src/lib/storage/index.js';
 import {
   type AgentProcess,
   resetCounter,
@@ -18,6 +21,32 @@ import { BUCKET, startObjectStorage, type TestObjectStorage } from '../helpers/o
 import { isRunning, readNumber, waitFor } from '../helpers/proc.js';
 
 const PREFIX = 'cluster-a';
+
+/**
+ * A part (a chunk) of a page image of the checkpoint at `location` that holds only memory a lazy restore
+ * brings after the process runs: no page CRIU restores itself is in it.
+ */
+async function lazyOnlyPart(location: string): Promise<{ path: string; offset: number; length: number }> {
+  const manifest = await readManifest(location);
+  for (const { path } of manifest.files) {
+    const pid = /^criu\/pagemap-(\d+)\.img$/.exec(path)?.[1];
+    if (pid === undefined) continue;
+    const pagemap = await readPagemap(join(location, 'criu'), Number(pid));
+    const file = manifest.files.find((f) => f.path === `criu/${pagemap.pagesImage}`);
+    if (file?.chunkSize === undefined || file.chunks === undefined) continue;
+    const parts = partsOf(file);
+    const eager = new Set<number>();
+    for (const run of pagemap.runs) {
+      if (run.lazy || run.offset === undefined) continue;
+      const last = Math.floor((run.offset + run.pages * PAGE_SIZE - 1) / file.chunkSize);
+      for (let i = Math.floor(run.offset / file.chunkSize); i <= last; i++) eager.add(i);
+    }
+    const lazyOnly = parts.flatMap((part, i) => (eager.has(i) ? [] : [part]));
+    const middle = lazyOnly[Math.floor(lazyOnly.length / 2)];
+    if (middle !== undefined) return { path: file.path, ...middle };
+  }
+  throw new Error(`no part of ${location} holds only lazily restored memory`);
+}
 
 describe('agent: checkpoints in object storage (s3rver on loopback)', () => {
   let s3: TestObjectStorage;
@@ -91,6 +120,48 @@ describe('agent: checkpoints in object storage (s3rver on loopback)', () => {
       false,
     );
     await b.client.stopWorkload({ name: 'alpha' });
+  });
+
+  it('restores lazily on a new node: runs with a part of its memory still in the bucket, then keeps a local copy', async () => {
+    const a = await agentOn('node-lazy-a');
+    const { out, pid } = await startStatefulWorkload(a, 'gamma', 96);
+    const hash = await workloadHash(out);
+    await a.client.checkpoint({ target: { pod: 'gamma' }, checkpointId: 'gamma-1' });
+    await a.client.stopWorkload({ name: 'gamma' });
+    await waitFor('gamma to die', async () => !(await isRunning(pid)));
+    // A part of its memory nothing needs before it runs, found in node A's copy: held in the bucket.
+    const { location } = await a.client.getCheckpoint({ checkpointId: 'gamma-1' });
+    const held = await lazyOnlyPart(location);
+    const range = `bytes=${held.offset}-${held.offset + held.length - 1}`;
+    s3.holdGets = (key, asked) => key.endsWith(`/${held.path}`) && asked === range;
+
+    const b = await agentOn('node-lazy-b');
+    await resetCounter(out);
+    const first = await b.client.restore({ checkpointId: 'gamma-1', lazy: true });
+    assert.ok(first.pagesComplete, 'a lazy restore promises a pages-complete result');
+    assert.ok(await isRunning(first.restoredPid), 'it runs before that part has left the bucket');
+    assert.equal(
+      (await b.client.getCheckpoint({ checkpointId: 'gamma-1' })).location.startsWith('s3://'),
+      true,
+      'a copy still arriving is not the node’s',
+    );
+    await waitFor('the held part to be asked for', () => s3.heldGets() > 0);
+    s3.releaseGets();
+    const complete = await first.pagesComplete;
+    assert.ok((complete.durationsMs['pagesComplete'] ?? -1) > 0);
+    assert.equal(await workloadHash(out), hash, 'every part arrived intact');
+    // Every part came and was verified: the copy is the node's now, and a second restore downloads nothing.
+    assert.equal(
+      (await b.client.getCheckpoint({ checkpointId: 'gamma-1' })).location.startsWith('s3://'),
+      false,
+    );
+    await b.client.stopWorkload({ name: 'gamma' });
+    const gets = new Map(s3.rangedGets);
+    const again = await b.client.restore({ checkpointId: 'gamma-1', lazy: true });
+    await again.pagesComplete;
+    assert.deepEqual(s3.rangedGets, gets, 'nothing was downloaded again');
+    await b.client.stopWorkload({ name: 'gamma' });
+    assert.deepEqual(await stagingEntries(b.storage, 'node-lazy-b'), [], 'nothing is left staged');
   });
 
   it('fails a checkpoint whose parts the server refuses, naming the object; the previous one stays', async () => {
@@ -209,5 +280,15 @@ describe('agent: checkpoints in object storage (s3rver on loopback)', () => {
     });
     assert.deepEqual(await stagingEntries(d.storage, 'node-d'), [], 'nothing of it is kept');
     assert.deepEqual((await d.client.listCheckpoints({})).checkpoints.length > 0, true);
+    // Lazily, the part CRIU reads itself is fetched and found bad before anything runs.
+    await assert.rejects(
+      d.client.restore({ checkpointId: 'alpha-1', lazy: true }),
+      (err: Error & { phase?: string }) => {
+        assert.match(err.message, new RegExp(`${victim.path}.*different sha256`));
+        assert.equal(err.phase, 'verify');
+        return true;
+      },
+    );
+    assert.deepEqual(await stagingEntries(d.storage, 'node-d'), [], 'nothing of the partial copy is kept');
   });
 });

@@ -40,6 +40,12 @@ export interface TestObjectStorage {
   partsPassed: Map<string, number>;
   /** GET requests with a Range header, by object key. */
   rangedGets: Map<string, number>;
+  /** Ranged GETs this says to hold are held (not answered) until `releaseGets`. */
+  holdGets: ((key: string, range: string) => boolean) | undefined;
+  /** How many ranged GETs are held now. */
+  heldGets(): number;
+  /** Answers the held GETs, and holds no more. */
+  releaseGets(): void;
   /** Multipart uploads created and neither completed nor aborted. */
   openUploads(): OpenUpload[];
   /** Aborted multipart uploads, by upload id. */
@@ -59,6 +65,7 @@ export async function startObjectStorage(): Promise<TestObjectStorage> {
   const { port: s3Port } = (await server.run()) as AddressInfo;
   const open = new Map<string, OpenUpload>();
   const held: ServerResponse[] = [];
+  const heldGets: (() => void)[] = [];
   const storage: TestObjectStorage = {
     endpoint: '',
     env: {},
@@ -69,10 +76,17 @@ export async function startObjectStorage(): Promise<TestObjectStorage> {
     interfered: 0,
     partsPassed: new Map(),
     rangedGets: new Map(),
+    holdGets: undefined,
+    heldGets: () => heldGets.length,
+    releaseGets() {
+      storage.holdGets = undefined;
+      for (const answer of heldGets.splice(0)) answer();
+    },
     openUploads: () => [...open.values()],
     aborted: new Set(),
     async close() {
       for (const res of held) res.destroy();
+      storage.releaseGets();
       proxy.closeAllConnections();
       await new Promise<void>((done) => proxy.close(() => done()));
       storage.client.destroy();
@@ -132,8 +146,13 @@ export async function startObjectStorage(): Promise<TestObjectStorage> {
         }
         storage.partsPassed.set(key, (storage.partsPassed.get(key) ?? 0) + 1);
       }
-      if (req.method === 'GET' && req.headers.range !== undefined)
+      if (req.method === 'GET' && req.headers.range !== undefined) {
         storage.rangedGets.set(key, (storage.rangedGets.get(key) ?? 0) + 1);
+        if (storage.holdGets?.(key, req.headers.range) === true) {
+          heldGets.push(() => forward(req, res, body));
+          return;
+        }
+      }
       if (
         req.method === 'GET' &&
         url.pathname.replace(/\/$/, '') === `/${BUCKET}` &&

@@ -69,6 +69,7 @@ export const agentCommand = defineCommand({
             await objectTierFromConfig({ ...config, objectStorage: config.objectStorage }, io.env),
             {
               abandonAfterMs: config.objectStorageAbandonAfter * 1000,
+              partsAtOnce: config.objectStorageQueueSize,
               onProblem: (message, err) => logger.warn({ err }, message),
             },
           );

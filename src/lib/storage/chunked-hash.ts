@@ -10,7 +10,7 @@ import { Piscina } from 'piscina';
 import type { HashRange } from './hash-range.worker.js';
 
 /** Files larger than this are hashed in chunks of this size. */
-export const CHUNK_SIZE = 64 << 20;
+export const CHUNK_SIZE = 16 << 20;
 
 /** The digest of a chunked file from its chunk digests. */
 export function rootOf(chunkDigests: readonly Buffer[]): string {

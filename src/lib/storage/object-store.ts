@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -27,6 +27,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { ErrorCode, SnapbackError } from '../../errors.js';
 import { checkpointIdProblem } from '../../ids.js';
 import { chunkRanges, rootOf } from './chunked-hash.js';
+import type { FilePart } from './file-parts.js';
 import { tailGrowingFile } from './growing-files.js';
 import { type Manifest, type ManifestFile, parseManifest, writeManifest } from './manifest.js';
 import { isVersionUuid, joinInside } from './paths.js';
@@ -105,8 +106,27 @@ export interface ObjectTier {
   /** The manifest `current` names, or undefined when the bucket has no checkpoint of that id. */
   current(id: string): Promise<Manifest | undefined>;
   list(): Promise<Manifest[]>;
-  /** Downloads the files of `manifest` into `dir`, each checked against its sha256 as it arrives. */
-  download(manifest: Manifest, dir: string, signal: AbortSignal): Promise<void>;
+  /**
+   * Downloads the files of `manifest` into `dir`, each checked against its sha256 as it arrives; those
+   * `later` selects are only created, sparse at their size, for downloadPart to fill.
+   */
+  download(
+    manifest: Manifest,
+    dir: string,
+    signal: AbortSignal,
+    later?: (file: ManifestFile) => boolean,
+  ): Promise<void>;
+  /**
+   * Writes `part` of a file `download` left for later into its place in `dir`, checking only its size: the
+   * caller verifies the part (file-parts.ts).
+   */
+  downloadPart(
+    manifest: Manifest,
+    file: ManifestFile,
+    part: FilePart,
+    dir: string,
+    signal: AbortSignal,
+  ): Promise<void>;
   /** Unpublishes (deletes `current`) then deletes every object of the id. False when absent. */
   remove(id: string): Promise<boolean>;
   /**
@@ -217,6 +237,74 @@ export function createObjectTier(
     uploadStream(createReadStream(path), key, signal);
 
   /**
+   * GETs `range` of `key` (the whole object when undefined) and writes its bytes into `handle` at their
+   * offsets, handing each piece to `onData`; returns what was wrong with the object's size, if anything
+   * (the caller names the file), after reading every byte.
+   */
+  const getInto = async (
+    handle: FileHandle,
+    key: string,
+    file: ManifestFile,
+    range: FilePart | undefined,
+    signal: AbortSignal,
+    onData: (data: Uint8Array) => void = () => {},
+  ): Promise<string | undefined> => {
+    const header =
+      range === undefined ? undefined : `bytes=${range.offset}-${range.offset + range.length - 1}`;
+    const got = await client
+      .send(
+        new GetObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          ...(header === undefined ? {} : { Range: header }),
+        }),
+        { abortSignal: signal },
+      )
+      .catch((err: unknown) => {
+        // A range past the object's end: the object is shorter than the manifest says.
+        if ((err as { name?: string }).name === 'InvalidRange') return undefined;
+        throw failure('downloading', key, err);
+      });
+    if (got === undefined) return `is shorter than the ${file.size} bytes the manifest says`;
+    // The object's whole size, as the answer to a range states it (or the object's own length): each
+    // range returning what it asked for would not tell an object longer than the manifest says.
+    const total =
+      header === undefined
+        ? got.ContentLength
+        : Number(/^bytes \d+-\d+\/(\d+)$/.exec(got.ContentRange ?? '')?.[1] ?? Number.NaN);
+    const offset = range?.offset ?? 0;
+    let at = offset;
+    try {
+      for await (const data of got.Body as AsyncIterable<Uint8Array>) {
+        onData(data);
+        for (let done = 0; done < data.length; ) {
+          const { bytesWritten } = await handle.write(data, done, data.length - done, at + done);
+          done += bytesWritten;
+        }
+        at += data.length;
+      }
+    } catch (err) {
+      throw failure('downloading', key, err);
+    }
+    // (A whole object's missing length is made up for by counting its bytes.)
+    if (total !== undefined && total !== file.size)
+      return Number.isNaN(total)
+        ? 'was served without its size'
+        : `has ${total} bytes, manifest says ${file.size}`;
+    const length = range?.length ?? file.size;
+    if (at - offset !== length)
+      return `gave ${at - offset} bytes from offset ${offset}, manifest says ${length}`;
+    return undefined;
+  };
+
+  const corrupted = (key: string, file: ManifestFile, problem: string) =>
+    new SnapbackError(
+      ErrorCode.FAILED_PRECONDITION,
+      `checkpoint ${manifestIdOf(key, prefix)} in s3://${bucket} is corrupted: ${file.path} (s3://${bucket}/${key}) ${problem}`,
+      { details: [{ field: 'files', message: `${file.path} ${problem}` }] },
+    );
+
+  /**
    * One file of a checkpoint, fetched into `dir` and checked against the manifest as it arrives. A chunked
    * file (chunked-hash.ts) comes as one ranged GET per chunk, `queueSize` at once — one stream from an
    * object store is far slower than several — each chunk hashed as its bytes arrive, so that the root is
@@ -227,61 +315,19 @@ export function createObjectTier(
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
     // One GET for a file hashed whole or of one chunk at most (an empty one too: its emptiness is checked).
     const chunks = file.chunkSize === undefined ? [] : chunkRanges(file.size, file.chunkSize);
-    const ranges = chunks.length > 1 ? chunks : [{ offset: 0, length: file.size }];
+    const ranged = chunks.length > 1;
+    const ranges = ranged ? chunks : [{ offset: 0, length: file.size }];
     const digests: Buffer[] = new Array(ranges.length);
     const sizeProblems: string[] = [];
     const handle = await open(path, 'wx', 0o600);
     try {
       await forEachAtOnce([...ranges.keys()], options.queueSize, async (index) => {
-        const { offset, length } = ranges[index]!;
-        const range = ranges.length > 1 ? `bytes=${offset}-${offset + length - 1}` : undefined;
-        const got = await client
-          .send(
-            new GetObjectCommand({
-              Bucket: bucket,
-              Key: key,
-              ...(range === undefined ? {} : { Range: range }),
-            }),
-            { abortSignal: signal },
-          )
-          .catch((err: unknown) => {
-            // A range past the object's end: the object is shorter than the manifest says.
-            if ((err as { name?: string }).name === 'InvalidRange') {
-              sizeProblems.push(`is shorter than the ${file.size} bytes the manifest says`);
-              return undefined;
-            }
-            throw failure('downloading', key, err);
-          });
-        if (got === undefined) return;
-        // The object's whole size, as the answer to a range states it (or the object's own length): each
-        // range returning what it asked for would not tell an object longer than the manifest says.
-        const total =
-          range === undefined
-            ? got.ContentLength
-            : Number(/^bytes \d+-\d+\/(\d+)$/.exec(got.ContentRange ?? '')?.[1] ?? Number.NaN);
-        // (A whole object's missing length is made up for by counting its bytes below.)
-        if (total !== undefined && total !== file.size)
-          sizeProblems.push(
-            Number.isNaN(total)
-              ? 'was served without its size'
-              : `has ${total} bytes, manifest says ${file.size}`,
-          );
+        const range = ranges[index]!;
         const hash = createHash('sha256');
-        let at = offset;
-        try {
-          for await (const data of got.Body as AsyncIterable<Uint8Array>) {
-            hash.update(data);
-            for (let done = 0; done < data.length; ) {
-              const { bytesWritten } = await handle.write(data, done, data.length - done, at + done);
-              done += bytesWritten;
-            }
-            at += data.length;
-          }
-        } catch (err) {
-          throw failure('downloading', key, err);
-        }
-        if (at - offset !== length)
-          sizeProblems.push(`gave ${at - offset} bytes from offset ${offset}, manifest says ${length}`);
+        const problem = await getInto(handle, key, file, ranged ? range : undefined, signal, (data) =>
+          hash.update(data),
+        );
+        if (problem !== undefined) sizeProblems.push(problem);
         digests[index] = hash.digest();
       });
       // A checkpoint may be the only copy on this node: fsynced before it counts as downloaded.
@@ -295,13 +341,7 @@ export function createObjectTier(
     const problem =
       sizeProblems[0] ??
       (digestOf() !== file.sha256 ? 'has a different sha256 than the manifest' : undefined);
-    if (problem !== undefined) {
-      throw new SnapbackError(
-        ErrorCode.FAILED_PRECONDITION,
-        `checkpoint ${manifestIdOf(key, prefix)} in s3://${bucket} is corrupted: ${file.path} (s3://${bucket}/${key}) ${problem}`,
-        { details: [{ field: 'files', message: `${file.path} ${problem}` }] },
-      );
-    }
+    if (problem !== undefined) throw corrupted(key, file, problem);
   };
 
   const tier: ObjectTier = {
@@ -448,11 +488,29 @@ export function createObjectTier(
       return found.sort((a, b) => a.checkpointId.localeCompare(b.checkpointId));
     },
 
-    async download(manifest, dir, signal) {
-      await forEachAtOnce(manifest.files, FILES_AT_ONCE, (file) =>
-        downloadFile(file, fileKey(manifest.checkpointId, manifest.version, file.path), dir, signal),
-      );
+    async download(manifest, dir, signal, later = () => false) {
+      await forEachAtOnce(manifest.files, FILES_AT_ONCE, async (file) => {
+        if (!later(file))
+          return downloadFile(file, fileKey(manifest.checkpointId, manifest.version, file.path), dir, signal);
+        // Its size now, its bytes as downloadPart brings them (a sparse file until then).
+        const path = joinInside(dir, file.path);
+        await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+        const handle = await open(path, 'wx', 0o600);
+        await handle.truncate(file.size).finally(() => handle.close());
+      });
       await writeManifest(dir, manifest);
+    },
+
+    async downloadPart(manifest, file, part, dir, signal) {
+      if (part.length === 0) return;
+      const key = fileKey(manifest.checkpointId, manifest.version, file.path);
+      const handle = await open(joinInside(dir, file.path), 'r+');
+      try {
+        const problem = await getInto(handle, key, file, part, signal);
+        if (problem !== undefined) throw corrupted(key, file, problem);
+      } finally {
+        await handle.close().catch(() => {});
+      }
     },
 
     async remove(id) {

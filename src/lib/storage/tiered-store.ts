@@ -5,8 +5,12 @@
  * `current` names it, and the local copy is a cache of that version.
  */
 import { basename, dirname } from 'node:path';
-import { readManifest } from './manifest.js';
+import pLimit from 'p-limit';
+import { fsyncPath } from './durable.js';
+import type { FilePart } from './file-parts.js';
+import { type ManifestFile, readManifest } from './manifest.js';
 import type { GrowingUploads, ObjectTier } from './object-store.js';
+import { joinInside } from './paths.js';
 import type { CheckpointStore, Staging, StoredCheckpoint } from './store.js';
 
 /** What the executor does with the tier: upload before publishing, fetch before restoring. */
@@ -25,11 +29,36 @@ export interface RemoteCopies {
    * like a checkpoint written here). False when nothing had to move.
    */
   fetch(id: string, signal: AbortSignal): Promise<boolean>;
+  /**
+   * For a restore that needs only some parts of some files at first (a lazy restore's page images): when
+   * the local store does not hold the bucket's version, stages it with every other file downloaded and
+   * verified, and those `later` selects sparse at their size, to be filled part by part. Undefined when the
+   * local copy is the bucket's version (or the bucket has none): restore from the local store as usual.
+   */
+  fetchLazily(
+    id: string,
+    signal: AbortSignal,
+    later: (file: ManifestFile) => boolean,
+  ): Promise<PartialCopy | undefined>;
+}
+
+/** A version being brought from the bucket part by part (RemoteCopies.fetchLazily). */
+export interface PartialCopy {
+  /** The staged checkpoint (its manifest is there). */
+  readonly dir: string;
+  /** Brings one part of a `later` file (a ranged GET), a few at once; the caller verifies it. */
+  fetchPart(file: ManifestFile, part: FilePart, signal: AbortSignal): Promise<void>;
+  /** Every part is in and verified: made durable and promoted, as a downloaded checkpoint is. */
+  keep(): Promise<void>;
+  /** Drops what was staged (the restore failed). */
+  discard(): Promise<void>;
 }
 
 export interface TieredStoreOptions {
   /** Multipart uploads of other agents older than this are taken for abandoned and aborted. */
   abandonAfterMs: number;
+  /** Parts fetched at once for a partial copy (ranged GETs). */
+  partsAtOnce: number;
   onProblem?: (message: string, err?: unknown) => void;
 }
 
@@ -105,6 +134,32 @@ export function createTieredStore(
         throw err;
       }
       return true;
+    },
+
+    async fetchLazily(id, signal, later) {
+      const wanted = await tier.current(id);
+      if (wanted === undefined) return undefined;
+      const cached = await local.get(id).catch(() => undefined);
+      if (cached?.manifest.version === wanted.version) return undefined;
+      const staging = await local.createStaging();
+      try {
+        await tier.download(wanted, staging.dir, signal, later);
+      } catch (err) {
+        await local.discardStaging(staging).catch(() => {});
+        throw err;
+      }
+      const limit = pLimit(options.partsAtOnce);
+      return {
+        dir: staging.dir,
+        fetchPart: (file, part, partSignal) =>
+          limit(() => tier.downloadPart(wanted, file, part, staging.dir, partSignal)),
+        async keep() {
+          // Written part by part without a sync: durable before the copy counts as this node's.
+          for (const file of wanted.files.filter(later)) await fsyncPath(joinInside(staging.dir, file.path));
+          await local.promote(id, staging);
+        },
+        discard: () => local.discardStaging(staging),
+      };
     },
   };
   return { store, remote };

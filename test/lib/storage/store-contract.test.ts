@@ -51,7 +51,7 @@ async function tieredBackend(s3: TestObjectStorage): Promise<Backend> {
     async storeOn(owner) {
       // Each node its own local folder: the bucket is what they share.
       const local = createCheckpointStore(join(base, owner), { owner });
-      const tiered = createTieredStore(local, tier, { abandonAfterMs: 86_400_000 });
+      const tiered = createTieredStore(local, tier, { abandonAfterMs: 86_400_000, partsAtOnce: 4 });
       await tiered.store.init();
       return tiered;
     },

@@ -2,21 +2,30 @@
  * Lazy restore vs full restore, to the first answer: a lookup server over a 1 GiB table (bench/workloads/
  * lookup.py), each answer touching one 64 KiB row. Restored fully, it answers once all its memory is back
  * and verified; restored lazily, once the rows it is asked for (and the parts CRIU restores itself) are
- * served and verified. Both through the agent, every byte verified either way.
+ * served and verified. Both through the agent, every byte verified either way; from this node's store, and
+ * from a bucket on nodes that do not hold the checkpoint.
  */
 
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { get } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type BenchAgent, deleteCheckpoint, python, root, stopWorkload, timed } from './agent.js';
+import { BUCKET, startObjectStorage } from '../test/helpers/object-storage.js';
+import {
+  type BenchAgent,
+  deleteCheckpoint,
+  python,
+  root,
+  startBenchAgent,
+  stopWorkload,
+  timed,
+} from './agent.js';
 import { settle } from './raw-criu.js';
 import { medianPhases, type Summary, summarize } from './stats.js';
 
-export interface LazyResult {
-  mib: number;
-  runs: number;
+/** Full and lazy restores of the lookup server, side by side. */
+export interface LazyComparison {
   /** Restore request → the first correct answer. */
   fullFirstAnswerMs: Summary;
   lazyFirstAnswerMs: Summary;
@@ -26,6 +35,13 @@ export interface LazyResult {
   lazyPagesCompleteMs: Summary;
   fullPhases: Record<string, number>;
   lazyPhases: Record<string, number>;
+}
+
+export interface LazyResult extends LazyComparison {
+  mib: number;
+  runs: number;
+  /** The same on a node that does not hold the checkpoint (s3rver on loopback): download vs on demand. */
+  fromBucket?: LazyComparison;
 }
 
 const ROW = 7;
@@ -66,13 +82,8 @@ async function firstAnswer(port: number): Promise<string> {
   }
 }
 
-export async function benchLazy(
-  agent: BenchAgent,
-  dir: string,
-  runs: number,
-  mib = 1024,
-): Promise<LazyResult> {
-  const port = await freePort();
+/** Starts the lookup server on `agent`; resolves with its answer, once it answers. */
+async function startLookup(agent: BenchAgent, dir: string, mib: number, port: number): Promise<string> {
   const cwd = join(dir, 'cwd', 'lookup');
   await mkdir(cwd, { recursive: true });
   const w = await agent.client.startWorkload({
@@ -85,50 +96,53 @@ export async function benchLazy(
     if (i > 1200) throw new Error(`the lookup server did not get ready; see ${w.stderrPath}`);
     await sleep(50);
   }
-  const expected = await firstAnswer(port);
-  await agent.client.checkpoint({ target: { pod: 'lookup' }, checkpointId: 'lookup', leaveRunning: false });
+  return firstAnswer(port);
+}
 
+/** Full and lazy restores taking turns, each on the agent `on` gives (and `done` then lets go). */
+async function compare(
+  runs: number,
+  port: number,
+  expected: string,
+  on: (run: number, lazy: boolean) => Promise<{ agent: BenchAgent; done: () => Promise<void> }>,
+): Promise<LazyComparison> {
   const full: number[] = [];
   const lazy: number[] = [];
   const complete: number[] = [];
   const fullPhases: Record<string, number>[] = [];
   const lazyPhases: Record<string, number>[] = [];
-  try {
-    for (let run = 0; run < runs; run++) {
-      // Full and lazy take turns going first; the page cache is emptied before each.
-      for (const isLazy of run % 2 === 0 ? [false, true] : [true, false]) {
-        const name = `lookup-${isLazy ? 'lazy' : 'full'}-${run}`;
-        await settle();
-        const [restored, ms] = await timed(async () => {
-          const result = await agent.client.restore({
-            checkpointId: 'lookup',
-            target: { pod: name },
-            lazy: isLazy,
-          });
-          const answer = await firstAnswer(port);
-          if (answer !== expected) throw new Error(`restored ${name} answered ${answer}, not ${expected}`);
-          return result;
+  for (let run = 0; run < runs; run++) {
+    // Full and lazy take turns going first; the page cache is emptied before each.
+    for (const isLazy of run % 2 === 0 ? [false, true] : [true, false]) {
+      const name = `lookup-${isLazy ? 'lazy' : 'full'}-${run}`;
+      const { agent, done } = await on(run, isLazy);
+      await settle();
+      const [restored, ms] = await timed(async () => {
+        const result = await agent.client.restore({
+          checkpointId: 'lookup',
+          target: { pod: name },
+          lazy: isLazy,
         });
-        if (isLazy) {
-          lazy.push(ms);
-          lazyPhases.push(restored.durationsMs);
-          const pages = await restored.pagesComplete;
-          complete.push(pages?.durationsMs['pagesComplete'] ?? Number.NaN);
-        } else {
-          full.push(ms);
-          fullPhases.push(restored.durationsMs);
-        }
-        await stopWorkload(agent, name);
+        const answer = await firstAnswer(port);
+        if (answer !== expected) throw new Error(`restored ${name} answered ${answer}, not ${expected}`);
+        return result;
+      });
+      if (isLazy) {
+        lazy.push(ms);
+        lazyPhases.push(restored.durationsMs);
+        const pages = await restored.pagesComplete;
+        complete.push(pages?.durationsMs['pagesComplete'] ?? Number.NaN);
+      } else {
+        full.push(ms);
+        fullPhases.push(restored.durationsMs);
       }
+      await stopWorkload(agent, name);
+      await done();
     }
-  } finally {
-    await deleteCheckpoint(agent, 'lookup').catch(() => {});
   }
   const fullMs = summarize(full);
   const lazyMs = summarize(lazy);
   return {
-    mib,
-    runs,
     fullFirstAnswerMs: fullMs,
     lazyFirstAnswerMs: lazyMs,
     firstAnswerRatio: lazyMs.median / fullMs.median,
@@ -136,4 +150,67 @@ export async function benchLazy(
     fullPhases: medianPhases(fullPhases),
     lazyPhases: medianPhases(lazyPhases),
   };
+}
+
+/** From this node's store: the checkpoint is local. */
+export async function benchLazy(
+  agent: BenchAgent,
+  dir: string,
+  runs: number,
+  mib = 1024,
+): Promise<LazyResult> {
+  const port = await freePort();
+  const expected = await startLookup(agent, dir, mib, port);
+  await agent.client.checkpoint({ target: { pod: 'lookup' }, checkpointId: 'lookup', leaveRunning: false });
+  try {
+    const local = await compare(runs, port, expected, async () => ({ agent, done: async () => {} }));
+    return { mib, runs, ...local };
+  } finally {
+    await deleteCheckpoint(agent, 'lookup').catch(() => {});
+  }
+}
+
+/**
+ * From the bucket, on nodes that do not hold the checkpoint: each restore on a new agent with empty local
+ * storage. Full: download every file (verified as it arrives), then restore. Lazy: download all but the
+ * page images, then fetch each part of those when first needed.
+ */
+export async function benchLazyFromBucket(
+  dir: string,
+  signal: AbortSignal,
+  runs: number,
+  mib = 1024,
+): Promise<LazyComparison> {
+  const s3 = await startObjectStorage();
+  const args = ['--object-storage', `s3://${BUCKET}/lazy`];
+  const port = await freePort();
+  try {
+    const a = await startBenchAgent(join(dir, 'bucket-a'), signal, args, s3.directEnv, 'bucket-a');
+    let expected: string;
+    try {
+      expected = await startLookup(a, join(dir, 'bucket-a'), mib, port);
+      await a.client.checkpoint({ target: { pod: 'lookup' }, checkpointId: 'lookup', leaveRunning: false });
+    } finally {
+      await a.stop();
+    }
+    return await compare(runs, port, expected, async (run, lazy) => {
+      const where = join(dir, `bucket-${lazy ? 'lazy' : 'full'}-${run}`);
+      const agent = await startBenchAgent(
+        where,
+        signal,
+        args,
+        s3.directEnv,
+        `node-${lazy ? 'lazy' : 'full'}-${run}`,
+      );
+      return {
+        agent,
+        done: async () => {
+          await agent.stop();
+          await rm(where, { recursive: true, force: true });
+        },
+      };
+    });
+  } finally {
+    await s3.close();
+  }
 }

@@ -1,5 +1,5 @@
 /**
- * Checkpoints made durable in object storage: a 1 GiB workload checkpointed by an agent with
+ * Checkpoints made durable in object storage: a 1 GiB (and a 4 GiB) workload checkpointed by an agent with
  * `--object-storage` (request → committed in the bucket), beside a raw `criu dump` and an upload of the
  * same bytes by the AWS SDK alone (lib-storage, the agent's part size and parallelism) to the same server;
  * then restored on a "new node" (a second agent with empty local storage: download, verify, CRIU restore)
@@ -37,6 +37,8 @@ const QUEUE_SIZE = 4;
 const FILES_AT_ONCE = 2;
 
 export interface ObjectStoreResult {
+  /** The workload's written memory. */
+  mib?: number;
   sizeBytes: number;
   runs: number;
   rawDumpMs: Summary;
@@ -190,6 +192,7 @@ export async function benchObjectStore(
       restoreMs: summarize(samples.restore),
     };
     return {
+      mib,
       sizeBytes,
       runs,
       ...s,

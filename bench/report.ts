@@ -9,7 +9,7 @@ import type { DemoWorkloadResult } from './demo-workload.js';
 import type { DispatchResult } from './dispatch.js';
 import type { FanOutResult } from './fanout.js';
 import type { HooksBenchResult, HooksVariant } from './hooks.js';
-import type { LazyResult } from './lazy.js';
+import type { LazyComparison, LazyResult } from './lazy.js';
 import type { Machine } from './machine.js';
 import type { ObjectStoreResult } from './object-store.js';
 import type { PipelineResult } from './pipeline.js';
@@ -32,6 +32,8 @@ export interface BenchResults {
   /** The same with 30 s to go. */
   fanOutShort?: FanOutResult;
   objectStore?: ObjectStoreResult;
+  /** The same with a 4 GiB workload. */
+  objectStoreLarge?: ObjectStoreResult;
   lazy?: LazyResult;
   cudaPhase?: CudaPhaseResult;
   containerd?: ContainerdBenchResult;
@@ -225,7 +227,7 @@ function objectStoreSection(o: ObjectStoreResult): string[] {
   return [
     `## Durable in object storage (${formatBytes(o.sizeBytes)} image, s3rver on loopback)`,
     '',
-    `A workload holding 1 GiB of written memory, checkpointed by an agent with \`--object-storage\` (request → committed in the bucket: CRIU's page images go up while CRIU writes them, the rest after, the manifest last), beside a raw \`criu dump\` and an upload of the same bytes by the AWS SDK alone (lib-storage, 16 MiB parts, 4 in flight per file, 2 files at once, as the agent) to the same server; then restored on a new node (a second agent with empty local storage: download with every byte checked as it arrives, verify, CRIU restore, confirm) beside a download of the same objects by the SDK alone. The server is s3rver on loopback, which writes every object to this machine's disk: a cloud's object store is neither as near nor as slow. The page cache is emptied before each measurement; raw and pipeline take turns going first. ${o.runs} runs.`,
+    `A workload holding ${formatBytes((o.mib ?? 1024) * 2 ** 20)} of written memory, checkpointed by an agent with \`--object-storage\` (request → committed in the bucket: CRIU's page images go up while CRIU writes them, the rest after, the manifest last), beside a raw \`criu dump\` and an upload of the same bytes by the AWS SDK alone (lib-storage, 16 MiB parts, 4 in flight per file, 2 files at once, as the agent) to the same server; then restored on a new node (a second agent with empty local storage: download with every byte checked as it arrives, verify, CRIU restore, confirm) beside a download of the same objects by the SDK alone. The server is s3rver on loopback, which writes every object to this machine's disk: a cloud's object store is neither as near nor as slow. The page cache is emptied before each measurement; raw and pipeline take turns going first. ${o.runs} runs.`,
     '',
     '| measure | median (min–max) |',
     '|---|---:|',
@@ -242,20 +244,33 @@ function objectStoreSection(o: ObjectStoreResult): string[] {
 }
 
 function lazySection(l: LazyResult): string[] {
+  const rows = (c: LazyComparison, full: string) => [
+    '| measure | median (min–max) |',
+    '|---|---:|',
+    `| ${full} → first answer | ${summaryCell(c.fullFirstAnswerMs)} |`,
+    `| lazy restore → first answer | ${summaryCell(c.lazyFirstAnswerMs)} |`,
+    `| lazy / full | ${c.firstAnswerRatio.toFixed(2)} |`,
+    `| lazy restore → every page in, every part verified | ${summaryCell(c.lazyPagesCompleteMs)} |`,
+    '',
+    ...phaseTable({ full: c.fullPhases, lazy: c.lazyPhases }),
+    '',
+  ];
+  const b = l.fromBucket;
   return [
     `## Lazy restore: first answer (${formatBytes(l.mib * 2 ** 20)} table)`,
     '',
-    `A lookup server holding a ${formatBytes(l.mib * 2 ** 20)} table in memory (bench/workloads/lookup.py), each answer the sha256 of one 64 KiB row, as an embedding table or a cache serves; checkpointed once, then restored through the agent, full and lazy taking turns, the page cache emptied before each. From the restore request to the first correct answer. Full: every page image verified while CRIU restores the tree held stopped. Lazy: the parts CRIU restores itself verified, the tree resumed, the rest of its pages served by snapback to CRIU's lazy-pages daemon as they are asked for, each 64 MiB part verified before any page of it is served. ${l.runs} runs.`,
+    `A lookup server holding a ${formatBytes(l.mib * 2 ** 20)} table in memory (bench/workloads/lookup.py), each answer the sha256 of one 64 KiB row, as an embedding table or a cache serves; checkpointed once, then restored through the agent, full and lazy taking turns, the page cache emptied before each. From the restore request to the first correct answer. Full: every page image verified while CRIU restores the tree held stopped. Lazy: the parts CRIU restores itself verified, the tree resumed, the rest of its pages served by snapback to CRIU's lazy-pages daemon as they are asked for, each 16 MiB part verified before any page of it is served. ${l.runs} runs.`,
     '',
-    '| measure | median (min–max) |',
-    '|---|---:|',
-    `| full restore → first answer | ${summaryCell(l.fullFirstAnswerMs)} |`,
-    `| lazy restore → first answer | ${summaryCell(l.lazyFirstAnswerMs)} |`,
-    `| lazy / full | ${l.firstAnswerRatio.toFixed(2)} |`,
-    `| lazy restore → every page in, every part verified | ${summaryCell(l.lazyPagesCompleteMs)} |`,
-    '',
-    ...phaseTable({ full: l.fullPhases, lazy: l.lazyPhases }),
-    '',
+    ...rows(l, 'full restore'),
+    ...(b === undefined
+      ? []
+      : [
+          `### From the bucket, on a node without the checkpoint (s3rver on loopback)`,
+          '',
+          `The same checkpoint in object storage, each restore on a new agent with empty local storage. Full: the download phase fetches every file (ranged GETs, each checked as it arrives), then the restore as above. Lazy: every file but the page images is downloaded; each 16 MiB part of those is fetched (one ranged GET) when CRIU or the daemon first needs it, verified, then served; once every part is in, the copy is kept as the node's. ${b.fullFirstAnswerMs.n} runs.`,
+          '',
+          ...rows(b, 'download, then full restore'),
+        ]),
   ];
 }
 
@@ -405,6 +420,7 @@ export function renderMarkdown(r: BenchResults): string {
     ...(r.pipeline ? pipelineSection(r.pipeline) : []),
     ...(r.pipelineLarge ? pipelineSection(r.pipelineLarge) : []),
     ...(r.objectStore ? objectStoreSection(r.objectStore) : []),
+    ...(r.objectStoreLarge ? objectStoreSection(r.objectStoreLarge) : []),
     ...(r.lazy ? lazySection(r.lazy) : []),
     ...(r.dispatch ? dispatchSection(r.dispatch) : []),
     ...(r.scale ? scaleSection(r.scale) : []),

@@ -19,7 +19,7 @@ import { benchDemoWorkload, torchMissing } from './demo-workload.js';
 import { benchDispatch } from './dispatch.js';
 import { benchFanOut } from './fanout.js';
 import { benchHooks } from './hooks.js';
-import { benchLazy } from './lazy.js';
+import { benchLazy, benchLazyFromBucket } from './lazy.js';
 import { describeMachine } from './machine.js';
 import { benchObjectStore } from './object-store.js';
 import { benchPipeline } from './pipeline.js';
@@ -136,9 +136,11 @@ async function main(): Promise<number> {
     });
     await section('object', async () => {
       results.objectStore = await benchObjectStore(join(work, 'object'), signal, 3);
+      results.objectStoreLarge = await benchObjectStore(join(work, 'object'), signal, 2, 4096);
     });
     await section('lazy', async () => {
       results.lazy = await benchLazy(agent!, join(work, 'agent'), 5);
+      results.lazy.fromBucket = await benchLazyFromBucket(join(work, 'lazy'), signal, 3);
     });
     await section('dispatch', async () => {
       results.dispatch = await benchDispatch(work, signal);

@@ -16,6 +16,7 @@ import type { WorkloadHooks } from '../lib/hooks/index.js';
 import { hostPidsOf, isRunning, processTree, startTimeOf } from '../lib/procfs/index.js';
 import type { RestoreOutcome, TargetRef } from '../lib/runtime/index.js';
 import {
+  hashingThreads,
   type Manifest,
   type ManifestFile,
   type PartialCopy,
@@ -92,7 +93,7 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
     dir: string;
     manifest: Manifest;
     deviceMap: string | undefined;
-    verify: (only: (file: ManifestFile) => boolean, signal?: AbortSignal) => Promise<void>;
+    verify: (only: (file: ManifestFile) => boolean, signal?: AbortSignal, threads?: number) => Promise<void>;
   };
   try {
     verified = await clock.run('verify', async () => {
@@ -171,9 +172,10 @@ export async function restore(deps: ExecutorDeps, input: RestoreInput): Promise<
       });
       // What the tree runs on before it resumes: every page image, or (lazy) the parts CRIU reads itself.
       const lazySupply = supply;
+      // On every core but one: CRIU restores on one thread, and reading memory back is its bulk.
       const checking = clock.run('verify', () =>
         lazySupply === undefined
-          ? verify((file) => isPageImage(file.path), verification.signal)
+          ? verify((file) => isPageImage(file.path), verification.signal, Math.max(1, hashingThreads() - 1))
           : lazySupply.beforeResume(),
       );
       checking.catch(() => {}); // awaited below
@@ -365,13 +367,13 @@ function verifierOf(
   dir: string,
   manifest: Manifest,
   clock: PhaseClock,
-): (only: (file: ManifestFile) => boolean, signal?: AbortSignal) => Promise<void> {
+): (only: (file: ManifestFile) => boolean, signal?: AbortSignal, threads?: number) => Promise<void> {
   let done = 0;
   const onBytes = (n: number) => {
     done += n;
     clock.progress({ phase: 'verify', state: 'RUNNING', bytesDone: done, bytesTotal: manifest.sizeBytes });
   };
-  return (only, signal) => verifyFiles(dir, manifest, { onBytes, only, signal });
+  return (only, signal, threads) => verifyFiles(dir, manifest, { onBytes, only, signal, threads });
 }
 
 /**

@@ -167,7 +167,7 @@ describe('lazy restore (real CRIU lazy pages)', () => {
       await assert.rejects(first.pagesComplete!, (err: Error & { code: string; phase: string }) => {
         assert.equal(err.code, 'FAILED_PRECONDITION');
         assert.equal(err.phase, 'verify');
-        // The part holding the changed byte is named: 64 MiB chunks.
+        // The part holding the changed byte is named: a chunk of CHUNK_SIZE.
         const part = Math.floor(at / CHUNK_SIZE) * CHUNK_SIZE;
         assert.ok(err.message.includes(`${pages.path} (bytes ${part}–`), err.message);
         return true;

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import pLimit from 'p-limit';
 import { Piscina } from 'piscina';
 import type { HashRange } from './hash-range.worker.js';
 
@@ -36,20 +37,29 @@ export function chunkedEntry(
   return { size, sha256: rootOf(digests), chunkSize, chunks: digests.map((d) => d.toString('hex')) };
 }
 
+export interface HashChunksOptions {
+  onBytes?: ((n: number) => void) | undefined;
+  signal?: AbortSignal | undefined;
+  /** Chunks hashed at once (default: the pool's width): fewer leaves cores to a tool reading beside. */
+  threads?: number | undefined;
+}
+
 /** Hashes `size` bytes of `path` in chunks of `chunkSize`, in parallel; returns each chunk's digest. */
 export async function hashChunks(
   path: string,
   size: number,
   chunkSize: number,
-  onBytes?: (n: number) => void,
-  signal?: AbortSignal,
+  { onBytes, signal, threads = hashingThreads() }: HashChunksOptions = {},
 ): Promise<Buffer[]> {
+  const limit = pLimit(Math.max(1, threads));
   return Promise.all(
-    chunkRanges(size, chunkSize).map(async ({ offset, length }) => {
-      const digest = await hashRangeInPool({ path, offset, length }, signal);
-      onBytes?.(length);
-      return digest;
-    }),
+    chunkRanges(size, chunkSize).map((range) =>
+      limit(async () => {
+        const digest = await hashRangeInPool({ path, ...range }, signal);
+        onBytes?.(range.length);
+        return digest;
+      }),
+    ),
   );
 }
 

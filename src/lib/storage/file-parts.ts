@@ -43,7 +43,7 @@ export async function verifyPart(
     const digest = await hashRangeInPool({ path, ...part }, signal);
     matches = digest.toString('hex') === file.chunks[index];
   } else if (file.chunkSize !== undefined) {
-    matches = rootOf(await hashChunks(path, file.size, file.chunkSize, undefined, signal)) === file.sha256;
+    matches = rootOf(await hashChunks(path, file.size, file.chunkSize, { signal })) === file.sha256;
   } else {
     matches = (await hashRangeInPool({ path, ...part }, signal)).toString('hex') === file.sha256;
   }

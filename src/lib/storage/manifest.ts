@@ -329,9 +329,11 @@ export async function verifyFiles(
     onBytes?: (n: number) => void;
     only?: (file: ManifestFile) => boolean;
     signal?: AbortSignal | undefined;
+    /** Chunks hashed at once (chunked-hash.ts): fewer while CRIU restores beside. */
+    threads?: number | undefined;
   } = {},
 ): Promise<void> {
-  const { onBytes, only = () => true, signal } = options;
+  const { onBytes, only = () => true, signal, threads } = options;
   const problems: string[] = [];
   const realDir = await realpath(dir);
   for (const file of manifest.files.filter(only)) {
@@ -357,7 +359,7 @@ export async function verifyFiles(
       }
       if (file.chunkSize === undefined) actual = await hashFile(path, onBytes, signal);
       else {
-        const digests = await hashChunks(path, stat.size, file.chunkSize, onBytes, signal);
+        const digests = await hashChunks(path, stat.size, file.chunkSize, { onBytes, signal, threads });
         const hex = digests.map((d) => d.toString('hex'));
         actual = {
           size: stat.size,
@@ -393,7 +395,7 @@ async function hashForManifest(
 ): Promise<Omit<ManifestFile, 'path'>> {
   const { size } = await lstat(path);
   if (size <= CHUNK_SIZE) return hashFile(path, onBytes);
-  return chunkedEntry(size, CHUNK_SIZE, await hashChunks(path, size, CHUNK_SIZE, onBytes));
+  return chunkedEntry(size, CHUNK_SIZE, await hashChunks(path, size, CHUNK_SIZE, { onBytes }));
 }
 
 async function hashFile(

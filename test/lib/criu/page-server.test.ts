@@ -158,6 +158,7 @@ describe('page server (CRIU post-copy protocol)', () => {
       const { client, served } = await connection({ read: async () => Buffer.alloc(bytes) });
       client.write(message(GET, 2, 0x1000, 9));
       await assert.rejects(served, /the page source gave \d+ bytes for 2 pages at 0x1000 of process 9/);
+      client.destroy();
     }
   });
 

@@ -103,7 +103,7 @@ describe('chunked manifest entries', () => {
     assert.equal(parseManifest(manifest({}), 'test').files[0]!.chunks?.length, 3);
     assert.throws(
       () => parseManifest(manifest({ chunks: pages.chunks!.slice(1) }), 'test'),
-      /lists 2 chunk digests for \d+ bytes in chunks of 67108864/,
+      new RegExp(`lists 2 chunk digests for \\d+ bytes in chunks of ${CHUNK_SIZE}`),
     );
     assert.throws(
       () => parseManifest(manifest({ chunks: [...pages.chunks!].reverse() }), 'test'),

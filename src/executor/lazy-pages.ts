@@ -176,13 +176,18 @@ export async function supplyPages(
   })();
   done.catch(() => {});
 
+  let eager: ReturnType<typeof eagerParts> | undefined;
+  const eagerOnce = () => {
+    eager ??= eagerParts(manifest, images, pagemapOf);
+    return eager;
+  };
   return {
     async beforeRestore() {
-      const eager = await eagerParts(manifest, images, pagemapOf);
+      const eager = await eagerOnce();
       await Promise.race([Promise.all(eager.map(({ file, index }) => fetch(file, index))), failed.promise]);
     },
     async beforeResume() {
-      const eager = await eagerParts(manifest, images, pagemapOf);
+      const eager = await eagerOnce();
       // A part found bad meanwhile (the daemon fetches while the tree is stopped) fails this too.
       await Promise.race([Promise.all(eager.map(({ file, index }) => verify(file, index))), failed.promise]);
     },

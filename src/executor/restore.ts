@@ -409,7 +409,7 @@ async function superviseLazyPages(
       const broken = (err: unknown) =>
         new SnapbackError(
           ErrorCode.INTERNAL,
-          `the lazy-pages daemon stopped before every page arrived; restored process ${outcome.pid} was killed (it would have faulted on missing memory)`,
+          `the lazy pages stopped arriving before every page was in (the daemon, or what brings its pages, failed); restored process ${outcome.pid} was killed (it would have faulted on missing memory)`,
           { cause: err, phase: 'pagesComplete' },
         );
       await Promise.all([
@@ -418,7 +418,8 @@ async function superviseLazyPages(
         }),
         supplied.catch((err: unknown) => {
           const error = SnapbackError.from(err);
-          // The supply fails when the daemon goes too (its connection closes): that is the daemon's story.
+          // The supply fails when the daemon goes (its connection closes), or when a part cannot be brought
+          // from the bucket: the transfer broke, and the cause says how. A bad part is the storage's fault.
           if (error.phase !== 'verify') throw broken(err);
           throw new SnapbackError(
             error.code,

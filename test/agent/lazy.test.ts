@@ -130,7 +130,7 @@ describe('lazy restore (real CRIU lazy pages)', () => {
       return true;
     });
     await waitFor('the restored process to be gone', async () => !(await isRunning(first.restoredPid)));
-    assert.match(agent.logs(), /lazy-pages daemon stopped before every page arrived/);
+    assert.match(agent.logs(), /lazy pages stopped arriving before every page was in/);
   });
 
   it('serves the pages of a manifest written before chunk digests, verifying each page image whole', async () => {

@@ -108,6 +108,14 @@ export function createTieredStore(
     },
   };
 
+  /** The bucket's version of `id` when the local store does not hold it; undefined when none is to move. */
+  const notHeld = async (id: string) => {
+    const wanted = await tier.current(id);
+    if (wanted === undefined) return undefined;
+    const cached = await local.get(id).catch(() => undefined);
+    return cached?.manifest.version === wanted.version ? undefined : wanted;
+  };
+
   const remote: RemoteCopies = {
     url: tier.url,
 
@@ -121,10 +129,8 @@ export function createTieredStore(
     },
 
     async fetch(id, signal) {
-      const wanted = await tier.current(id);
+      const wanted = await notHeld(id);
       if (wanted === undefined) return false;
-      const cached = await local.get(id).catch(() => undefined);
-      if (cached?.manifest.version === wanted.version) return false;
       const staging = await local.createStaging();
       try {
         await tier.download(wanted, staging.dir, signal);
@@ -137,10 +143,8 @@ export function createTieredStore(
     },
 
     async fetchLazily(id, signal, later) {
-      const wanted = await tier.current(id);
+      const wanted = await notHeld(id);
       if (wanted === undefined) return undefined;
-      const cached = await local.get(id).catch(() => undefined);
-      if (cached?.manifest.version === wanted.version) return undefined;
       const staging = await local.createStaging();
       try {
         await tier.download(wanted, staging.dir, signal, later);

@@ -12,13 +12,13 @@
  * stopped. Once the daemon has every page, the parts nobody asked for are verified too, so that a finished
  * lazy restore has checked every byte as a full one does.
  */
-import { constants } from 'node:fs';
+import { constants, readSync } from 'node:fs';
 import { type FileHandle, lstat, open, realpath } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { ErrorCode, SnapbackError } from '../errors.js';
 import { PAGE_SIZE, type Pagemap, type PageRun, readPagemap } from '../lib/criu/images.js';
-import { hex, servePages } from '../lib/criu/page-server.js';
+import { hex, type PageSource, servePages } from '../lib/criu/page-server.js';
 import {
   type FilePart,
   type Manifest,
@@ -118,8 +118,8 @@ export async function supplyPages(
     return pagemap;
   };
 
-  const source = {
-    async read(pid: number, vaddr: number, pages: number): Promise<Buffer> {
+  const source: PageSource = {
+    async find(pid, vaddr, pages) {
       const pagemap = await pagemapOf(pid);
       const run = runAt(pagemap.runs, vaddr);
       const file = images.get(pagemap.pagesImage);
@@ -145,13 +145,18 @@ export async function supplyPages(
         // Before the tree runs, CRIU's restorer itself touches lazy memory (it registers rseq there): left
         // unanswered, it would wait for ever, and CRIU with it. It gets zero pages instead; the tree is held
         // stopped, and will be killed, never resumed (resuming throws).
-        if (!resumed) return Buffer.alloc(end - start);
+        if (!resumed)
+          return { pages: count, copyTo: (target, at) => void target.fill(0, at, at + end - start) };
         throw bad;
       }
-      const bytes = Buffer.allocUnsafe(end - start);
-      const { bytesRead } = await (await handleOf(file)).read(bytes, 0, bytes.length, start);
-      if (bytesRead !== bytes.length) throw new SnapbackError(ErrorCode.INTERNAL, `${file.path} ended early`);
-      return bytes;
+      const { fd } = await handleOf(file);
+      return {
+        pages: count,
+        copyTo(target, at) {
+          const read = readSync(fd, target, at, end - start, start);
+          if (read !== end - start) throw new SnapbackError(ErrorCode.INTERNAL, `${file.path} ended early`);
+        },
+      };
     },
   };
 

@@ -23,13 +23,21 @@ const PS_IOV_FORCE_CLOSE = 0x1024;
 const PS_CMD_MASK = 0xffff;
 const PE_PRESENT = 1 << 2;
 
+/** Pages found, ready to be copied into the answer. */
+export interface PageSpan {
+  /** How many (at least one; no more than asked). */
+  pages: number;
+  /** Copies them into `target` from `at` (synchronously: from the page cache, a copy costs less than a hop). */
+  copyTo(target: Buffer, at: number): void;
+}
+
 /** Where the pages come from. */
 export interface PageSource {
   /**
-   * The bytes of `pages` pages of process `pid` from `vaddr` on — or of fewer (at least one): a whole
-   * number of pages either way. Rejects when they cannot be had, or do not match what was checkpointed.
+   * `pages` pages of process `pid` from `vaddr` on — or fewer (at least one). Rejects when they cannot be
+   * had, or do not match what was checkpointed.
    */
-  read(pid: number, vaddr: number, pages: number): Promise<Buffer>;
+  find(pid: number, vaddr: number, pages: number): Promise<PageSpan>;
 }
 
 /**
@@ -44,6 +52,7 @@ export interface PageSource {
 export function servePages(connection: Duplex, source: PageSource): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let pending: Buffer = Buffer.alloc(0);
+    let scratch: Buffer = Buffer.alloc(0);
     let answered: Promise<void> = Promise.resolve();
     let closing = false;
     let settled = false;
@@ -58,27 +67,28 @@ export function servePages(connection: Duplex, source: PageSource): Promise<void
         connection.write(bytes, (err) => (err ? failed(err) : done()));
       });
     const answer = (request: Request) => {
-      const pages = source.read(request.pid, request.vaddr, request.pages).then((bytes) => {
-        const count = bytes.length / PAGE_SIZE;
-        if (!Number.isInteger(count) || count < 1 || count > request.pages) {
+      const pages = source.find(request.pid, request.vaddr, request.pages).then((span) => {
+        if (!Number.isInteger(span.pages) || span.pages < 1 || span.pages > request.pages) {
           throw new SnapbackError(
             ErrorCode.INTERNAL,
-            `the page source gave ${bytes.length} bytes for ${request.pages} pages at ${hex(request.vaddr)} of process ${request.pid}`,
+            `the page source gave ${span.pages} pages for ${request.pages} at ${hex(request.vaddr)} of process ${request.pid}`,
           );
         }
-        return { bytes, count };
+        return span;
       });
       pages.catch((err: unknown) => fail(err, false));
       answered = answered.then(async () => {
-        const got = await pages.catch(() => undefined);
-        if (got === undefined || settled) return;
-        const { bytes, count } = got;
-        await send(
-          Buffer.concat([
-            header(PS_IOV_ADD_F | (PE_PRESENT << 16), count, request.vaddr, request.pid),
-            bytes,
-          ]),
-        );
+        const span = await pages.catch(() => undefined);
+        if (span === undefined || settled) return;
+        // Header and pages in one buffer, written once. Answers go one at a time and a write's callback
+        // comes once the kernel has its bytes, so one buffer serves them all: megabytes an answer would
+        // otherwise be garbage to collect, and collecting it stalled the answers (a quarter of the time).
+        const size = HEADER_SIZE + span.pages * PAGE_SIZE;
+        if (scratch.length < size) scratch = Buffer.allocUnsafe(size);
+        const message = scratch.subarray(0, size);
+        writeHeader(message, PS_IOV_ADD_F | (PE_PRESENT << 16), span.pages, request.vaddr, request.pid);
+        span.copyTo(message, HEADER_SIZE);
+        await send(message);
       });
       answered.catch(fail);
     };
@@ -132,13 +142,12 @@ function parseGet(message: Buffer): Request {
   };
 }
 
-function header(cmd: number, pages: number, vaddr: number, pid: number): Buffer {
-  const bytes = Buffer.alloc(HEADER_SIZE);
+function writeHeader(bytes: Buffer, cmd: number, pages: number, vaddr: number, pid: number): void {
+  bytes.fill(0, 0, HEADER_SIZE);
   bytes.writeUInt32LE(cmd >>> 0, 0);
   bytes.writeBigUInt64LE(BigInt(pages), 8);
   bytes.writeBigUInt64LE(BigInt(vaddr), 16);
   bytes.writeBigUInt64LE(BigInt(pid), 24);
-  return bytes;
 }
 
 export function hex(address: number): string {

@@ -10,7 +10,7 @@ import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { PAGE_SIZE, type PageSource, servePages } from '../../../src/lib/criu/index.js';
+import { PAGE_SIZE, type PageSource, type PageSpan, servePages } from '../../../src/lib/criu/index.js';
 import { waitFor } from '../../helpers/proc.js';
 
 const GET = 7;
@@ -33,6 +33,11 @@ function pageOf(pid: number, vaddr: number): Buffer {
   page.writeUInt32LE(pid, 0);
   page.writeBigUInt64LE(BigInt(vaddr), 8);
   return page;
+}
+
+/** A span over `bytes` (a whole number of pages, or not: the server must refuse that). */
+function spanOf(bytes: Buffer): PageSpan {
+  return { pages: bytes.length / PAGE_SIZE, copyTo: (target, at) => void bytes.copy(target, at) };
 }
 
 /** Reads exactly `n` bytes from the client's side. */
@@ -83,11 +88,13 @@ describe('page server (CRIU post-copy protocol)', () => {
   it('answers pipelined requests in order, each with its header then its pages, and a close with 0', async () => {
     const asked: string[] = [];
     const { client, served, read } = await connection({
-      async read(pid, vaddr, pages) {
+      async find(pid, vaddr, pages) {
         asked.push(`${pid}@${vaddr.toString(16)}×${pages}`);
         // The first request's pages take longest: answers must still come in the order asked.
         if (asked.length === 1) await new Promise((resolve) => setImmediate(resolve));
-        return Buffer.concat(Array.from({ length: pages }, (_, i) => pageOf(pid, vaddr + i * PAGE_SIZE)));
+        return spanOf(
+          Buffer.concat(Array.from({ length: pages }, (_, i) => pageOf(pid, vaddr + i * PAGE_SIZE))),
+        );
       },
     });
     const requests = [
@@ -119,7 +126,7 @@ describe('page server (CRIU post-copy protocol)', () => {
 
   it('says how many pages follow when the source gives fewer than asked', async () => {
     const { client, served, read } = await connection({
-      read: async (pid, vaddr) => pageOf(pid, vaddr),
+      find: async (pid, vaddr) => spanOf(pageOf(pid, vaddr)),
     });
     client.write(message(GET, 16, 0x1000, 9));
     const header = await read(32);
@@ -133,10 +140,10 @@ describe('page server (CRIU post-copy protocol)', () => {
   it('fails when the source cannot give the pages (a bad chunk), answering nothing more, the line left open', async () => {
     let reads = 0;
     const { client, served } = await connection({
-      read: async (pid, vaddr) => {
+      find: async (pid, vaddr) => {
         reads++;
         if (vaddr === 0x2000) throw new Error('chunk 3 does not match the manifest');
-        return pageOf(pid, vaddr);
+        return spanOf(pageOf(pid, vaddr));
       },
     });
     let received = 0;
@@ -153,17 +160,17 @@ describe('page server (CRIU post-copy protocol)', () => {
     client.destroy();
   });
 
-  it('fails on a source that gives a part of a page, or more than was asked', async () => {
-    for (const bytes of [PAGE_SIZE - 1, 3 * PAGE_SIZE]) {
-      const { client, served } = await connection({ read: async () => Buffer.alloc(bytes) });
+  it('fails on a source that gives a part of a page, no page, or more than was asked', async () => {
+    for (const bytes of [PAGE_SIZE - 1, 0, 3 * PAGE_SIZE]) {
+      const { client, served } = await connection({ find: async () => spanOf(Buffer.alloc(bytes)) });
       client.write(message(GET, 2, 0x1000, 9));
-      await assert.rejects(served, /the page source gave \d+ bytes for 2 pages at 0x1000 of process 9/);
+      await assert.rejects(served, /the page source gave [\d.]+ pages for 2 at 0x1000 of process 9/);
       client.destroy();
     }
   });
 
   it('fails on a command a lazy restore never sends, and on a daemon that hangs up early', async () => {
-    const source: PageSource = { read: async (pid, vaddr) => pageOf(pid, vaddr) };
+    const source: PageSource = { find: async (pid, vaddr) => spanOf(pageOf(pid, vaddr)) };
     const odd = await connection(source);
     odd.client.write(message(1, 1, 0x1000, 9)); // PS_IOV_ADD: a dump's, not a lazy restore's
     await assert.rejects(odd.served, /page-server command 1/);

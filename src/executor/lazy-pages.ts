@@ -1,6 +1,6 @@
 /**
  * A lazy restore's pages, served by snapback to `criu lazy-pages` (lib/criu/page-server.ts) from the
- * checkpoint's page images, each part (a 64 MiB chunk) verified against the manifest before any page of it
+ * checkpoint's page images, each part (a 16 MiB chunk) verified against the manifest before any page of it
  * is served. The workload runs at once; it never runs on a byte the manifest does not vouch for; a bad part
  * fails the supply at the first request that needs it (the restore then kills the tree).
  *

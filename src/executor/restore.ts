@@ -7,7 +7,7 @@
  * CRIU parses the rest); the page images — the workload's memory, most of the bytes — are checked while
  * CRIU restores from them, the restored tree held stopped until they are, and killed if one is not. A lazy
  * restore runs once the few parts CRIU reads itself are checked; snapback serves the rest of its pages,
- * each 64 MiB part verified before any page of it is served (lazy-pages.ts), and a bad part kills the tree.
+ * each 16 MiB part verified before any page of it is served (lazy-pages.ts), and a bad part kills the tree.
  */
 import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
